@@ -1,0 +1,5 @@
+"""Flow packages shipped with the application (data only: flows, templates, assets, strings)."""
+
+from pathlib import Path
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"

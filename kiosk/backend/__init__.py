@@ -1,0 +1,1 @@
+"""HTTP client for the government service platform (no Qt in here)."""

@@ -1,0 +1,100 @@
+"""Signed JSON-over-HTTP client for the service platform (requests).
+
+Every request is signed (see `signing`); writes carry an Idempotency-Key so that a
+replay is applied once. Failures become `BackendError` with a translation key the UI
+can show and a `retryable` flag the outbox uses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from kiosk.backend.signing import sign_headers
+
+log = logging.getLogger(__name__)
+
+
+class BackendError(Exception):
+    def __init__(self, key: str, detail: str = "", *, status: int = 0,
+                 retryable: bool = True) -> None:
+        super().__init__(f"{key} ({status}): {detail}" if status else f"{key}: {detail}")
+        self.key, self.detail, self.status, self.retryable = key, detail, status, retryable
+
+
+class BackendClient:
+    def __init__(self, base_url: str, terminal_id: str, secret: bytes, *,
+                 connect_timeout: float = 3.0, read_timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._prefix = urlsplit(self.base_url).path
+        self.terminal_id = terminal_id
+        self._secret = secret
+        self.timeout = (connect_timeout, read_timeout)
+        # requests.Session is not documented as thread-safe: one per thread.
+        self._local = threading.local()
+
+    @property
+    def _http(self) -> requests.Session:
+        s = getattr(self._local, "session", None)
+        if s is None:
+            s = requests.Session()
+            self._local.session = s
+        return s
+
+    def request(self, method: str, path: str, payload: Any = None, *,
+                idempotency_key: str | None = None, timeout: tuple[float, float] | None = None
+                ) -> Any:
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False,
+                                                      separators=(",", ":")).encode()
+        headers = sign_headers(self.terminal_id, self._secret, method, self._prefix + path, body)
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        try:
+            resp = self._http.request(method, self.base_url + path, data=body, headers=headers,
+                                      timeout=timeout or self.timeout)
+        except requests.Timeout as exc:
+            raise BackendError("backend.timeout", type(exc).__name__) from exc
+        except requests.RequestException as exc:
+            raise BackendError("backend.unreachable", type(exc).__name__) from exc
+        return self._answer(resp, method, path)
+
+    @staticmethod
+    def _answer(resp: requests.Response, method: str, path: str) -> Any:
+        code = resp.status_code
+        try:
+            data = resp.json() if resp.content else None
+        except ValueError:
+            data = None
+        if 200 <= code < 300:
+            if data is None and resp.content:
+                raise BackendError("backend.server_error", "answer is not JSON", status=code)
+            return data
+        err = data.get("error") if isinstance(data, dict) else None
+        log.info("%s %s -> %s %s", method, path, code, err or "")
+        if code == 401:
+            raise BackendError("backend.auth_failed", str(err), status=code, retryable=False)
+        if code == 404 and err:
+            raise BackendError(f"backend.{err}", status=code, retryable=False)
+        if code in (408, 429) or code >= 500:
+            raise BackendError("backend.server_error", str(err), status=code, retryable=True)
+        raise BackendError("backend.bad_request", str(err), status=code, retryable=False)
+
+    def get_json(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post_json(self, path: str, payload: Any, **kw: Any) -> Any:
+        return self.request("POST", path, payload, **kw)
+
+    def health(self, timeout: float = 2.0) -> bool:
+        try:
+            r = self._http.get(self.base_url + "/health", timeout=(timeout, timeout))
+            return r.status_code == 200
+        except requests.RequestException:
+            return False

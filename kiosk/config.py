@@ -1,0 +1,143 @@
+"""Terminal configuration: embedded defaults, a TOML file, environment overrides.
+
+Resolution order (later wins): the defaults below, the file named by `--config` or
+`$KIOSK_CONFIG` (else `config/kiosk.toml` beside the source tree if present), then
+`KIOSK_<SECTION>_<KEY>` environment variables (e.g. `KIOSK_BACKEND_URL`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "kiosk.toml"
+
+
+@dataclass(frozen=True)
+class TerminalConfig:
+    id: str = "DG-DEMO-0001"
+    name: str = "东莞市民服务中心 1号机"
+    locale: str = "zh_CN"
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    # "embedded" starts the reference backend as a child process on 127.0.0.1.
+    url: str = "embedded"
+    # The terminal's shared secret is never stored in the config file itself.
+    secret_env: str = "KIOSK_TERMINAL_SECRET"
+    secret_file: str = ""
+    connect_timeout_s: float = 3.0
+    read_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class DevicesConfig:
+    idcard: str = "sim://?card=chen&delay_ms=600"
+    sscard: str = "sim://"
+    receipt: str = "sim://"
+    a4: str = "sim://"
+    scanner: str = "sim://"
+    camera: str = "sim://"
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    idle_timeout_s: float = 60.0
+    countdown_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    fullscreen: bool = True
+    width: int = 1920
+    height: int = 1080
+    hide_cursor: bool = False
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    data_dir: str = "~/.local/share/guanjia-kiosk"
+
+
+@dataclass(frozen=True)
+class PackagesConfig:
+    # Directory of the built-in flow package; empty means the one shipped with the app.
+    builtin_dir: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    terminal: TerminalConfig = field(default_factory=TerminalConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    devices: DevicesConfig = field(default_factory=DevicesConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    packages: PackagesConfig = field(default_factory=PackagesConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(os.path.expanduser(self.storage.data_dir))
+
+    def with_section(self, section: str, /, **changes: Any) -> Config:
+        """Return a copy with some keys of one section replaced."""
+        return replace(self, **{section: replace(getattr(self, section), **changes)})
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _coerce(value: str, like: Any) -> Any:
+    if isinstance(like, bool):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(like, int):
+        return int(value)
+    if isinstance(like, float):
+        return float(value)
+    return value
+
+
+def _apply(cfg: Config, data: dict[str, Any], origin: str) -> Config:
+    for section_name, section_values in data.items():
+        if not hasattr(cfg, section_name) or not isinstance(section_values, dict):
+            raise ConfigError(f"{origin}: unknown section [{section_name}]")
+        section = getattr(cfg, section_name)
+        known = {f.name for f in fields(section)}
+        unknown = set(section_values) - known
+        if unknown:
+            raise ConfigError(f"{origin}: unknown key(s) in [{section_name}]: {sorted(unknown)}")
+        cfg = cfg.with_section(section_name, **section_values)
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str] | None = None,
+                environ: dict[str, str] | None = None) -> Config:
+    """Load the configuration (defaults, then file, then environment)."""
+    env = os.environ if environ is None else environ
+    cfg = Config()
+    chosen = path or env.get("KIOSK_CONFIG")
+    file = Path(chosen) if chosen else (DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None)
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {file}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: {exc}") from exc
+        cfg = _apply(cfg, data, str(file))
+    for f in fields(cfg):
+        section = getattr(cfg, f.name)
+        changes = {}
+        for sf in fields(section):
+            key = f"KIOSK_{f.name.upper()}_{sf.name.upper()}"
+            if key in env:
+                changes[sf.name] = _coerce(env[key], getattr(section, sf.name))
+        if changes:
+            cfg = cfg.with_section(f.name, **changes)
+    return cfg

@@ -1,0 +1,135 @@
+"""The common outer shape of every device service (after XFS4IoT's Common interface)."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+class DeviceState(str, Enum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+    BUSY = "busy"
+    NO_DEVICE = "no_device"
+    HARDWARE_ERROR = "hardware_error"
+    USER_ERROR = "user_error"
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    state: DeviceState
+    # Flags such as "paper_low", "paper_out", "cover_open", "card_present".
+    details: frozenset[str] = frozenset()
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state.value, "details": sorted(self.details), "message": self.message}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SelfTestReport:
+    device: str
+    uri: str
+    passed: bool
+    checks: tuple[Check, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "uri": self.uri,
+            "passed": self.passed,
+            "checks": [c.__dict__ for c in self.checks],
+        }
+
+
+class DeviceError(Exception):
+    """A device failure the citizen or technician can act on.
+
+    `key` is a translation key for the citizen-facing message (e.g.
+    `device.receipt.paper_out`); `detail` is for the log and must not contain
+    personal data.
+    """
+
+    def __init__(self, key: str, detail: str = "", *, retryable: bool = True) -> None:
+        super().__init__(f"{key}: {detail}" if detail else key)
+        self.key = key
+        self.detail = detail
+        self.retryable = retryable
+
+
+class Cancelled(Exception):
+    """The operation was cancelled (session ended, citizen pressed cancel)."""
+
+
+@dataclass(frozen=True)
+class DeviceUri:
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    raw: str = ""
+
+    @classmethod
+    def parse(cls, uri: str) -> DeviceUri:
+        parts = urlsplit(uri)
+        params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        return cls(parts.scheme, parts.hostname or "", parts.port, parts.path, params, uri)
+
+    def param(self, name: str, default: str = "") -> str:
+        return self.params.get(name, default)
+
+    def int_param(self, name: str, default: int) -> int:
+        value = self.params.get(name)
+        return int(value) if value not in (None, "") else default
+
+
+class Device(ABC):
+    """Base of every device service: open/close/status/capabilities/self_test/reset."""
+
+    kind: str = "device"
+
+    def __init__(self, uri: DeviceUri) -> None:
+        self.uri = uri
+        # One caller at a time: flows, maintenance self-tests and status polls share it.
+        self.lock = threading.RLock()
+
+    @abstractmethod
+    def open(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def status(self) -> DeviceStatus: ...
+
+    def capabilities(self) -> dict[str, Any]:
+        return {"kind": self.kind, "uri": self.uri.raw}
+
+    def self_test(self) -> SelfTestReport:
+        st = self.status()
+        ok = st.state == DeviceState.ONLINE
+        return SelfTestReport(self.kind, self.uri.raw, ok,
+                              (Check("status", ok, st.state.value),))
+
+    def reset(self) -> None:
+        self.close()
+        self.open()
+
+    def __enter__(self) -> Device:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

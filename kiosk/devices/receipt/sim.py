@@ -1,0 +1,64 @@
+"""In-process receipt printer simulator (`sim://?paper=ok&spool=DIR`).
+
+Keeps every job's bytes in `jobs` and, with `spool`, writes them as
+`receipt-NNN.bin`. `paper=low|out` and `cover=open` make it misbehave; the
+`set_paper()` / `set_cover()` methods change that at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiosk.devices.base import Device, DeviceState, DeviceStatus
+from kiosk.devices.interfaces import PrintOutcome
+
+
+class SimReceiptPrinter(Device):
+    kind = "receipt"
+
+    def __init__(self, uri):  # type: ignore[no-untyped-def]
+        super().__init__(uri)
+        self.jobs: list[bytes] = []
+        self.paper = uri.param("paper", "ok")
+        self.cover_open = uri.param("cover") == "open"
+        spool = uri.param("spool")
+        self.spool = Path(spool) if spool else None
+        self._opened = False
+
+    def open(self) -> None:
+        self._opened = True
+        if self.spool:
+            self.spool.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:
+        self._opened = False
+
+    def set_paper(self, state: str) -> None:
+        self.paper = state
+
+    def status(self) -> DeviceStatus:
+        if not self._opened:
+            return DeviceStatus(DeviceState.OFFLINE)
+        details = set()
+        if self.paper == "low":
+            details.add("paper_low")
+        if self.paper == "out":
+            details.add("paper_out")
+        if self.cover_open:
+            details.add("cover_open")
+        state = DeviceState.USER_ERROR if {"paper_out", "cover_open"} & details else DeviceState.ONLINE
+        return DeviceStatus(state, frozenset(details))
+
+    def print_raw(self, data: bytes) -> PrintOutcome:
+        with self.lock:
+            st = self.status()
+            if st.state == DeviceState.OFFLINE:
+                return PrintOutcome(False, error_key="device.receipt.offline")
+            if "paper_out" in st.details:
+                return PrintOutcome(False, error_key="device.receipt.paper_out")
+            if "cover_open" in st.details:
+                return PrintOutcome(False, error_key="device.receipt.cover_open")
+            self.jobs.append(bytes(data))
+            if self.spool:
+                (self.spool / f"receipt-{len(self.jobs):03d}.bin").write_bytes(data)
+            return PrintOutcome(True, pages=1, job_id=str(len(self.jobs)))

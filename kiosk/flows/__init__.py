@@ -1,0 +1,1 @@
+"""Flow engine and step types. No Qt, no serial ports, no PC/SC in here."""

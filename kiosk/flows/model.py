@@ -1,0 +1,97 @@
+"""Flow definitions as data: steps, parameters and transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+END = "__end__"
+# Keys of a step table that are not parameters of the step type.
+_STEP_META = {"id", "type", "on", "counted"}
+
+
+class DefinitionError(ValueError):
+    """A flow package file is invalid. Names the file, the path inside it and the problem."""
+
+    def __init__(self, file: str, path: str, problem: str) -> None:
+        super().__init__(f"{file}: {path}: {problem}")
+        self.file, self.path, self.problem = file, path, problem
+
+
+@dataclass(frozen=True)
+class StepDef:
+    id: str
+    type: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    on: Mapping[str, str] = field(default_factory=dict)
+    counted: bool = True  # counts towards "step N of M"
+
+
+@dataclass(frozen=True)
+class FlowDef:
+    id: str
+    title: str  # string key
+    steps: tuple[StepDef, ...]
+    subtitle: str = ""
+    icon: str = ""
+    requires_online: bool = True
+    enabled: bool = True
+    order: int = 100
+    identify_methods: tuple[str, ...] = ()
+
+    def index_of(self, step_id: str) -> int:
+        for i, s in enumerate(self.steps):
+            if s.id == step_id:
+                return i
+        raise KeyError(step_id)
+
+    @property
+    def counted_steps(self) -> list[StepDef]:
+        return [s for s in self.steps if s.counted]
+
+
+def _req(d: Mapping[str, Any], key: str, typ: type, file: str, path: str) -> Any:
+    if key not in d:
+        raise DefinitionError(file, f"{path}.{key}" if path else key, "is required")
+    value = d[key]
+    if not isinstance(value, typ):
+        raise DefinitionError(file, f"{path}.{key}" if path else key,
+                              f"must be {typ.__name__}, got {type(value).__name__}")
+    return value
+
+
+def parse_flow(data: Mapping[str, Any], file: str) -> FlowDef:
+    fid = _req(data, "id", str, file, "")
+    steps_raw = _req(data, "steps", list, file, "")
+    if not steps_raw:
+        raise DefinitionError(file, "steps", "must not be empty")
+    steps: list[StepDef] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(steps_raw):
+        path = f"steps[{i}]"
+        if not isinstance(raw, Mapping):
+            raise DefinitionError(file, path, "must be a table")
+        sid = _req(raw, "id", str, file, path)
+        if sid in seen:
+            raise DefinitionError(file, f"{path}.id", f"duplicate step id {sid!r}")
+        seen.add(sid)
+        on = raw.get("on", {})
+        if not isinstance(on, Mapping) or not all(isinstance(v, str) for v in on.values()):
+            raise DefinitionError(file, f"{path}.on", "must map outcomes to step ids")
+        params = {k: v for k, v in raw.items() if k not in _STEP_META}
+        steps.append(StepDef(sid, _req(raw, "type", str, file, path), params, dict(on),
+                             bool(raw.get("counted", True))))
+    for i, s in enumerate(steps):
+        for outcome, target in s.on.items():
+            if target != END and target not in seen:
+                raise DefinitionError(file, f"steps[{i}].on.{outcome}",
+                                      f"unknown target step {target!r}")
+    methods = data.get("identify_methods", [])
+    return FlowDef(
+        id=fid, title=_req(data, "title", str, file, ""), steps=tuple(steps),
+        subtitle=str(data.get("subtitle", "")), icon=str(data.get("icon", "")),
+        requires_online=bool(data.get("requires_online", True)),
+        enabled=bool(data.get("enabled", True)), order=int(data.get("order", 100)),
+        identify_methods=tuple(methods),
+    )

@@ -1,0 +1,48 @@
+"""Descriptions of what a step wants on screen; the UI draws any of them generically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class ScreenKind(str, Enum):
+    IDENTIFY = "identify"
+    CONSENT = "consent"
+    CHOICE = "choice"
+    PROGRESS = "progress"
+    PREVIEW = "preview"
+    RATING = "rating"
+    RESULT = "result"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    label: str
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class Screen:
+    kind: ScreenKind
+    step_id: str
+    title: str
+    text: str = ""
+    hint: str = ""
+    actions: tuple[Action, ...] = ()
+    options: tuple[Action, ...] = ()  # choices, rating tags
+    image_png: bytes | None = field(default=None, repr=False)
+    illustration: str = ""  # e.g. "idcard", "printer", "check"
+    position: tuple[int, int] = (0, 0)  # step n of m; (0, 0) = not shown
+    # Whether the idle timer runs: not while the machine itself is working.
+    idle: bool = True
+    status: str = ""  # live status line under the text (e.g. 正在读卡)
+
+
+@dataclass(frozen=True)
+class Response:
+    action: str
+    value: Any = None

@@ -1,0 +1,122 @@
+"""One identity model for every identification source, plus masking helpers.
+
+Every log line, screen and screenshot that mentions a citizen goes through
+`mask_id_number` / `mask_name`; `Identity.__repr__` is masked so that an identity
+that slips into a log or a traceback never shows the full number or name.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+from typing import Any
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK_CHARS = "10X98765432"
+_ID_RE = re.compile(r"^\d{17}[\dX]$")
+
+
+class IdentitySource(str, Enum):
+    ID_CARD = "id_card"
+    SS_CARD = "ss_card"
+    QR = "qr"
+    FACE = "face"
+
+
+class Gender(str, Enum):
+    UNKNOWN = "0"
+    MALE = "1"
+    FEMALE = "2"
+    UNSPECIFIED = "9"
+
+
+def gb11643_check_digit(first17: str) -> str:
+    """Return the GB 11643 check character for the first 17 digits of an ID number."""
+    if len(first17) != 17 or not first17.isdigit():
+        raise ValueError("need exactly 17 digits")
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS))
+    return _CHECK_CHARS[total % 11]
+
+
+def is_valid_id_number(id_number: str) -> bool:
+    """True if an 18-character resident ID number has a correct check digit."""
+    s = id_number.upper()
+    return bool(_ID_RE.match(s)) and gb11643_check_digit(s[:17]) == s[17]
+
+
+def mask_id_number(id_number: str | None) -> str:
+    """`441900199001011234` -> `4419**********1234`; short values are fully starred."""
+    if not id_number:
+        return ""
+    if len(id_number) <= 8:
+        return "*" * len(id_number)
+    return id_number[:4] + "*" * (len(id_number) - 8) + id_number[-4:]
+
+
+def mask_name(name: str | None) -> str:
+    """`张三` -> `张*`, `欧阳娜娜` -> `欧***`; keeps only the first character."""
+    if not name:
+        return ""
+    return name[0] + "*" * (len(name) - 1)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A citizen identified at the terminal, held in memory for one session only."""
+
+    source: IdentitySource
+    id_number: str
+    name: str
+    gender: Gender = Gender.UNKNOWN
+    birth_date: date | None = None
+    ethnicity: str = ""
+    address: str = ""
+    card_kind: str = "resident"
+    valid_from: date | None = None
+    valid_to: date | None = None  # None with card_kind set means long-term (长期)
+    issuer: str = ""
+    photo: bytes | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def masked_id(self) -> str:
+        return mask_id_number(self.id_number)
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.name)
+
+    def __repr__(self) -> str:
+        return (
+            f"Identity(source={self.source.value}, id={self.masked_id}, "
+            f"name={self.masked_name}, kind={self.card_kind})"
+        )
+
+    __str__ = __repr__
+
+    def public_view(self) -> dict[str, str]:
+        """Masked fields that screens and documents may show."""
+        return {"masked_id": self.masked_id, "masked_name": self.masked_name}
+
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9])")
+
+
+def scrub_text(text: str) -> str:
+    """Mask anything that looks like an 18-character ID number inside free text."""
+    return _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), text)
+
+
+class MaskingFilter(logging.Filter):
+    """Defence in depth: mask ID-number-shaped strings in every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        scrubbed = scrub_text(msg)
+        if scrubbed != msg:
+            record.msg = scrubbed
+            record.args = None
+        return True

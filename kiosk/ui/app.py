@@ -1,0 +1,83 @@
+"""Start the Qt application: window size, fonts, runtime, backend; run the event loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+from PySide6.QtCore import QtMsgType, QSize, Qt, qInstallMessageHandler
+from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from kiosk.runtime import Runtime
+from kiosk.ui import theme
+from kiosk.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def has_display() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+_QT_NOISE = ("propagateSizeHints",)
+_qt_log = logging.getLogger("qt")
+
+
+def _qt_message(kind: QtMsgType, _context: object, message: str) -> None:
+    if any(n in message for n in _QT_NOISE):
+        return
+    level = logging.WARNING if kind in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg,
+                                        QtMsgType.QtFatalMsg) else logging.DEBUG
+    _qt_log.log(level, "%s", message)
+
+
+def ensure_app(headless: bool) -> QApplication:
+    if headless:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    qInstallMessageHandler(_qt_message)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    font = QFont(theme.FONT_FAMILIES[0])
+    font.setStyleHint(QFont.StyleHint.SansSerif)
+    app.setFont(font)
+    return app  # type: ignore[return-value]
+
+
+def build_window(runtime: Runtime, size: QSize | None = None) -> MainWindow:
+    cfg = runtime.config.ui
+    if size is None:
+        screen = QGuiApplication.primaryScreen()
+        if cfg.fullscreen and screen is not None and has_display():
+            size = screen.size()
+        else:
+            size = QSize(cfg.width, cfg.height)
+    win = MainWindow(runtime, size)
+    if cfg.hide_cursor:
+        win.setCursor(Qt.CursorShape.BlankCursor)
+    return win
+
+
+def run_kiosk(runtime: Runtime) -> int:
+    """The kiosk with a display: full screen, simulated or real devices."""
+    app = ensure_app(headless=False)
+    runtime.start_backend()
+    # Device open may block on real hardware: never on the UI thread.
+    threading.Thread(target=runtime.open_devices, daemon=True, name="devices-open").start()
+    win = build_window(runtime)
+    if runtime.config.ui.fullscreen:
+        win.showFullScreen()
+    else:
+        win.resize(runtime.config.ui.width, runtime.config.ui.height)
+        win.show()
+    try:
+        return app.exec()
+    finally:
+        runtime.close()

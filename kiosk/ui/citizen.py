@@ -1,0 +1,111 @@
+"""A scripted citizen that uses the real kiosk widgets: for the headless demo and tests.
+
+It waits for each screen, saves a screenshot, and taps what a citizen would tap
+(real mouse events through QTest), so the demo exercises exactly what a person does.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QPushButton, QWidget
+
+from kiosk.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+# What to tap, by screen kind. Identify and progress screens need no tap.
+DEFAULT_SCRIPT: dict[str, list[str]] = {
+    "consent": ["action-agree"],
+    "preview": ["action-print"],
+    "rating": ["star:5", "tag:0", "action-submit"],
+    "result": ["action-done"],
+    "error": ["action-home"],
+}
+
+
+def find_button(root: QWidget, name: str) -> QPushButton | None:
+    for b in root.findChildren(QPushButton, name):
+        if b.isVisible() and b.isEnabled():
+            return b
+    return None
+
+
+def tap(widget: QWidget) -> None:
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+class ScriptedCitizen(QObject):
+    def __init__(self, win: MainWindow, flow_id: str, shots: Path | None,
+                 on_done: Callable[[bool], None],
+                 script: dict[str, list[str]] | None = None, delay_ms: int = 120) -> None:
+        super().__init__(win)
+        self.win, self.flow_id, self.shots, self.on_done = win, flow_id, shots, on_done
+        self.script = script or DEFAULT_SCRIPT
+        self.delay_ms = delay_ms
+        self.seen: list[str] = []
+        self.flow_started = False
+        self.ended: str | None = None
+        self.errors: list[str] = []
+        win.screenShown.connect(self._on_screen)
+        win.sessionEnded.connect(self._on_ended)
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+
+    def _on_ended(self, reason: str) -> None:
+        self.ended = reason
+
+    def _on_screen(self, name: str) -> None:
+        QTimer.singleShot(self.delay_ms, lambda: self._act(name))
+
+    def _act(self, name: str) -> None:
+        if name != self.win.current_screen:
+            return  # already replaced: nothing to look at or tap
+        self.seen.append(name)
+        if self.shots is not None:
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+            self.win.grab().save(str(self.shots / f"{len(self.seen):02d}-{slug}.png"))
+        if name == "attract":
+            if self.flow_started:
+                self.on_done(self.ended == "completed")
+                return
+            tap(self.win.attract.findChild(QPushButton, "attractTouch"))
+        elif name == "home":
+            if self.flow_started:
+                self.on_done(self.ended == "completed")
+                return
+            self.flow_started = True
+            tap(self.win.home.tiles[self.flow_id])
+        else:
+            kind = name.rsplit(".", 1)[-1]
+            if kind == "error":
+                self.errors.append(self.win.flow_view.screen.text if self.win.flow_view.screen
+                                   else name)
+            for step in self.script.get(kind, []):
+                self._tap_named(step)
+
+    def _tap_named(self, step: str) -> None:
+        view = self.win.flow_view
+        if step.startswith("star:"):
+            n = int(step.split(":")[1])
+            stars = [b for b in view.findChildren(QPushButton, "star")
+                     if int(b.property("stars")) == n]
+            if stars:
+                tap(stars[0])
+            return
+        if step.startswith("tag:"):
+            tags = view.findChildren(QPushButton, "tag")
+            k = int(step.split(":")[1])
+            if k < len(tags):
+                tap(tags[k])
+            return
+        b = find_button(view, step)
+        if b is None:
+            log.warning("scripted citizen: no button %s on %s", step, self.win.current_screen)
+            return
+        tap(b)
