@@ -68,6 +68,16 @@ def cmd_backend(args: argparse.Namespace) -> int:
     return backend_main(["--host", args.host, "--port", str(args.port)])
 
 
+# Command groups that live in their own modules (each has `register(subparsers)`).
+COMMAND_MODULES = (
+    "kiosk.commands.device",
+    "kiosk.commands.outbox",
+    "kiosk.commands.pack",
+    "kiosk.commands.face",
+    "kiosk.commands.maintenance",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="kiosk", description="莞家政务 self-service terminal")
     ap.add_argument("--version", action="version", version=f"kiosk {__version__}")
@@ -103,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8700)
     p.set_defaults(func=cmd_backend)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            continue
+        mod.register(sub)
     return ap
 
 

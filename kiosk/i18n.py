@@ -19,10 +19,12 @@ _DIR = Path(__file__).resolve().parent / "locale"
 
 @lru_cache(maxsize=None)
 def app_strings(locale: str) -> Mapping[str, str]:
-    path = _DIR / f"{locale}.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    """`locale/<locale>.json` merged with per-area files `locale/<area>.<locale>.json`."""
+    out: dict[str, str] = {}
+    for path in [_DIR / f"{locale}.json", *sorted(_DIR.glob(f"*.{locale}.json"))]:
+        if path.exists():
+            out.update(json.loads(path.read_text(encoding="utf-8")))
+    return out
 
 
 class Translator:

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from kiosk.backend.client import BackendClient
 from kiosk.backend.embedded import EmbeddedBackend
@@ -100,7 +101,12 @@ class Runtime:
         return FlowContext(flow=flow, package=self.package, session=session, ui=ui,
                            devices=self.devices.devices, backend=self.backend,
                            terminal={"id": self.config.terminal.id,
-                                     "name": self.config.terminal.name})
+                                     "name": self.config.terminal.name},
+                           recorder=self.record)
+
+    def record(self, stream: str, payload: dict[str, Any]) -> None:
+        """A write that must reach the platform. (Issue 6 routes this to the outbox.)"""
+        log.info("record %s: %s", stream, sorted(payload))
 
     def run_flow(self, flow_id: str, session: Session, ui: Interaction) -> FlowResult:
         return self.engine.run(self.context(flow_id, session, ui))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,6 +58,10 @@ class FlowContext:
     devices: Mapping[str, Any]
     backend: Any  # kiosk.backend.client.BackendClient | None
     terminal: Mapping[str, str] = field(default_factory=dict)
+    # Records a write that must reach the platform (transaction record, print record,
+    # evaluation, audit event): `record(stream, payload)`. The runtime routes it to
+    # the durable outbox; payloads must carry masked personal data only.
+    recorder: Callable[[str, dict[str, Any]], None] | None = None
     step_id: str = ""
     position: tuple[int, int] = (0, 0)
 
@@ -84,6 +88,12 @@ class FlowContext:
         out["now"] = {"date": now.strftime("%Y-%m-%d"), "datetime": now.strftime("%Y-%m-%d %H:%M"),
                       "year": now.year}
         return out
+
+    def record(self, stream: str, payload: dict[str, Any]) -> None:
+        if self.recorder is None:
+            log.info("record %s (no recorder configured): %s", stream, sorted(payload))
+            return
+        self.recorder(stream, payload)
 
     def device(self, kind: str) -> Any:
         dev = self.devices.get(kind)

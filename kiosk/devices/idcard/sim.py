@@ -61,7 +61,7 @@ class SimIdCardReader(Device):
     # -- service ---------------------------------------------------------------
     def read_identity(self, timeout: float, cancel: threading.Event) -> Identity:
         if not self._opened:
-            raise DeviceError("device.idcard.offline", "reader not open")
+            raise DeviceError("device.idcard.offline", "reader not open", retryable=False)
         deadline = time.monotonic() + timeout
         with self._changed:
             while self._card is None:

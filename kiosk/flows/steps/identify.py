@@ -1,4 +1,10 @@
-"""`identify`: wait for a card on any allowed reader; the flow goes on by itself."""
+"""`identify`: wait for the citizen on every allowed method at once; go on by itself.
+
+Identify *methods* (resident ID card, social-security card, QR code, face…) are
+small classes registered by name in `IDENTIFY_METHODS`. Each runs on its own
+thread and reports through `emit`: a status line (card present, reading, …), a
+retryable problem, a final failure, or the identity. The first identity wins.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ import logging
 import queue
 import threading
 import time
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
 from kiosk.flows.engine import FlowContext, StepError, StepResult
@@ -17,8 +26,95 @@ from kiosk.identity import Identity
 
 log = logging.getLogger(__name__)
 
-METHOD_DEVICES = {"id_card": "idcard", "ss_card": "sscard"}
-PROMPTS = {"id_card": "identify.prompt.id_card", "ss_card": "identify.prompt.ss_card"}
+
+@dataclass(frozen=True)
+class IdentifyEvent:
+    kind: str  # "status" | "retry" | "error" | "ok"
+    key: str = ""  # translation key for status/retry/error
+    identity: Identity | None = None
+    detail: str = ""
+
+
+Emit = Callable[[IdentifyEvent], None]
+
+
+class IdentifyMethod(ABC):
+    name: ClassVar[str]
+    prompt_key: ClassVar[str]
+    illustration: ClassVar[str] = ""
+
+    def __init__(self, ctx: FlowContext, params: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.params = params
+
+    @abstractmethod
+    def available(self) -> bool:
+        """Whether this terminal can offer the method right now."""
+
+    @abstractmethod
+    def run(self, stop: threading.Event, deadline: float, emit: Emit) -> None:
+        """Wait for the citizen until `stop` or `deadline`; emit events; return when done."""
+
+
+IDENTIFY_METHODS: dict[str, type[IdentifyMethod]] = {}
+
+
+def identify_method(cls: type[IdentifyMethod]) -> type[IdentifyMethod]:
+    IDENTIFY_METHODS[cls.name] = cls
+    return cls
+
+
+class CardReaderMethod(IdentifyMethod):
+    """Read a card on a reader that implements `IdCardReader.read_identity`."""
+
+    device_kind: ClassVar[str]
+
+    def _device(self) -> Any:
+        return self.ctx.devices.get(self.device_kind)
+
+    def available(self) -> bool:
+        dev = self._device()
+        return dev is not None and dev.status().state not in (DeviceState.NO_DEVICE,)
+
+    def run(self, stop: threading.Event, deadline: float, emit: Emit) -> None:
+        dev = self._device()
+        while not stop.is_set():
+            try:
+                ident = dev.read_identity(max(0.1, deadline - time.monotonic()), stop)
+                emit(IdentifyEvent("ok", identity=ident))
+                return
+            except Cancelled:
+                return
+            except DeviceError as err:
+                if err.key == "idcard.no_card" or not err.retryable:
+                    emit(IdentifyEvent("error", err.key, detail=err.detail))
+                    return
+                # Card moved, read failed: tell the citizen and keep polling.
+                emit(IdentifyEvent("retry", err.key, detail=err.detail))
+                stop.wait(0.3)
+
+
+@identify_method
+class IdCardMethod(CardReaderMethod):
+    name = "id_card"
+    prompt_key = "identify.prompt.id_card"
+    illustration = "id_card"
+    device_kind = "idcard"
+
+
+@identify_method
+class SsCardMethod(CardReaderMethod):
+    name = "ss_card"
+    prompt_key = "identify.prompt.ss_card"
+    illustration = "ss_card"
+    device_kind = "sscard"
+
+
+def identity_data(identity: Identity) -> dict[str, str]:
+    """What later steps and templates may use (the session wipes it)."""
+    return {"id_number": identity.id_number, "name": identity.name,
+            "masked_id": identity.masked_id, "masked_name": identity.masked_name,
+            "source": identity.source.value}
 
 
 @step_type
@@ -26,78 +122,67 @@ class IdentifyStep(StepType):
     name = "identify"
     optional = ("methods", "timeout_s", "title")
 
+    @classmethod
+    def validate(cls, step, pkg, file, path):  # type: ignore[no-untyped-def]
+        super().validate(step, pkg, file, path)
+        from kiosk.flows.model import DefinitionError
+
+        for i, m in enumerate(step.params.get("methods", ["id_card"])):
+            if m not in IDENTIFY_METHODS:
+                raise DefinitionError(file, f"{path}.methods[{i}]", f"unknown identify method {m!r}")
+
     def run(self, ctx: FlowContext) -> StepResult:
         t = ctx.t
-        methods = list(self.param("methods", ["id_card"]))
-        readers = []
-        for m in methods:
-            dev = ctx.devices.get(METHOD_DEVICES.get(m, ""))
-            if dev is not None and dev.status().state not in (DeviceState.NO_DEVICE,):
-                readers.append((m, dev))
-        if not readers:
-            raise StepError("device.idcard.offline", "no identify device available", retry=False)
+        methods = [IDENTIFY_METHODS[m](ctx, dict(self.params))
+                   for m in self.param("methods", ["id_card"]) if m in IDENTIFY_METHODS]
+        methods = [m for m in methods if m.available()]
+        if not methods:
+            raise StepError("device.idcard.offline", "no identify method available", retry=False)
         timeout = float(self.param("timeout_s", 60))
-        text = "\n".join(t(PROMPTS[m]) for m, _ in readers if m in PROMPTS)
-        screen = ctx.screen(ScreenKind.IDENTIFY, t(self.param("title", "identify.title")),
-                            text=text, illustration=readers[0][0],
-                            actions=(Action("cancel", t("common.back")),))
-        pending = ctx.ui.show(screen)
+        text = "\n".join(t(m.prompt_key) for m in methods)
+
+        def screen(status: str = ""):  # type: ignore[no-untyped-def]
+            return ctx.screen(ScreenKind.IDENTIFY, t(self.param("title", "identify.title")),
+                              text=text, status=status, illustration=methods[0].illustration,
+                              actions=(Action("cancel", t("common.back")),))
+
+        pending = ctx.ui.show(screen())
         stop = threading.Event()
-        results: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-        def read(method: str, dev: Any) -> None:
-            deadline = time.monotonic() + timeout
-            while not stop.is_set():
-                try:
-                    ident = dev.read_identity(max(0.1, deadline - time.monotonic()), stop)
-                    results.put(("ok", ident))
-                    return
-                except Cancelled:
-                    return
-                except DeviceError as err:
-                    if err.key == "idcard.no_card" or not err.retryable:
-                        results.put(("error", err))
-                        return
-                    # Card moved, read failed: tell the citizen and keep polling.
-                    results.put(("retry", err))
-                    time.sleep(0.3)
-
-        threads = [threading.Thread(target=read, args=(m, d), daemon=True, name=f"read-{m}")
-                   for m, d in readers]
+        events: queue.Queue[IdentifyEvent] = queue.Queue()
+        deadline = time.monotonic() + timeout
+        threads = [threading.Thread(target=m.run, args=(stop, deadline, events.put), daemon=True,
+                                    name=f"identify-{m.name}") for m in methods]
         for th in threads:
             th.start()
         try:
             failures = 0
+            shown_status = ""
             while True:
                 if ctx.cancel.is_set():
                     raise FlowCancelled()
                 if pending.event.is_set():
                     if pending.response is None:
                         raise FlowCancelled()
-                    return StepResult("cancel")
+                    if pending.response.action == "cancel":
+                        return StepResult("cancel")
                 try:
-                    kind, value = results.get(timeout=0.05)
+                    ev = events.get(timeout=0.05)
                 except queue.Empty:
                     continue
-                if kind == "ok":
-                    identity: Identity = value
-                    ctx.session.set_identity(identity)
-                    ctx.data["identity"] = {
-                        "id_number": identity.id_number, "name": identity.name,
-                        "masked_id": identity.masked_id, "masked_name": identity.masked_name,
-                        "source": identity.source.value,
-                    }
+                if ev.kind == "ok" and ev.identity is not None:
+                    ctx.session.set_identity(ev.identity)
+                    ctx.data["identity"] = identity_data(ev.identity)
                     ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t("identify.success"),
-                                           text=identity.masked_name, illustration="check",
+                                           text=ev.identity.masked_name, illustration="check",
                                            idle=False))
                     return StepResult("next")
-                if kind == "retry":
-                    ctx.ui.show(ctx.screen(ScreenKind.IDENTIFY, screen.title, text=text,
-                                           status=t(value.key), illustration=screen.illustration,
-                                           actions=screen.actions))
+                if ev.kind in ("status", "retry"):
+                    if ev.key != shown_status:  # re-draw only when the message changes
+                        shown_status = ev.key
+                        pending = ctx.ui.show(screen(t(ev.key)))
                     continue
                 failures += 1
                 if failures >= len(threads):
-                    raise StepError(value.key, value.detail, retry=True)
+                    raise StepError(ev.key, ev.detail, retry=True)
         finally:
             stop.set()

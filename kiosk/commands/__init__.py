@@ -1,0 +1,1 @@
+"""Sub-commands of `kiosk`. Each module has `register(subparsers)`; see kiosk.cli."""

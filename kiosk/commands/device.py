@@ -1,0 +1,82 @@
+"""`kiosk device …`: technician commands for one device, by URI.
+
+`status` works for every kind. Device areas add their own sub-commands (read-id,
+print-test, scan, …) in `kiosk/devices/<kind>/cli.py` with a `register(sub)` function;
+they are listed in DEVICE_CLI_MODULES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+
+DEVICE_CLI_MODULES = (
+    "kiosk.devices.idcard.cli",
+    "kiosk.devices.sscard.cli",
+    "kiosk.devices.receipt.cli",
+    "kiosk.devices.a4.cli",
+    "kiosk.devices.scanner.cli",
+    "kiosk.devices.camera.cli",
+)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kiosk.devices.base import DeviceError, DeviceState
+    from kiosk.devices.registry import create_device
+
+    try:
+        dev = create_device(args.kind, args.uri)
+        dev.open()
+        status = dev.status()
+        dev.close()
+        out = {"kind": args.kind, "uri": args.uri, **status.to_dict()}
+    except DeviceError as err:
+        out = {"kind": args.kind, "uri": args.uri, "state": DeviceState.NO_DEVICE.value,
+               "details": [], "message": err.key}
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(f"{out['kind']} {out['uri']}: {out['state']} {' '.join(out['details'])} "
+              f"{out['message']}".rstrip())
+    return 0 if out["state"] == "online" else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    dev = sub.add_parser("device", help="technician commands for one device")
+    dsub = dev.add_subparsers(dest="device_command", required=True)
+    p = dsub.add_parser("status", help="open a device by URI and print its status")
+    p.add_argument("uri")
+    p.add_argument("--kind", default=None,
+                   help="idcard, sscard, receipt, a4, scanner, camera (guessed from the URI)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_with_kind(cmd_status))
+    for name in DEVICE_CLI_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            continue
+        mod.register(dsub)
+
+
+SCHEME_KINDS = {
+    "sam+serial": "idcard", "pcsc": "sscard", "escpos+tcp": "receipt",
+    "escpos+serial": "receipt", "escpos+usb": "receipt", "cups": "a4", "ipp": "a4",
+    "qr+serial": "scanner", "opencv": "camera",
+}
+
+
+def guess_kind(uri: str) -> str:
+    scheme = uri.split(":", 1)[0]
+    return SCHEME_KINDS.get(scheme, "idcard")
+
+
+def _with_kind(fn):  # type: ignore[no-untyped-def]
+    def wrapped(args: argparse.Namespace) -> int:
+        if getattr(args, "kind", None) is None:
+            args.kind = guess_kind(args.uri)
+        return fn(args)
+
+    return wrapped

@@ -1,0 +1,68 @@
+"""Shared fixtures. Area-specific fixtures live in conftest.py files of sub-folders."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Qt without a display, and never a real user's data folder.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def backend() -> Iterator[object]:
+    """The reference backend over HTTP on 127.0.0.1, with a fresh terminal secret."""
+    from kiosk.backend.embedded import EmbeddedBackend
+
+    admin = secrets.token_hex(8)
+    os.environ["REFBACKEND_ADMIN_TOKEN"] = admin
+    be = EmbeddedBackend("DG-TEST-0001").start()
+    try:
+        assert be.wait_ready(30), "reference backend did not start"
+        be.admin_token = admin  # type: ignore[attr-defined]
+        yield be
+    finally:
+        be.stop()
+
+
+@pytest.fixture
+def client(backend):  # type: ignore[no-untyped-def]
+    from kiosk.backend.client import BackendClient
+
+    return BackendClient(backend.url, backend.terminal_id, backend.secret)
+
+
+@pytest.fixture
+def make_runtime(backend, tmp_path):  # type: ignore[no-untyped-def]
+    """Build a Runtime on simulated devices against the shared reference backend."""
+    from kiosk.backend.client import BackendClient
+    from kiosk.config import Config
+    from kiosk.runtime import Runtime
+
+    made: list[Runtime] = []
+
+    def make(**devices: str) -> Runtime:
+        cfg = Config().with_section(
+            "devices",
+            **{"idcard": "sim://?card=chen", "sscard": "sim://",
+               "a4": f"sim://?spool={tmp_path / 'a4'}",
+               "receipt": f"sim://?spool={tmp_path / 'receipt'}", **devices})
+        cfg = cfg.with_section("storage", data_dir=str(tmp_path / "data"))
+        cfg = cfg.with_section("terminal", id=backend.terminal_id)
+        rt = Runtime.create(cfg)
+        rt.open_devices()
+        rt.backend = BackendClient(backend.url, backend.terminal_id, backend.secret)
+        rt.backend_ready.set()
+        made.append(rt)
+        return rt
+
+    yield make
+    for rt in made:
+        rt.close()
