@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure start-up, flow, rendering and memory")
     p.add_argument("--json", action="store_true")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--only", action="append", help="run only these bench modules (e.g. core)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("backend", help="run the reference backend ($REFBACKEND_TERMINALS)")

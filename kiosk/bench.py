@@ -1,0 +1,55 @@
+"""`kiosk bench`: medians over repeated runs, printed as a table or one JSON object.
+
+Each module in BENCH_MODULES has `measure(repeat) -> dict[str, float]`; their keys are
+merged. Numbers go into issue notes; tests never assert on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import resource
+import sys
+import time
+
+BENCH_MODULES = (
+    "kiosk.benchmarks.core",
+)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process and its reaped children, in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) / 1024.0, 1)
+
+
+def main(args: argparse.Namespace) -> int:
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)
+    results: dict[str, float] = {}
+    only = set(getattr(args, "only", None) or [])
+    started = time.monotonic()
+    for name in BENCH_MODULES:
+        short = name.rsplit(".", 1)[-1]
+        if only and short not in only:
+            continue
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            continue
+        print(f"bench: {short}…", file=sys.stderr)
+        results.update(mod.measure(args.repeat))
+    results["peak_rss_mb"] = peak_rss_mb()
+    results["bench_wall_s"] = round(time.monotonic() - started, 1)
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False))
+    else:
+        width = max(len(k) for k in results)
+        for k, v in results.items():
+            print(f"{k:<{width}}  {v}")
+    return 0

@@ -1,0 +1,1 @@
+"""Benchmarks behind `kiosk bench`. Each module has `measure(repeat: int) -> dict[str, float]`."""
