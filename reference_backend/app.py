@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import importlib
 import secrets
 import threading
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -35,6 +37,21 @@ class EvaluationRequest(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=10)
     terminal_id: str = Field(default="", max_length=64)
     session: str = Field(default="", max_length=64)
+
+
+@dataclass
+class Platform:
+    """What an area's routes need: shared state, the terminal-auth dependency, idempotency."""
+
+    app: FastAPI
+    state: State
+    terminal: Any  # FastAPI dependency returning the authenticated terminal id
+    idempotent: Any  # idempotent(tid, key, produce) -> stored or new result
+    public_url: str
+
+
+# Areas that add routes: modules with `register(platform: Platform) -> None`.
+ROUTE_MODULES: tuple[str, ...] = ()
 
 
 class State:
@@ -128,6 +145,10 @@ def create_app(terminals: dict[str, bytes], public_url: str = "http://127.0.0.1:
                 f"<p>参保人 {html.escape(cert['masked_name'])}，证件号码 "
                 f"{html.escape(cert['masked_id'])}</p><p>出具日期 {cert['issued_at']}</p>")
         return HTMLResponse(_page(body))
+
+    platform = Platform(app, state, terminal, idempotent, public_url)
+    for name in ROUTE_MODULES:
+        importlib.import_module(name).register(platform)
 
     if admin_token:
         def admin(x_admin_token: str = Header(default="")) -> None:
