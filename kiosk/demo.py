@@ -9,7 +9,6 @@ bytes plus a readable text rendering).
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 from kiosk.config import Config
@@ -33,61 +32,10 @@ def demo_config(base: Config, spool: Path | None) -> Config:
 
 def run_headless(base: Config, out: Path, flow_id: str = "ss_certificate",
                  sizes: list[tuple[int, int]] | None = None, timeout_s: float = 90.0) -> int:
-    from PySide6.QtCore import QSize, QTimer
+    from kiosk.ui.headless_demo import run_headless_demo
 
-    from emulators.escpos_decoder import decode
-    from kiosk.runtime import Runtime
-    from kiosk.ui.app import build_window, ensure_app
-    from kiosk.ui.citizen import ScriptedCitizen
-
-    out.mkdir(parents=True, exist_ok=True)
-    app = ensure_app(headless=True)
-    sizes = sizes or [SIZES["landscape"]]
-    ok_all = True
-    for w, h in sizes:
-        tag = f"{w}x{h}"
-        spool = out / ".spool" / tag
-        shutil.rmtree(spool, ignore_errors=True)
-        cfg = demo_config(base, spool)
-        runtime = Runtime.create(cfg)
-        if flow_id not in runtime.package.flows:
-            print(f"unknown flow {flow_id!r}; known: {', '.join(runtime.package.flows)}")
-            return 2
-        runtime.open_devices()
-        runtime.start_backend(wait=True)
-        win = build_window(runtime, QSize(w, h))
-        win.resize(w, h)
-        win.show()
-        result: dict[str, bool] = {}
-
-        def done(ok: bool, result: dict[str, bool] = result) -> None:
-            result["ok"] = ok
-            app.quit()
-
-        shots = out / "screens" / tag if len(sizes) > 1 else out / "screens"
-        citizen = ScriptedCitizen(win, flow_id, shots, done)
-        QTimer.singleShot(int(timeout_s * 1000), lambda: done(False))
-        app.exec()
-        ok = result.get("ok", False)
-        ok_all &= ok
-        prefix = "" if len(sizes) == 1 else f"{tag}-"
-        pdfs = sorted((spool / "a4").glob("*.pdf"))
-        receipts = sorted((spool / "receipt").glob("*.bin"))
-        if pdfs:
-            shutil.copy(pdfs[-1], out / f"{prefix}certificate.pdf")
-        if receipts:
-            data = receipts[-1].read_bytes()
-            (out / f"{prefix}receipt.escpos").write_bytes(data)
-            (out / f"{prefix}receipt.txt").write_text(decode(data).render_text(), encoding="utf-8")
-        print(f"[{tag}] {'completed' if ok else 'FAILED'}: {len(citizen.seen)} screens, "
-              f"{len(pdfs)} A4 job(s), {len(receipts)} receipt(s)"
-              + (f"; errors: {citizen.errors}" if citizen.errors else ""))
-        win.close()
-        win.deleteLater()
-        runtime.close()
-        shutil.rmtree(out / ".spool", ignore_errors=True)
-    print(f"demo output in {out.resolve()}")
-    return 0 if ok_all else 1
+    return run_headless_demo(demo_config, base, out, flow_id, sizes or [SIZES["landscape"]],
+                             timeout_s)
 
 
 def run_with_display(base: Config) -> int:

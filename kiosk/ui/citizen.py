@@ -43,8 +43,10 @@ def tap(widget: QWidget) -> None:
 class ScriptedCitizen(QObject):
     def __init__(self, win: MainWindow, flow_id: str, shots: Path | None,
                  on_done: Callable[[bool], None],
-                 script: dict[str, list[str]] | None = None, delay_ms: int = 120) -> None:
+                 script: dict[str, list[str]] | None = None, delay_ms: int = 120,
+                 inspect: Callable[[MainWindow, str], None] | None = None) -> None:
         super().__init__(win)
+        self.inspect = inspect
         self.win, self.flow_id, self.shots, self.on_done = win, flow_id, shots, on_done
         self.script = script or DEFAULT_SCRIPT
         self.delay_ms = delay_ms
@@ -67,6 +69,8 @@ class ScriptedCitizen(QObject):
         if name != self.win.current_screen:
             return  # already replaced: nothing to look at or tap
         self.seen.append(name)
+        if self.inspect is not None:
+            self.inspect(self.win, name)
         if self.shots is not None:
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
             self.win.grab().save(str(self.shots / f"{len(self.seen):02d}-{slug}.png"))

@@ -1,0 +1,103 @@
+"""The flow engine runs the packaged certificate flow headless against the real backend."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from kiosk.flows.interaction import ScriptedInteraction
+from kiosk.flows.screens import Response, Screen, ScreenKind
+
+HAPPY = {ScreenKind.CONSENT: Response("agree"), ScreenKind.PREVIEW: Response("print"),
+         ScreenKind.RATING: Response("submit", {"stars": 5, "tags": ["evaluate.tag.fast"]}),
+         ScreenKind.RESULT: Response("done"), ScreenKind.ERROR: Response("home")}
+
+
+def run(rt, answers=HAPPY):  # type: ignore[no-untyped-def]
+    session = rt.new_session()
+    ui = ScriptedInteraction(session.cancel, lambda s: answers.get(s.kind))
+    return rt.run_flow("ss_certificate", session, ui), ui, session
+
+
+def test_certificate_flow_completes_and_prints(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    result, ui, _ = run(rt)
+    assert result.outcome == "completed", result
+    assert result.steps_run == ("identify", "consent", "query", "preview", "print", "receipt",
+                                "rate", "done")
+    a4 = rt.devices["a4"]
+    receipt = rt.devices["receipt"]
+    assert len(a4.jobs) == 1 and a4.jobs[0][1].startswith(b"%PDF-")
+    assert len(receipt.jobs) == 1
+    kinds = [s.kind for s in ui.screens]
+    assert kinds[0] == ScreenKind.IDENTIFY and ScreenKind.PREVIEW in kinds
+    # step N of M is shown on counted steps only
+    assert ui.screens[0].position == (1, 5)
+
+
+def test_declining_consent_cancels_without_querying(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    result, ui, _ = run(rt, {**HAPPY, ScreenKind.CONSENT: Response("disagree")})
+    assert result.outcome == "cancelled"
+    assert "query" not in result.steps_run and rt.devices["a4"].jobs == []
+
+
+def test_no_record_shows_a_clear_error_and_prints_nothing(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(idcard="sim://?card=nobody")
+    result, ui, _ = run(rt)
+    assert result.outcome == "failed" and result.error_key == "backend.no_record"
+    err = [s for s in ui.screens if s.kind == ScreenKind.ERROR][0]
+    assert err.text == "未查询到您的相关记录"
+    assert "12345" in err.hint  # says what to do next
+    assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == []
+
+
+def test_paper_out_then_retry_prints_exactly_once(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(a4="sim://?media=empty")
+    a4 = rt.devices["a4"]
+    seen_errors: list[Screen] = []
+
+    def answer(s: Screen) -> Response | None:
+        if s.kind == ScreenKind.ERROR:
+            seen_errors.append(s)
+            a4.set_media("ok")  # a technician refills the tray
+            return Response("retry")
+        return HAPPY.get(s.kind)
+
+    session = rt.new_session()
+    result = rt.run_flow("ss_certificate", session, ScriptedInteraction(session.cancel, answer))
+    assert result.outcome == "completed"
+    assert [s.text for s in seen_errors] == ["打印机缺纸，证明未打印"]
+    assert len(a4.jobs) == 1
+
+
+def test_session_cancel_ends_a_waiting_flow(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(idcard="sim://")  # no card on the reader: identify waits
+    session = rt.new_session()
+    ui = ScriptedInteraction(session.cancel, lambda s: None)
+    out: dict[str, object] = {}
+    th = threading.Thread(target=lambda: out.update(r=rt.run_flow("ss_certificate", session, ui)))
+    th.start()
+    threading.Timer(0.3, session.wipe, args=("idle",)).start()
+    th.join(10)
+    assert not th.is_alive()
+    assert out["r"].outcome == "cancelled"  # type: ignore[attr-defined]
+    assert session.identity is None and session.data == {}
+
+
+def test_wipe_clears_identity_and_documents(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    result, _, session = run(rt)
+    assert session.identity is not None and "record" in session.data
+    session.wipe()
+    assert session.identity is None and session.data == {}
+
+
+@pytest.mark.parametrize("locale,title", [("zh_HK", "身份驗證"), ("en", "Identification")])
+def test_screens_follow_the_session_language(make_runtime, locale, title) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    session = rt.new_session(locale)
+    ui = ScriptedInteraction(session.cancel, lambda s: HAPPY.get(s.kind))
+    rt.run_flow("ss_certificate", session, ui)
+    assert ui.screens[0].title == title

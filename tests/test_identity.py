@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kiosk.identity import (
+    Identity,
+    IdentitySource,
+    MaskingFilter,
+    gb11643_check_digit,
+    is_valid_id_number,
+    mask_id_number,
+    mask_name,
+    scrub_text,
+)
+from synthetic.citizens import CITIZENS
+
+# Check digits computed by hand from the GB 11643-1999 weights (7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2).
+VECTORS = [
+    ("11010519491231002", "X"),  # the standard's own worked example
+    ("44052418800101001", "4"),
+    ("44190019850314362", "7"),
+]
+
+
+@pytest.mark.parametrize("first17,check", VECTORS)
+def test_check_digit(first17: str, check: str) -> None:
+    assert gb11643_check_digit(first17) == check
+    assert is_valid_id_number(first17 + check)
+
+
+def test_invalid_numbers_are_rejected() -> None:
+    assert not is_valid_id_number("110105194912310021")  # wrong check digit
+    assert not is_valid_id_number("11010519491231002")  # too short
+    assert not is_valid_id_number("1101051949123100AX")
+    with pytest.raises(ValueError):
+        gb11643_check_digit("123")
+
+
+def test_synthetic_citizens_have_valid_numbers_and_matching_gender() -> None:
+    for c in CITIZENS:
+        assert is_valid_id_number(c.id_number)
+        assert int(c.id_number[16]) % 2 == (1 if c.gender == "1" else 0)
+
+
+def test_masking() -> None:
+    assert mask_id_number("441900198503143627") == "4419**********3627"
+    assert mask_name("张三") == "张*"
+    assert mask_name("欧阳娜娜") == "欧***"
+    assert mask_id_number("") == "" and mask_name(None) == ""
+    assert mask_id_number("1234") == "****"
+
+
+def test_identity_repr_never_shows_full_data() -> None:
+    ident = Identity(IdentitySource.ID_CARD, "441900198503143627", "陈晓梅")
+    for text in (repr(ident), str(ident), f"{ident}"):
+        assert "441900198503143627" not in text and "陈晓梅" not in text
+        assert "4419**********3627" in text
+
+
+def test_scrub_text_and_log_filter(caplog: pytest.LogCaptureFixture) -> None:
+    assert scrub_text("id=441900198503143627;") == "id=4419**********3627;"
+    assert scrub_text("order 12345678901234567890") == "order 12345678901234567890"
+    logger = logging.getLogger("test.masking")
+    logger.addFilter(MaskingFilter())
+    with caplog.at_level(logging.INFO, logger="test.masking"):
+        logger.info("reading %s", "44190019850314362X")
+    assert "44190019850314362X" not in caplog.text
+    assert "4419**********362X" in caplog.text

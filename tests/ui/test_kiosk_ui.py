@@ -1,0 +1,130 @@
+"""The kiosk's real widgets, driven like a citizen would, against the reference backend."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QAbstractButton, QLabel, QPushButton
+
+from kiosk.ui.citizen import ScriptedCitizen, tap
+from kiosk.ui.layout_check import layout_problems
+from kiosk.ui.main_window import MainWindow
+from synthetic.citizens import BY_KEY
+
+SIZES = [(1920, 1080), (1080, 1920), (1280, 1024)]
+
+
+def make_window(qtbot, rt, size=(1920, 1080)) -> MainWindow:  # type: ignore[no-untyped-def]
+    win = MainWindow(rt, QSize(*size))
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    return win
+
+
+def run_citizen(qtbot, win, **kw) -> ScriptedCitizen:  # type: ignore[no-untyped-def]
+    result: dict[str, bool] = {}
+    citizen = ScriptedCitizen(win, "ss_certificate", None, lambda ok: result.update(ok=ok),
+                              delay_ms=30, **kw)
+    win.screenShown.emit(win.current_screen)  # start from the screen already on display
+    qtbot.waitUntil(lambda: "ok" in result, timeout=60000)
+    citizen.result = result["ok"]  # type: ignore[attr-defined]
+    return citizen
+
+
+def all_texts(win: MainWindow) -> str:
+    parts = [w.text() for w in win.findChildren(QLabel)]
+    parts += [w.text() for w in win.findChildren(QAbstractButton)]
+    return "\n".join(parts)
+
+
+def test_certificate_flow_through_the_widgets(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    win = make_window(qtbot, rt)
+    citizen = run_citizen(qtbot, win)
+    assert citizen.result is True, citizen.seen
+    kinds = [n.rsplit(".", 1)[-1] for n in citizen.seen]
+    for expected in ("attract", "home", "consent", "preview", "rating", "result"):
+        assert expected in kinds
+    assert len(rt.devices["a4"].jobs) == 1 and len(rt.devices["receipt"].jobs) == 1
+    assert win.session is None  # wiped after the flow
+    assert citizen.seen[-1] == "home"
+
+
+def test_idle_timeout_counts_down_wipes_and_returns_to_attract(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    rt.config = rt.config.with_section("session", idle_timeout_s=1.5, countdown_s=1.0)
+    win = make_window(qtbot, rt)
+    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.home.tiles["ss_certificate"])
+    # the card is read and the consent screen waits for the citizen, who walks away
+    qtbot.waitUntil(lambda: win.current_screen.endswith(".consent"), timeout=20000)
+    session = win.session
+    assert session is not None and session.identity is not None
+    qtbot.waitUntil(lambda: win.overlay.isVisible(), timeout=5000)
+    assert "秒后将自动退出" in win.overlay.text.text()
+    qtbot.waitUntil(lambda: win.current_screen == "attract", timeout=5000)
+    assert win.session is None
+    assert session.identity is None and session.data == {} and session.end_reason == "idle"
+    qtbot.wait(300)  # let the cancelled flow thread finish
+    text = all_texts(win)
+    chen = BY_KEY["chen"]
+    for secret in (chen.name, chen.id_number, chen.id_number[-4:], chen.name[0] + "*"):
+        assert secret not in text
+    assert not win.overlay.isVisible()
+
+
+def test_touch_during_countdown_keeps_the_session(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    rt.config = rt.config.with_section("session", idle_timeout_s=1.5, countdown_s=1.0)
+    win = make_window(qtbot, rt)
+    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.home.tiles["ss_certificate"])
+    qtbot.waitUntil(lambda: win.current_screen.endswith(".consent"), timeout=20000)
+    qtbot.waitUntil(lambda: win.overlay.isVisible(), timeout=5000)
+    tap(win.overlay.button)
+    assert not win.overlay.isVisible()
+    assert win.session is not None and win.current_screen.endswith(".consent")
+
+
+def test_back_on_identify_returns_home_without_identity(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(idcard="sim://")  # nobody puts a card on the reader
+    win = make_window(qtbot, rt)
+    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.home.tiles["ss_certificate"])
+    qtbot.waitUntil(lambda: win.current_screen.endswith(".identify"), timeout=10000)
+    tap(win.flow_view.findChild(QPushButton, "action-cancel"))
+    qtbot.waitUntil(lambda: win.current_screen == "home", timeout=10000)
+    assert win.session is None
+
+
+def test_platform_error_shows_what_to_do_next(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(idcard="sim://?card=nobody")
+    win = make_window(qtbot, rt)
+    errors: list[str] = []
+
+    def inspect(w: MainWindow, name: str) -> None:
+        if name.endswith(".error"):
+            errors.append(all_texts(w))
+
+    citizen = run_citizen(qtbot, win, inspect=inspect)
+    assert citizen.result is False
+    assert errors and "未查询到您的相关记录" in errors[0] and "12345" in errors[0]
+    assert rt.devices["a4"].jobs == []
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_screen_fits_at_kiosk_resolutions(qtbot, make_runtime, size) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()
+    win = make_window(qtbot, rt, size)
+    problems: dict[str, list[str]] = {}
+
+    def inspect(w: MainWindow, name: str) -> None:
+        found = layout_problems(w)
+        if found:
+            problems[name] = found
+
+    citizen = run_citizen(qtbot, win, inspect=inspect)
+    assert citizen.result is True
+    assert len(citizen.seen) >= 7
+    assert problems == {}
