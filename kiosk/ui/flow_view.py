@@ -112,12 +112,14 @@ class FlowView(QWidget):
             body = QBoxLayout(direction)
             body.setSpacing(m.px(40))
             if s.illustration:
-                ill = Illustration(s.illustration, m.px(300 if portrait else 280))
+                ill = Illustration(s.illustration, m.px(420 if portrait else 360))
                 body.addWidget(ill, 0, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             texts = QVBoxLayout()
             texts.setSpacing(m.px(18))
             if s.text:
-                texts.addWidget(label(s.text, "stepText"))
+                lead = s.kind in (ScreenKind.IDENTIFY, ScreenKind.PROGRESS, ScreenKind.RESULT,
+                                  ScreenKind.ERROR)
+                texts.addWidget(label(s.text, "stepLead" if lead else "stepText"))
             if s.status:
                 texts.addWidget(label(s.status, "stepStatus"))
             if s.kind == ScreenKind.RATING:
@@ -131,14 +133,20 @@ class FlowView(QWidget):
             v.addLayout(body, 1)
 
         if s.actions:
+            # Going back / cancelling sits on the left, the way forward on the right.
             row = QHBoxLayout()
             row.setSpacing(m.px(24))
-            row.addStretch(1)
-            for a in s.actions:
-                b = button(a.label, f"action-{a.id}", primary=a.primary)
-                b.setMinimumWidth(m.px(260))
-                b.clicked.connect(lambda _=False, aid=a.id: self._answer(aid))
-                row.addWidget(b)
+            secondary = [a for a in s.actions if not a.primary]
+            primary = [a for a in s.actions if a.primary]
+            for group in (secondary, None, primary):
+                if group is None:
+                    row.addStretch(1)
+                    continue
+                for a in group:
+                    b = button(a.label, f"action-{a.id}", primary=a.primary)
+                    b.setMinimumWidth(m.px(300 if a.primary else 240))
+                    b.clicked.connect(lambda _=False, aid=a.id: self._answer(aid))
+                    row.addWidget(b)
             v.addLayout(row)
         self._outer.addWidget(card)
         self._card = card

@@ -82,6 +82,7 @@ def stylesheet(m: Metrics) -> str:
     #stepTitle {{ font-size: {m.title}px; font-weight: bold; }}
     #stepPosition {{ font-size: {m.small}px; color: {MUTED}; }}
     #stepText {{ font-size: {m.body}px; }}
+    #stepLead {{ font-size: {m.px(42)}px; font-weight: bold; color: {PRIMARY_DARK}; }}
     #stepHint {{ font-size: {m.small}px; color: {MUTED}; }}
     #stepStatus {{ font-size: {m.body}px; color: {WARN}; font-weight: bold; }}
     #card {{ background: {SURFACE}; border-radius: {m.px(20)}px; }}
