@@ -15,6 +15,7 @@ import time
 
 BENCH_MODULES = (
     "kiosk.benchmarks.core",
+    "kiosk.benchmarks.ui_loop",
 )
 
 
