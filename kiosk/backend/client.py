@@ -22,9 +22,29 @@ log = logging.getLogger(__name__)
 
 class BackendError(Exception):
     def __init__(self, key: str, detail: str = "", *, status: int = 0,
-                 retryable: bool = True) -> None:
+                 retryable: bool = True, retry_after: float | None = None) -> None:
         super().__init__(f"{key} ({status}): {detail}" if status else f"{key}: {detail}")
         self.key, self.detail, self.status, self.retryable = key, detail, status, retryable
+        self.retry_after = retry_after  # seconds, from a 429/503 Retry-After header
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    import time
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
 
 
 class BackendClient:
@@ -83,7 +103,8 @@ class BackendClient:
         if code == 404 and err:
             raise BackendError(f"backend.{err}", status=code, retryable=False)
         if code in (408, 429) or code >= 500:
-            raise BackendError("backend.server_error", str(err), status=code, retryable=True)
+            raise BackendError("backend.server_error", str(err), status=code, retryable=True,
+                               retry_after=parse_retry_after(resp.headers.get("Retry-After")))
         raise BackendError("backend.bad_request", str(err), status=code, retryable=False)
 
     def get_json(self, path: str, **kw: Any) -> Any:
