@@ -63,6 +63,13 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 1)
 
 
+def mask_english_name(name: str | None) -> str:
+    """`CHEN XIAOMEI` -> `C*** X******`: first letter of each word only."""
+    if not name:
+        return ""
+    return " ".join(w[0] + "*" * (len(w) - 1) if w else w for w in name.split(" "))
+
+
 @dataclass(frozen=True)
 class Identity:
     """A citizen identified at the terminal, held in memory for one session only."""
@@ -80,6 +87,12 @@ class Identity:
     issuer: str = ""
     photo: bytes | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Foreign and HK/Macau/Taiwan cards; social-security card number.
+    english_name: str = field(default="", repr=False)
+    nationality: str = ""  # ISO 3166-1 alpha-3 code on foreigner cards ("CAN")
+    pass_number: str = field(default="", repr=False)  # HK/Macau/Taiwan travel permit number
+    card_number: str = field(default="", repr=False)  # number printed on the card, if any
+    photo_format: str = ""  # "wlt" (undecoded ID-card photo), "bmp", "" when no photo
 
     @property
     def masked_id(self) -> str:
@@ -97,9 +110,26 @@ class Identity:
 
     __str__ = __repr__
 
+    @property
+    def masked_english_name(self) -> str:
+        return mask_english_name(self.english_name)
+
     def public_view(self) -> dict[str, str]:
         """Masked fields that screens and documents may show."""
         return {"masked_id": self.masked_id, "masked_name": self.masked_name}
+
+    def masked_view(self) -> dict[str, str]:
+        """Every field a technician may see without `--show-personal-data`."""
+        return {
+            "source": self.source.value, "card_kind": self.card_kind,
+            "id_number": self.masked_id, "name": self.masked_name,
+            "english_name": self.masked_english_name,
+            "pass_number": mask_id_number(self.pass_number),
+            "card_number": mask_id_number(self.card_number),
+            "nationality": self.nationality, "gender": self.gender.value,
+            "valid_to": self.valid_to.isoformat() if self.valid_to else "",
+            "photo_format": self.photo_format,
+        }
 
 
 _ID_IN_TEXT = re.compile(r"(?<![0-9])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9])")

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol, runtime_checkable
 
 from kiosk.devices.base import DeviceStatus
 from kiosk.identity import Identity
 
 
+class CardEvent(str, Enum):
+    """What a card reader reports while `read_identity` runs (for the identify screen)."""
+
+    WAITING = "waiting"  # polling, no card on the reader
+    PRESENT = "present"  # a card was found
+    READING = "reading"  # reading it: "do not move the card"
+    READ = "read"  # read and decoded
+    FAILED = "failed"  # this attempt failed (the DeviceError says why)
+    REMOVED = "removed"  # the card went away
+
+
+CardEventSink = Callable[[CardEvent], None]
+
+
 @runtime_checkable
 class IdCardReader(Protocol):
     kind: str
 
-    def read_identity(self, timeout: float, cancel: threading.Event) -> Identity:
-        """Wait for a card, read it and return the identity; raise DeviceError/Cancelled."""
+    def read_identity(self, timeout: float, cancel: threading.Event,
+                      on_event: CardEventSink | None = None) -> Identity:
+        """Wait for a card, read it and return the identity; raise DeviceError/Cancelled.
+
+        `on_event` (optional) is called from the reading thread with CardEvents.
+        """
         ...
 
     def status(self) -> DeviceStatus: ...
