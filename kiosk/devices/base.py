@@ -85,7 +85,11 @@ class DeviceUri:
     def parse(cls, uri: str) -> DeviceUri:
         parts = urlsplit(uri)
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        return cls(parts.scheme, parts.hostname or "", parts.port, parts.path, params, uri)
+        try:
+            port = parts.port
+        except ValueError:  # not a TCP port, e.g. `escpos+usb://04b8:0e15` (VID:PID)
+            port = None
+        return cls(parts.scheme, parts.hostname or "", port, parts.path, params, uri)
 
     def param(self, name: str, default: str = "") -> str:
         return self.params.get(name, default)

@@ -20,9 +20,14 @@ FACTORIES: dict[str, dict[str, str]] = {
     },
     "receipt": {
         "sim": "kiosk.devices.receipt.sim:SimReceiptPrinter",
+        "escpos+tcp": "kiosk.devices.receipt.escpos:EscposReceiptPrinter",
+        "escpos+serial": "kiosk.devices.receipt.escpos:EscposReceiptPrinter",
+        "escpos+usb": "kiosk.devices.receipt.escpos:EscposReceiptPrinter",
     },
     "a4": {
         "sim": "kiosk.devices.a4.sim:SimA4Printer",
+        "cups": "kiosk.devices.a4.cups:CupsA4Printer",
+        "ipp": "kiosk.devices.a4.ipp:IppA4Printer",
     },
     "scanner": {
         "sim": "kiosk.devices.none:AbsentDevice",

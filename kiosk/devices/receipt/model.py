@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 
@@ -54,17 +54,59 @@ class Receipt:
         return "\n".join(i.text for i in self.items if isinstance(i, TextLine))
 
 
+class QrMode(str, Enum):
+    NATIVE = "native"  # GS ( k function 165..181: the printer draws the code
+    IMAGE = "image"  # rendered here and sent as a GS v 0 raster image
+
+
+class SizeCommand(str, Enum):
+    """How double width/height is selected; Chinese printers differ here."""
+
+    GS = "gs"  # GS ! n (character size, applies to ANK and Kanji on most printers)
+    FS = "fs"  # FS ! n (Kanji print mode) plus ESC ! n for ASCII
+    BOTH = "both"  # GS ! n and FS ! n with the same meaning
+
+
 @dataclass(frozen=True)
 class PaperProfile:
-    """Paper width: 58 mm rolls print 32 ASCII columns, 80 mm rolls 48 (font A)."""
+    """A printer model as data: paper width, QR support, commands it understands.
+
+    58 mm rolls print 32 ASCII columns (384 dots), 80 mm rolls 48 columns (576 dots)
+    with font A (12x24). A Chinese character takes two columns.
+    """
 
     name: str = "80mm"
     columns: int = 48
     dots: int = 576
-    native_qr: bool = True
+    qr: QrMode = QrMode.NATIVE
+    size_command: SizeCommand = SizeCommand.BOTH
+    # GS r 1 after the job: answered only once everything before it was printed.
+    end_marker: bool = True
+    # Real-time "clear buffers" (DLE DC4 8) after a failed job so that the rest of
+    # a half-printed receipt does not come out later, after paper is reloaded.
+    clear_on_error: bool = True
+    cut_feed_lines: int = 4
+
+    @property
+    def native_qr(self) -> bool:
+        return self.qr is QrMode.NATIVE
 
     @classmethod
     def named(cls, name: str) -> PaperProfile:
-        if name == "58mm":
-            return cls("58mm", 32, 384, True)
-        return cls()
+        try:
+            return PROFILES[name]
+        except KeyError:
+            raise ValueError(f"unknown receipt paper profile {name!r} "
+                             f"(known: {', '.join(sorted(PROFILES))})") from None
+
+    def with_options(self, **kw: object) -> PaperProfile:
+        return replace(self, **kw)  # type: ignore[arg-type]
+
+
+PROFILES: dict[str, PaperProfile] = {
+    "80mm": PaperProfile(),
+    "58mm": PaperProfile("58mm", 32, 384),
+    # Cheap 58 mm modules without a QR engine and without GS r.
+    "58mm-basic": PaperProfile("58mm-basic", 32, 384, QrMode.IMAGE, SizeCommand.GS,
+                               end_marker=False, clear_on_error=False),
+}
