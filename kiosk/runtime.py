@@ -15,8 +15,10 @@ from kiosk.backend.client import BackendClient
 from kiosk.backend.embedded import EmbeddedBackend
 from kiosk.config import Config
 from kiosk.devices.registry import DeviceSet
-from kiosk.flows.engine import FlowContext, FlowEngine, FlowResult
+from kiosk.flows.engine import FlowContext, FlowEngine, FlowResult, StepError
 from kiosk.flows.interaction import Interaction
+from kiosk.network import LinkState
+from kiosk.offline import OfflineServices, embedded_secret
 from kiosk.flows.package import FlowPackage, load_package
 from kiosk.session import Session
 
@@ -49,6 +51,9 @@ class Runtime:
         self.embedded: EmbeddedBackend | None = None
         self.backend_ready = threading.Event()
         self.engine = FlowEngine()
+        # Outbox, read cache, replay worker, network monitor (issue 6).
+        self.offline = OfflineServices(config, self.terminal_secret)
+        self._reference: dict[str, Any] | None = None
 
     @classmethod
     def create(cls, config: Config) -> Runtime:
@@ -70,7 +75,8 @@ class Runtime:
         """Connect to the platform (or start the embedded reference backend)."""
         cfg = self.config
         if cfg.backend.url == "embedded":
-            self.embedded = EmbeddedBackend(cfg.terminal.id).start()
+            self.embedded = EmbeddedBackend(cfg.terminal.id,
+                                            secret=self.terminal_secret()).start()
             self.backend = BackendClient(self.embedded.url, cfg.terminal.id, self.embedded.secret,
                                          connect_timeout=cfg.backend.connect_timeout_s,
                                          read_timeout=cfg.backend.read_timeout_s)
@@ -92,6 +98,53 @@ class Runtime:
                                          connect_timeout=cfg.backend.connect_timeout_s,
                                          read_timeout=cfg.backend.read_timeout_s)
             self.backend_ready.set()
+        self.start_offline()
+
+    # -- offline (issue 6): outbox, replay, link state, reference data ----------------------
+    def terminal_secret(self) -> bytes:
+        """The terminal's secret (embedded demo: a 0600 file in the data folder)."""
+        if self.config.backend.url == "embedded":
+            return embedded_secret(self.config.data_dir)
+        return read_secret(self.config)
+
+    def start_offline(self) -> None:
+        """Start the network monitor and replay worker (threads; never blocks the UI)."""
+        if self.backend is None:
+            return
+        self.offline.subscribe_link(self._on_link)
+        self.offline.start(self.backend, self.backend_ready)
+
+    def _on_link(self, state: LinkState) -> None:
+        if state is LinkState.ONLINE:
+            self.refresh_reference()
+
+    @property
+    def online(self) -> bool:
+        return self.offline.online
+
+    def refresh_reference(self) -> None:
+        """Fetch the platform's catalog data; fall back to the cached copy."""
+        if self.backend is None:
+            return
+        backend = self.backend
+        got = self.offline.reference("reference", "catalog",
+                                     lambda: backend.get_json("/api/v1/reference/catalog"))
+        if got is not None and isinstance(got.value, dict):
+            self._reference = got.value
+
+    def home_catalog(self) -> list[Any]:
+        """Flows for the home screen: the package's catalog minus services the platform
+        switched off (from the read cache when offline)."""
+        if self._reference is None:
+            cache = self.offline.open_cache()
+            cached = cache.get("reference", "catalog") if cache is not None else None
+            self._reference = cached.value if cached and isinstance(cached.value, dict) else {}
+        disabled = set(self._reference.get("disabled", []))
+        return [f for f in self.package.catalog() if f.id not in disabled]
+
+    def flow_paused(self, flow: Any) -> bool:
+        """A flow that needs live data is paused while the platform is unreachable."""
+        return bool(getattr(flow, "requires_online", True)) and not self.offline.online
 
     def new_session(self, locale: str | None = None) -> Session:
         return Session(locale or self.config.terminal.locale)
@@ -105,13 +158,44 @@ class Runtime:
                            recorder=self.record)
 
     def record(self, stream: str, payload: dict[str, Any]) -> None:
-        """A write that must reach the platform. (Issue 6 routes this to the outbox.)"""
-        log.info("record %s: %s", stream, sorted(payload))
+        """A write that must reach the platform: queued durably in the outbox (with its
+        local journal row, in one transaction); delivered by the replay worker."""
+        from offline_cache.db import StorageError
+
+        try:
+            self.offline.record(stream, payload)
+        except StorageError as err:
+            raise StepError(err.key, err.detail, retry=False) from err
 
     def run_flow(self, flow_id: str, session: Session, ui: Interaction) -> FlowResult:
-        return self.engine.run(self.context(flow_id, session, ui))
+        ctx = self.context(flow_id, session, ui)
+        refusal = self.offline.accepting()
+        if refusal:  # at the high-water mark: refuse before anything is printed
+            log.error("flow %s refused: %s", flow_id, refusal)
+            from kiosk.flows.interaction import FlowCancelled
+
+            try:
+                FlowEngine._error_screen(ctx, StepError(refusal, retry=False))
+            except FlowCancelled:
+                pass
+            return FlowResult("failed", refusal)
+        result = self.engine.run(ctx)
+        self._record_transaction(ctx, result)
+        return result
+
+    def _record_transaction(self, ctx: FlowContext, result: FlowResult) -> None:
+        """One transaction record per flow run (no personal data)."""
+        try:
+            self.record("transaction", {
+                "flow": ctx.flow.id, "outcome": result.outcome, "error": result.error_key,
+                "steps": list(result.steps_run), "session": ctx.session.id,
+                "terminal_id": self.config.terminal.id,
+                "package": f"{self.package.id}@{self.package.version}"})
+        except StepError as err:
+            log.error("transaction record of %s not kept: %s", ctx.flow.id, err.key)
 
     def close(self) -> None:
+        self.offline.close()
         self.devices.close_all()
         if self.embedded:
             self.embedded.stop()

@@ -153,6 +153,15 @@ def register(platform: Platform) -> None:
             raise ApiError(400, "idempotency_key_required")
         return answer(tid, [item], one=True)
 
+    catalog: dict[str, Any] = {"version": 1, "disabled": [], "notice": ""}
+    state.reference_catalog = catalog
+
+    @app.get("/api/v1/reference/catalog")
+    def reference_catalog(_: str = Depends(platform.terminal)) -> dict[str, Any]:
+        """Platform-side catalog data: services ops switched off, a notice for the home."""
+        with ob.lock:
+            return dict(catalog)
+
     admin_token = os.environ.get("REFBACKEND_ADMIN_TOKEN", "")
     if not admin_token:
         return
@@ -180,6 +189,14 @@ def register(platform: Platform) -> None:
             per = {s: len(keys) for (t, s), keys in ob.order.items()
                    if (not terminal or t == terminal) and s.startswith(stream_prefix)}
             return {"applied": sum(per.values()), "by_stream": per, "requests": ob.requests}
+
+    @app.post("/_admin/reference/catalog", dependencies=[Depends(admin)],
+              include_in_schema=False)
+    def set_catalog(body: dict[str, Any]) -> dict[str, Any]:
+        with ob.lock:
+            catalog.update({k: body[k] for k in ("disabled", "notice") if k in body})
+            catalog["version"] = int(catalog["version"]) + 1
+            return dict(catalog)
 
     @app.post("/_admin/outbox/faults", dependencies=[Depends(admin)], include_in_schema=False)
     def add_fault(fault: Fault) -> dict[str, Any]:

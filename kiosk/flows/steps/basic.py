@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,15 +97,11 @@ class EvaluateStep(StepType):
             "session": ctx.session.id,
         }
         ctx.data["evaluation"] = payload
-        if ctx.backend is not None:
-            from kiosk.backend.client import BackendError
-
-            try:
-                ctx.backend.post_json("/api/v1/evaluations", payload,
-                                      idempotency_key=uuid.uuid4().hex)
-            except BackendError as err:
-                # TODO(issue 6): enqueue in the durable outbox instead of dropping.
-                log.warning("evaluation not delivered: %s", err.key)
+        # Durable outbox: delivered by the replay worker, online or not (issue 6).
+        try:
+            ctx.record("evaluation", payload)
+        except StepError as err:  # outbox full or unavailable: say so, let them go on
+            raise StepError(err.key, err.detail, retry=False, skippable=True) from err
         return StepResult("next")
 
 

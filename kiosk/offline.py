@@ -1,0 +1,203 @@
+"""The runtime's offline side: outbox, read cache, replay worker and network monitor.
+
+Qt-free. `Runtime` owns one `OfflineServices`; the app starts it after the backend
+client exists (threads, never on the UI thread's time), the UI subscribes to link
+changes, flows record through `record()`.
+
+If the outbox cannot be opened (disk full, unwritable folder) the terminal still
+starts: `error` says why, citizen submissions are refused with that key, telemetry is
+dropped, and every later `record()` tries to open the outbox again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import Config
+from kiosk.network import LinkState, NetworkMonitor
+from offline_cache.crypto import PayloadKey
+from offline_cache.db import StorageError
+from offline_cache.outbox import Outbox, OutboxFull, OutboxPolicy, StreamClass
+from offline_cache.readcache import Cached, ReadCache
+from offline_cache.replay import Backoff, HttpDeliverer, ReplayWorker
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FILE = "outbox.db"
+READCACHE_FILE = "readcache.db"
+EMBEDDED_SECRET_FILE = "embedded-terminal.secret"
+
+
+def policy_from(config: Config) -> OutboxPolicy:
+    o = config.offline
+    return OutboxPolicy(max_items=o.max_items, max_bytes=int(o.max_mb * 1024 * 1024),
+                        high_water=o.high_water, min_free_bytes=int(o.min_free_mb * 1024 * 1024))
+
+
+def embedded_secret(data_dir: Path) -> bytes:
+    """The demo terminal's secret, kept in its own 0600 file (never in the outbox DB)."""
+    path = data_dir / EMBEDDED_SECRET_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret.hex())
+    return secret
+
+
+class OfflineServices:
+    def __init__(self, config: Config, secret: Callable[[], bytes]) -> None:
+        self.config = config
+        self._secret = secret
+        self.outbox: Outbox | None = None
+        self.cache: ReadCache | None = None
+        self.error = ""  # translation key while the outbox is unavailable
+        self.monitor: NetworkMonitor | None = None
+        self.worker: ReplayWorker | None = None
+        self._lock = threading.Lock()
+        self._link_listeners: list[Callable[[LinkState], None]] = []
+
+    # -- storage ------------------------------------------------------------------------
+    def open(self) -> Outbox | None:
+        """Open the outbox (idempotent); on failure remember why and return None."""
+        with self._lock:
+            if self.outbox is not None:
+                return self.outbox
+            data_dir = self.config.data_dir
+            try:
+                key = PayloadKey.derive(self._secret(), self.config.terminal.id)
+                self.outbox = Outbox(data_dir / OUTBOX_FILE, key, policy_from(self.config))
+                self.error = ""
+            except StorageError as exc:
+                self.error = exc.key
+                log.error("outbox unavailable: %s", exc)
+                return None
+            except OSError as exc:
+                self.error = "outbox.unavailable"
+                log.error("outbox unavailable: %s", exc)
+                return None
+            if self.outbox.incident is not None:
+                log.error("outbox database was set aside: %s", self.outbox.incident)
+            if self.worker is not None:
+                self.worker.outbox = self.outbox
+            return self.outbox
+
+    def open_cache(self) -> ReadCache | None:
+        if self.cache is None:
+            try:
+                self.cache = ReadCache(self.config.data_dir / READCACHE_FILE)
+            except (StorageError, OSError) as exc:
+                log.error("read cache unavailable: %s", exc)
+        return self.cache
+
+    def record(self, stream: str, payload: dict[str, Any], *, key: str | None = None
+               ) -> str | None:
+        """Queue a write durably. Raises StorageError (key for the UI) if a citizen
+        submission cannot be accepted; telemetry that cannot be kept is dropped."""
+        outbox = self.open()
+        telemetry = OutboxPolicy().classify(stream) is StreamClass.TELEMETRY
+        if outbox is None:
+            if telemetry:
+                return None
+            raise StorageError(self.error or "outbox.unavailable")
+        return outbox.enqueue(stream, payload, key=key)
+
+    def accepting(self) -> str:
+        """"" if citizen submissions are accepted now, else the refusal key."""
+        outbox = self.open()
+        if outbox is None:
+            return self.error or "outbox.unavailable"
+        try:
+            return outbox.refusal()
+        except Exception as exc:  # storage trouble reads as "not accepting"
+            log.error("outbox refusal check failed: %s", exc)
+            return "outbox.unavailable"
+
+    # -- link and replay ------------------------------------------------------------------
+    @property
+    def link(self) -> LinkState:
+        return self.monitor.state if self.monitor else LinkState.UNKNOWN
+
+    @property
+    def online(self) -> bool:
+        return self.link is not LinkState.OFFLINE
+
+    def subscribe_link(self, listener: Callable[[LinkState], None]) -> None:
+        """Call `listener(state)` on every link change (on the monitor's thread)."""
+        self._link_listeners.append(listener)
+
+    def _on_link(self, state: LinkState) -> None:
+        if state is LinkState.ONLINE and self.worker is not None:
+            self.worker.reconnected(self.config.offline.reconnect_spread_s)
+        for cb in list(self._link_listeners):
+            try:
+                cb(state)
+            except Exception:
+                log.exception("link listener failed")
+
+    def start(self, client: Any, ready: threading.Event | None = None) -> None:
+        """Start the network monitor and the replay worker (background threads)."""
+        o = self.config.offline
+        if self.monitor is None:
+            def probe() -> bool:
+                if ready is not None and not ready.is_set():
+                    return False
+                return bool(client.health(timeout=min(3.0, o.probe_interval_s)))
+
+            self.monitor = NetworkMonitor(probe, interval_s=o.probe_interval_s,
+                                          backoff_cap_s=o.probe_backoff_cap_s)
+            self.monitor.subscribe(self._on_link)
+            self.monitor.start()
+        outbox = self.open()
+        if self.worker is None and outbox is not None:
+            self.worker = ReplayWorker(outbox, HttpDeliverer(client), batch_size=o.batch_size,
+                                       backoff=Backoff(o.backoff_base_s, o.backoff_cap_s),
+                                       on_link=self.monitor.report)
+            outbox.on_enqueue(self.worker.wake)
+            self.worker.start()
+
+    def reference(self, kind: str, key: str, load: Callable[[], Any]) -> Cached | None:
+        """Fetch reference data through the read cache (None: neither platform nor cache)."""
+        cache = self.open_cache()
+        if cache is None:
+            try:
+                return Cached(load(), 0.0)
+            except Exception:
+                return None
+        try:
+            return cache.fetch(kind, key, load)
+        except Exception as exc:
+            log.warning("reference %s/%s unavailable and not cached: %s", kind, key, exc)
+            return None
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"link": self.link.value, "error": self.error}
+        if self.outbox is not None:
+            out["outbox"] = self.outbox.status().as_dict()
+        if self.cache is not None and self.cache.incident is not None:
+            i = self.cache.incident
+            out["readcache_incident"] = {"kind": i.kind, "path": i.path, "detail": i.detail}
+        return out
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.monitor is not None:
+            self.monitor.stop()
+        if self.outbox is not None:
+            self.outbox.close()
+        if self.cache is not None:
+            self.cache.close()
+
+
+__all__ = ["OfflineServices", "OutboxFull", "embedded_secret", "policy_from"]
