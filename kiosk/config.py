@@ -60,6 +60,38 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
+class MaintenanceConfig:
+    """Technician access (kiosk/maintenance): PIN lockout, technician cards, gesture."""
+
+    pin_max_failures: int = 5  # wrong PINs in a row before the PIN pad locks
+    pin_lockout_s: float = 300.0  # first lock; doubles with each further lock (max 24 h)
+    # Entries printed by `kiosk maintenance card-entry` (salted scrypt of the card number;
+    # the number itself is never stored). A list, or comma-separated in the environment.
+    technician_cards: tuple[str, ...] = ()
+    idle_timeout_s: float = 300.0  # leave maintenance mode after this long untouched
+    gesture_taps: int = 5  # taps on the header's top-left corner ...
+    gesture_window_s: float = 3.0  # ... within this many seconds open the PIN pad
+
+
+@dataclass(frozen=True)
+class HeartbeatConfig:
+    interval_s: float = 60.0  # health posted to the platform this often; 0 disables
+    fault_poll_s: float = 5.0  # device status polled this often for fault events
+
+
+@dataclass(frozen=True)
+class OperationsConfig:
+    """24/7 operation: lockdown, nightly restart between sessions, log rotation."""
+
+    lockdown: bool = True  # `kiosk run`: no window close, no keyboard escapes
+    nightly_restart: str = "03:30"  # local HH:MM; empty disables
+    nightly_window_min: int = 120  # restart only inside [time, time+window) and when idle
+    log_file: str = ""  # empty: <data_dir>/logs/kiosk.log
+    log_max_mb: float = 10.0
+    log_backups: int = 10
+
+
+@dataclass(frozen=True)
 class StorageConfig:
     data_dir: str = "~/.local/share/guanjia-kiosk"
 
@@ -94,6 +126,9 @@ class Config:
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    operations: OperationsConfig = field(default_factory=OperationsConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     packages: PackagesConfig = field(default_factory=PackagesConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
