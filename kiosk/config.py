@@ -100,6 +100,14 @@ class StorageConfig:
 class PackagesConfig:
     # Directory of the built-in flow package; empty means the one shipped with the app.
     builtin_dir: str = ""
+    # Ops package repository (TUF) this terminal polls; empty = built-in package only.
+    repository_url: str = ""
+    # The root.json pinned at installation (trust anchor for the repository).
+    trusted_root: str = ""
+    ring: int = 9  # rollout ring: 0 lab, 1 pilot, ... 9 everyone else
+    poll_interval_s: float = 300.0
+    # Comma-separated builder public keys; when set, packages need a valid detached signature.
+    signer_keys: str = ""
 
 
 @dataclass(frozen=True)

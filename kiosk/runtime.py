@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from kiosk.flows.engine import FlowContext, FlowEngine, FlowResult, StepError
 from kiosk.flows.interaction import Interaction
 from kiosk.network import LinkState
 from kiosk.offline import OfflineServices, embedded_secret
-from kiosk.flows.package import FlowPackage, load_package
+from kiosk.flows.package import FlowPackage
 from kiosk.session import Session
 
 log = logging.getLogger(__name__)
@@ -54,15 +55,43 @@ class Runtime:
         # Outbox, read cache, replay worker, network monitor (issue 6).
         self.offline = OfflineServices(config, self.terminal_secret)
         self._reference: dict[str, Any] | None = None
+        self.packages: Any = None  # kiosk.packages.manager.PackageManager
+        self._package_poller: Any = None
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 
     @classmethod
     def create(cls, config: Config) -> Runtime:
-        from flowpacks import BUILTIN_DIR
+        from kiosk.packages.manager import PackageManager
 
-        pkg_dir = Path(config.packages.builtin_dir) if config.packages.builtin_dir else BUILTIN_DIR
-        package = load_package(pkg_dir)
+        # The active verified package set from the store (falls back to the built-in one).
+        packages = PackageManager.from_config(config)
+        package = packages.load_active()
         devices = DeviceSet.from_config(config.devices)
-        return cls(config, package, devices)
+        rt = cls(config, package, devices)
+        rt.packages = packages
+        return rt
+
+    # -- flow packages (kiosk.packages) -------------------------------------------------
+    def session_active(self) -> bool:
+        return any(not s.ended for s in list(self._sessions))
+
+    def apply_staged_packages(self) -> bool:
+        """Swap to a staged package set, only while no citizen session is active."""
+        if self.packages is None or self.session_active() or not self.packages.has_staged():
+            return False
+        pkg = self.packages.activate_staged()
+        if pkg is None:
+            return False
+        self.package = pkg
+        return True
+
+    def start_package_updates(self) -> None:
+        """Poll the ops repository in the background (if one is configured)."""
+        from kiosk.packages.manager import start_polling
+
+        if self.packages is not None and self.config.packages.repository_url:
+            self._package_poller = start_polling(self.packages,
+                                                 self.config.packages.poll_interval_s)
 
     def open_devices(self) -> dict[str, str]:
         """Open every configured device; return the failures (kind -> message key)."""
@@ -147,7 +176,9 @@ class Runtime:
         return bool(getattr(flow, "requires_online", True)) and not self.offline.online
 
     def new_session(self, locale: str | None = None) -> Session:
-        return Session(locale or self.config.terminal.locale)
+        session = Session(locale or self.config.terminal.locale)
+        self._sessions.add(session)
+        return session
 
     def context(self, flow_id: str, session: Session, ui: Interaction) -> FlowContext:
         flow = self.package.flows[flow_id]
@@ -195,6 +226,8 @@ class Runtime:
             log.error("transaction record of %s not kept: %s", ctx.flow.id, err.key)
 
     def close(self) -> None:
+        if self._package_poller is not None:
+            self._package_poller.set()
         self.offline.close()
         self.devices.close_all()
         if self.embedded:

@@ -1,21 +1,40 @@
-"""Load and validate a flow package directory (manifest, flows, templates, assets, strings).
+"""Load and validate a flow package (manifest, flows, templates, assets, strings).
 
 A package is data only. Loading never imports or evaluates anything from it; every
 reference (step type, template, asset, string) is checked at load time so that a bad
 package is rejected before a citizen meets it.
+
+Several packages form a *set* (`compose`): the built-in package at the bottom, then
+packages from the ops repository. Later layers override flows, templates, strings and
+assets by name, and `disable = ["flow_id"]` in a manifest switches a service off.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kiosk.flows.model import DefinitionError, FlowDef, parse_flow
 from kiosk.i18n import LOCALES, Translator
+
+PACKAGE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+VERSION = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}$")
+TEMPLATE_KINDS = ("a4", "receipt")
+_MANIFEST_KEYS = {"id", "version", "min_app_version", "flows", "disable", "priority",
+                  "description"}
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """Comparable form of a dotted numeric version ("1.10.0" > "1.9.3")."""
+    parts = [int(p) for p in version.split(".")]
+    while len(parts) < 4:
+        parts.append(0)
+    return tuple(parts)
 
 
 @dataclass(frozen=True)
@@ -27,13 +46,28 @@ class FlowPackage:
     flows: Mapping[str, FlowDef]
     templates: Mapping[str, Mapping[str, Any]]
     strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    disable: tuple[str, ...] = ()
+    priority: int = 100
+    # For a composed set: its packages, bottom first; and which package each flow came from.
+    layers: tuple[FlowPackage, ...] = ()
+    flow_origin: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Package id -> version for every package in this set (heartbeats, status)."""
+        return {p.id: p.version for p in self.layers} if self.layers else {self.id: self.version}
 
     def asset(self, rel: str) -> Path:
-        """Resolve an asset path inside the package; refuse anything outside it."""
-        path = (self.root / rel).resolve()
-        if not path.is_relative_to(self.root.resolve()) or not path.is_file():
-            raise DefinitionError(rel, "", "asset missing or outside the package")
-        return path
+        """Resolve an asset path inside the package (top layer first); refuse escapes."""
+        for pkg in reversed(self.layers) if self.layers else (self,):
+            path = (pkg.root / rel).resolve()
+            if path.is_relative_to(pkg.root.resolve()) and path.is_file():
+                return path
+        raise DefinitionError(rel, "", "asset missing or outside the package")
 
     def translator(self, locale: str) -> Translator:
         return Translator(locale, self.strings)
@@ -43,63 +77,152 @@ class FlowPackage:
         return sorted((f for f in self.flows.values() if f.enabled), key=lambda f: f.order)
 
 
-def _load_toml(path: Path, root: Path) -> dict[str, Any]:
-    rel = str(path.relative_to(root))
+def _parse_toml(data: bytes, rel: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError(rel, "", f"not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise DefinitionError(rel, "", "not UTF-8 text") from exc
 
 
-def load_package(root: Path, *, validate_steps: bool = True) -> FlowPackage:
-    root = Path(root)
-    manifest_path = root / "manifest.toml"
-    if not manifest_path.is_file():
-        raise DefinitionError("manifest.toml", "", "missing")
-    manifest = _load_toml(manifest_path, root)
+def _check_manifest(m: Mapping[str, Any]) -> None:
+    f = "manifest.toml"
     for key in ("id", "version", "flows"):
-        if key not in manifest:
-            raise DefinitionError("manifest.toml", key, "is required")
+        if key not in m:
+            raise DefinitionError(f, key, "is required")
+    for key in sorted(set(m) - _MANIFEST_KEYS):
+        raise DefinitionError(f, key, f"unknown key (allowed: {', '.join(sorted(_MANIFEST_KEYS))})")
+    if not isinstance(m["id"], str) or not PACKAGE_ID.match(m["id"]):
+        raise DefinitionError(f, "id", "must be lower-case letters, digits, '-' or '_'")
+    for key in ("version", "min_app_version"):
+        if key in m and (not isinstance(m[key], str) or not VERSION.match(m[key])):
+            raise DefinitionError(f, key, "must be a dotted numeric version like \"1.2.0\"")
+    for key in ("flows", "disable"):
+        value = m.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise DefinitionError(f, key, "must be a list of flow ids")
+        if len(set(value)) != len(value):
+            raise DefinitionError(f, key, "lists a flow twice")
+    if "priority" in m and (not isinstance(m["priority"], int) or isinstance(m["priority"], bool)):
+        raise DefinitionError(f, "priority", "must be an integer")
+
+
+def _check_strings(table: Any, rel: str) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise DefinitionError(rel, "", "must be a JSON object of string keys to texts")
+    for key, value in table.items():
+        if not isinstance(value, str):
+            raise DefinitionError(rel, key, f"must be a string, got {type(value).__name__}")
+    return table
+
+
+def load_files(files: Mapping[str, bytes], root: Path, *,
+               validate_steps: bool = True) -> FlowPackage:
+    """Build a package from its files (name -> bytes); `root` is where assets live."""
+    if "manifest.toml" not in files:
+        raise DefinitionError("manifest.toml", "", "missing")
+    manifest = _parse_toml(files["manifest.toml"], "manifest.toml")
+    _check_manifest(manifest)
     flows: dict[str, FlowDef] = {}
     for i, fid in enumerate(manifest["flows"]):
-        fpath = root / "flows" / f"{fid}.toml"
         rel = f"flows/{fid}.toml"
-        if not fpath.is_file():
+        if rel not in files:
             raise DefinitionError("manifest.toml", f"flows[{i}]", f"{rel} does not exist")
-        flow = parse_flow(_load_toml(fpath, root), rel)
+        flow = parse_flow(_parse_toml(files[rel], rel), rel)
         if flow.id != fid:
             raise DefinitionError(rel, "id", f"is {flow.id!r}, manifest says {fid!r}")
         flows[fid] = flow
+    for name in sorted(files):
+        if name.startswith("flows/") and name[6:-5] not in flows:
+            raise DefinitionError(name, "", "not listed in manifest.toml flows")
     templates: dict[str, Mapping[str, Any]] = {}
-    tdir = root / "templates"
-    if tdir.is_dir():
-        for tpath in sorted(tdir.glob("*.toml")):
-            templates[tpath.stem] = _load_toml(tpath, root)
+    for name in sorted(n for n in files if n.startswith("templates/")):
+        tpl = _parse_toml(files[name], name)
+        if tpl.get("kind") not in TEMPLATE_KINDS:
+            raise DefinitionError(name, "kind", f"must be one of {', '.join(TEMPLATE_KINDS)}")
+        templates[name[len("templates/"):-len(".toml")]] = tpl
     strings: dict[str, dict[str, str]] = {}
     for locale in LOCALES:
-        spath = root / "strings" / f"{locale}.json"
-        if spath.is_file():
+        rel = f"strings/{locale}.json"
+        if rel in files:
             try:
-                strings[locale] = json.loads(spath.read_text(encoding="utf-8"))
+                strings[locale] = _check_strings(json.loads(files[rel].decode("utf-8")), rel)
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise DefinitionError(f"strings/{locale}.json", "", f"not valid JSON: {exc}") \
-                    from exc
-    pkg = FlowPackage(root, str(manifest["id"]), str(manifest["version"]),
-                      str(manifest.get("min_app_version", "0")), flows, templates, strings)
+                raise DefinitionError(rel, "", f"not valid JSON: {exc}") from exc
+    zh = strings.get("zh_CN", {})
+    for locale, table in strings.items():
+        for key in table:
+            if key not in zh:
+                raise DefinitionError(f"strings/{locale}.json", key, "not defined in zh_CN.json")
+    pkg = FlowPackage(root, manifest["id"], manifest["version"],
+                      str(manifest.get("min_app_version", "0")), flows, templates, strings,
+                      disable=tuple(manifest.get("disable", ())),
+                      priority=int(manifest.get("priority", 100)))
     if validate_steps:
         validate_package(pkg)
     return pkg
 
 
-def validate_package(pkg: FlowPackage) -> None:
+def load_package(root: Path, *, validate_steps: bool = True) -> FlowPackage:
+    """Load a package directory (a source dir or an unpacked archive)."""
+    root = Path(root)
+    files: dict[str, bytes] = {}
+    for sub, pattern in (("", "manifest.toml"), ("flows", "*.toml"), ("templates", "*.toml"),
+                         ("strings", "*.json")):
+        for path in sorted((root / sub).glob(pattern)) if (root / sub).is_dir() else []:
+            if path.is_file():
+                files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return load_files(files, root, validate_steps=validate_steps)
+
+
+def compose(packages: Sequence[FlowPackage]) -> FlowPackage:
+    """Overlay packages (bottom first) into one set; a single package is returned as is."""
+    if len(packages) == 1:
+        return packages[0]
+    flows: dict[str, FlowDef] = {}
+    origin: dict[str, str] = {}
+    templates: dict[str, Mapping[str, Any]] = {}
+    strings: dict[str, dict[str, str]] = {}
+    for pkg in packages:
+        for fid in pkg.disable:
+            flows.pop(fid, None)
+            origin.pop(fid, None)
+        for fid, flow in pkg.flows.items():
+            flows[fid], origin[fid] = flow, pkg.label
+        templates.update(pkg.templates)
+        for locale, table in pkg.strings.items():
+            strings.setdefault(locale, {}).update(table)
+    top = packages[-1]
+    return FlowPackage(top.root, "+".join(p.id for p in packages),
+                       "+".join(p.version for p in packages),
+                       max((p.min_app_version for p in packages), key=version_key),
+                       flows, templates, strings, layers=tuple(packages), flow_origin=origin)
+
+
+def _template_assets(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.startswith("assets/") else []
+    if isinstance(value, Mapping):
+        return [a for v in value.values() for a in _template_assets(v)]
+    if isinstance(value, list):
+        return [a for v in value for a in _template_assets(v)]
+    return []
+
+
+def validate_package(pkg: FlowPackage, app_version: str | None = None) -> None:
     """Check every flow's steps against the registered step types and the package's files."""
+    from kiosk import __version__
     from kiosk.flows.steps import STEP_TYPES
 
+    if version_key(pkg.min_app_version) > version_key(app_version or __version__):
+        raise DefinitionError("manifest.toml", "min_app_version",
+                              f"needs app {pkg.min_app_version}, this is {app_version or __version__}")
     zh = pkg.strings.get("zh_CN", {})
     for flow in pkg.flows.values():
         rel = f"flows/{flow.id}.toml"
+        if flow.id in pkg.flow_origin:
+            rel = f"{pkg.flow_origin[flow.id]}:{rel}"
         if flow.title not in zh:
             raise DefinitionError(rel, "title", f"string {flow.title!r} missing in zh_CN")
         for i, step in enumerate(flow.steps):
@@ -107,3 +230,10 @@ def validate_package(pkg: FlowPackage) -> None:
             if cls is None:
                 raise DefinitionError(rel, f"steps[{i}].type", f"unknown step type {step.type!r}")
             cls.validate(step, pkg, rel, f"steps[{i}]")
+    for name, tpl in pkg.templates.items():
+        for ref in _template_assets(tpl):
+            try:
+                pkg.asset(ref)
+            except DefinitionError:
+                raise DefinitionError(f"templates/{name}.toml", ref,
+                                      "asset missing in the package") from None

@@ -69,6 +69,7 @@ def run_kiosk(runtime: Runtime) -> int:
     """The kiosk with a display: full screen, simulated or real devices."""
     app = ensure_app(headless=False)
     runtime.start_backend()
+    runtime.start_package_updates()
     # Device open may block on real hardware: never on the UI thread.
     threading.Thread(target=runtime.open_devices, daemon=True, name="devices-open").start()
     win = build_window(runtime)

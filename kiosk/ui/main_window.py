@@ -75,6 +75,9 @@ class MainWindow(QMainWindow):
         outer.addWidget(self._footer())
         self.setCentralWidget(root)
         self.refresh_catalog()
+        self._package_timer = QTimer(self)
+        self._package_timer.timeout.connect(self._apply_packages_when_idle)
+        self._package_timer.start(5000)
 
         cfg = runtime.config.session
         self.idle = IdleWatcher(cfg.idle_timeout_s, cfg.countdown_s, self)
@@ -125,7 +128,20 @@ class MainWindow(QMainWindow):
         return self.runtime.package.translator(locale)
 
     def refresh_catalog(self) -> None:
+        # The package set may have changed (kiosk.packages): new tiles need its strings.
+        self.home.t = self.runtime.package.translator(self.runtime.config.terminal.locale)
         self.home.set_catalog(self.runtime.package.catalog(), 2 if self.portrait else 3)
+
+    def apply_packages(self) -> bool:
+        """Switch to a staged package set, only between citizens; redraw the tiles."""
+        if self.session is not None or not self.runtime.apply_staged_packages():
+            return False
+        self.refresh_catalog()
+        return True
+
+    def _apply_packages_when_idle(self) -> None:
+        if self.stack.currentWidget() is self.attract:
+            self.apply_packages()
 
     # -- navigation ----------------------------------------------------------------
     def _announce(self, name: str) -> None:
@@ -186,6 +202,7 @@ class MainWindow(QMainWindow):
             self.session = None
         self.flow_view.clear()
         self._hide_overlay()
+        self.apply_packages()
         self.sessionEnded.emit(reason)
 
     # -- idle ------------------------------------------------------------------------
