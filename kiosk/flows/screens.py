@@ -16,6 +16,9 @@ class ScreenKind(str, Enum):
     RATING = "rating"
     RESULT = "result"
     ERROR = "error"
+    FORM = "form"  # steppers (e.g. a month range) with presets; value = {field id: value}
+    KEYBOARD = "keyboard"  # on-screen keys; value = the typed text
+    INFO = "info"  # information to read: rows of label/value, a big number, choices
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,18 @@ class Action:
     id: str
     label: str
     primary: bool = False
+
+
+@dataclass(frozen=True)
+class Field:
+    """A touch stepper on a FORM screen: `kind` "month" (YYYY-MM) or "year" (YYYY)."""
+
+    id: str
+    label: str
+    kind: str
+    value: str
+    min: str
+    max: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,15 @@ class Screen:
     # Whether the idle timer runs: not while the machine itself is working.
     idle: bool = True
     status: str = ""  # live status line under the text (e.g. 正在读卡)
+    fields: tuple[Field, ...] = ()  # FORM steppers
+    rows: tuple[tuple[str, str], ...] = ()  # label/value lines (INFO, RESULT)
+    big: str = ""  # one large emphasised text (a queue number)
+    keys: str = ""  # KEYBOARD: the characters offered
+    entry: str = ""  # KEYBOARD: text already typed
+    max_len: int = 0  # KEYBOARD: longest text accepted (0 = no limit)
+    # The spoken prompt; empty means the title. Must never contain personal data
+    # (kiosk.voice refuses digits and masks anyway).
+    voice: str = ""
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGridLayout, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QFrame, QGridLayout, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.flows.model import FlowDef
 from kiosk.i18n import Translator
 from kiosk.ui import theme
-from kiosk.ui.widgets import label
+from kiosk.ui.widgets import label, set_flag
 
 
 class AttractScreen(QWidget):
@@ -19,6 +20,9 @@ class AttractScreen(QWidget):
     def __init__(self, m: theme.Metrics, t: Translator, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("attract")
+        # Its stretches absorb any height: never let a wrapped label's size estimate
+        # push the window beyond the panel.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         v = QVBoxLayout(self)
         v.setSpacing(m.px(36))
         v.addStretch(2)
@@ -40,13 +44,21 @@ class AttractScreen(QWidget):
         self.touched.emit()
 
 
-class Tile(QPushButton):
+class Tile(QFrame):
+    """A service tile: a touch target whose layout grows with its (wrapping) text."""
+
+    clicked = Signal()
+
     def __init__(self, flow: FlowDef, t: Translator, m: theme.Metrics) -> None:
         super().__init__()
         self.setObjectName("tile")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.flow_id = flow.id
         self.setProperty("flowId", flow.id)
+        self.setProperty("pressed", "false")
         self.setMinimumHeight(m.px(190))
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         v = QVBoxLayout(self)
         v.setContentsMargins(m.px(28), m.px(20), m.px(28), m.px(20))
         self.title = label(t(flow.title), "tileTitle")
@@ -62,6 +74,21 @@ class Tile(QPushButton):
         v.addWidget(self.paused)
         v.addStretch(1)
         self.setAccessibleName(t(flow.title))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if event.button() == Qt.MouseButton.LeftButton:
+            set_flag(self, "pressed", True)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        was_pressed = self.property("pressed") == "true"
+        set_flag(self, "pressed", False)
+        if (was_pressed and event.button() == Qt.MouseButton.LeftButton
+                and self.rect().contains(event.position().toPoint())):
+            self.clicked.emit()
+
+    def click(self) -> None:
+        if self.isEnabled():
+            self.clicked.emit()
 
 
 class HomeScreen(QWidget):
@@ -89,7 +116,7 @@ class HomeScreen(QWidget):
         self.tiles = {}
         for i, flow in enumerate(flows):
             tile = Tile(flow, self.t, self.m)
-            tile.clicked.connect(lambda _=False, fid=flow.id: self.flowChosen.emit(fid))
+            tile.clicked.connect(lambda fid=flow.id: self.flowChosen.emit(fid))
             paused = is_paused(flow)
             tile.setEnabled(not paused)
             tile.paused.setVisible(paused)

@@ -10,6 +10,7 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMainWindow,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -21,36 +22,48 @@ from kiosk.flows.screens import Response
 from kiosk.i18n import Translator
 from kiosk.runtime import Runtime
 from kiosk.session import Session
-from kiosk.ui import theme
+from kiosk.i18n import LOCALES
+from kiosk.ui import qt_i18n, theme
 from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
 from kiosk.ui.flow_view import FlowView
 from kiosk.ui.home import AttractScreen, HomeScreen
 from kiosk.ui.idle import IdleOverlay, IdleWatcher
-from kiosk.ui.widgets import label
+from kiosk.ui.widgets import label, set_flag
+from kiosk.voice import VoiceGuide
 
 log = logging.getLogger(__name__)
+
+# Each language is offered in its own script, whatever the current language is.
+LANG_LABELS = {"zh_CN": "简体", "zh_HK": "繁體", "en": "EN"}
 
 
 class MainWindow(QMainWindow):
     # Emitted after a screen is on display: "attract", "home", "<flow>.<step>.<kind>".
     screenShown = Signal(str)
     sessionEnded = Signal(str)  # reason
+    linkChanged = Signal(str)  # LinkState value, re-emitted on the UI thread
 
-    def __init__(self, runtime: Runtime, size: QSize) -> None:
+    def __init__(self, runtime: Runtime, size: QSize, voice: VoiceGuide | None = None) -> None:
         super().__init__()
         self.runtime = runtime
         self.setObjectName("mainWindow")
         self.setWindowTitle("莞家政务")
         self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
-        self.m = theme.metrics_for(size.width(), size.height())
+        self.screen_size = size
         self.portrait = size.height() > size.width()
-        self.setStyleSheet(theme.stylesheet(self.m))
+        self.default_locale = runtime.config.terminal.locale
+        # Per-visit preferences: reset when the kiosk returns to the attract screen.
+        self.locale = self.default_locale
+        self.elder = False
+        self.voice = voice or VoiceGuide(enabled=False)
+        self.m = theme.metrics_for(size.width(), size.height())
         self.session: Session | None = None
         self.flow_id = ""
         self.flow_thread: threading.Thread | None = None
         self.current_screen = ""
-        self.t = runtime.package.translator(runtime.config.terminal.locale)
+        self.t = runtime.package.translator(self.locale)
+        qt_i18n.install(self.t)
 
         self.bridge = QtInteraction()
         connect_queued(self.bridge.screenRequested, self._on_screen_requested)
@@ -58,56 +71,185 @@ class MainWindow(QMainWindow):
 
         root = QWidget()
         root.setObjectName("root")
-        outer = QVBoxLayout(root)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(0)
-        outer.addWidget(self._header())
+        self.root = root
+        self.outer = QVBoxLayout(root)
+        self.outer.setContentsMargins(0, 0, 0, 0)
+        self.outer.setSpacing(0)
+        self.header = QWidget()
+        self.outer.addWidget(self.header)
         self.stack = QStackedWidget()
         self.attract = AttractScreen(self.m, self.t)
-        self.attract.touched.connect(self.show_home)
         self.home = HomeScreen(self.m, self.t)
-        self.home.flowChosen.connect(self.start_flow)
         self.flow_view = FlowView(self.m, lambda: self._translator())
         self.flow_view.answered.connect(self._on_answered)
         for w in (self.attract, self.home, self.flow_view):
             self.stack.addWidget(w)
-        outer.addWidget(self.stack, 1)
-        outer.addWidget(self._footer())
+        self.outer.addWidget(self.stack, 1)
+        self.footer = QWidget()
+        self.outer.addWidget(self.footer)
         self.setCentralWidget(root)
-        self.refresh_catalog()
-        self._package_timer = QTimer(self)
-        self._package_timer.timeout.connect(self._apply_packages_when_idle)
-        self._package_timer.start(5000)
+        # Offline (issue 6): a banner while the platform is unreachable; tiles of flows
+        # that need live data pause and re-enable by themselves.
+        self.offline_banner = label(self.t("offline.banner"), "offlineBanner")
+        self.offline_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.offline_banner.hide()
+        root.layout().insertWidget(1, self.offline_banner)
+        self.linkChanged.connect(self._on_link_changed, Qt.ConnectionType.QueuedConnection)
+        runtime.offline.subscribe_link(lambda state: self.linkChanged.emit(state.value))
+        self._show_link_state()
 
         cfg = runtime.config.session
         self.idle = IdleWatcher(cfg.idle_timeout_s, cfg.countdown_s, self)
         self.idle.countdown.connect(self._on_countdown)
         self.idle.expired.connect(self._on_idle_expired)
         self.idle.activity.connect(self._hide_overlay)
-        self.overlay = IdleOverlay(self.m, self.t, root)
-        self.overlay.stay.connect(self.idle.poke)
-        self.show_attract()
-
-    # -- chrome ------------------------------------------------------------------
-    def _header(self) -> QWidget:
-        h = QWidget()
-        h.setObjectName("header")
-        h.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        lay = QHBoxLayout(h)
-        lay.setContentsMargins(self.m.px(48), self.m.px(18), self.m.px(48), self.m.px(18))
-        titles = QVBoxLayout()
-        titles.setSpacing(0)
-        titles.addWidget(label(self.t("app.title"), "appTitle", wrap=False))
-        titles.addWidget(label(self.t("app.subtitle"), "appSubtitle", wrap=False))
-        lay.addLayout(titles)
-        lay.addStretch(1)
-        self.clock = label("", "clock", wrap=False)
-        lay.addWidget(self.clock)
+        self.overlay: IdleOverlay | None = None
         self._clock_timer = QTimer(self)
         self._clock_timer.timeout.connect(self._tick_clock)
         self._clock_timer.start(1000)
+        # A staged package set is activated while nobody is at the terminal.
+        self._package_timer = QTimer(self)
+        self._package_timer.timeout.connect(self._apply_packages_when_idle)
+        self._package_timer.start(15000)
+        self._build_chrome()
+        self.show_attract()
+
+    # -- preferences: language and elder-friendly mode, one tap from every screen ----
+    def set_locale(self, locale: str) -> None:
+        if locale in LOCALES and locale != self.locale:
+            self.locale = locale
+            if self.session is not None:
+                self.session.locale = locale  # from the next screen on
+            self._build_chrome()
+            self._redraw_current()
+
+    def set_elder(self, on: bool) -> None:
+        if on != self.elder:
+            self.elder = on
+            base = self.runtime.config.session
+            factor = 2.0 if on else 1.0  # slower idle timeout for elder mode
+            self.idle.timeout_s = base.idle_timeout_s * factor
+            self.idle.countdown_s = min(base.countdown_s * factor, self.idle.timeout_s)
+            self.idle.poke()
+            self._build_chrome()
+            self._redraw_current()
+
+    def _redraw_current(self) -> None:
+        if self.stack.currentWidget() is self.flow_view and self.flow_view.pending is not None:
+            self.flow_view.show_screen(self.flow_view.pending, self.portrait)
+        self._announce(self.current_screen)
+
+    def _build_chrome(self) -> None:
+        """(Re)build everything the citizen sees outside a flow step, in the current
+        language and mode: header, footer, attract and home screens, idle overlay."""
+        size = self.screen_size
+        self.m = theme.metrics_for(size.width(), size.height(), self.elder)
+        self.setStyleSheet(theme.stylesheet(self.m))
+        self.t = self.runtime.package.translator(self.locale)
+        qt_i18n.install(self.t)
+        self.flow_view.m = self.m
+        self.flow_view.elder = self.elder
+        on_home = self.stack.currentWidget() is self.home
+        on_flow = self.stack.currentWidget() is self.flow_view
+        header, footer = self._header(), self._footer()
+        self.outer.replaceWidget(self.header, header)
+        self.outer.replaceWidget(self.footer, footer)
+        for old in (self.header, self.footer):
+            old.setParent(None)
+            old.deleteLater()
+        self.header, self.footer = header, footer
+        header.show()
+        attract, home = AttractScreen(self.m, self.t), HomeScreen(self.m, self.t)
+        attract.touched.connect(self.show_home)
+        home.flowChosen.connect(self.start_flow)
+        for old, new in ((self.attract, attract), (self.home, home)):
+            index = self.stack.indexOf(old)
+            self.stack.insertWidget(index, new)
+            self.stack.removeWidget(old)
+            old.setParent(None)
+            old.deleteLater()
+        self.attract, self.home = attract, home
+        if not on_flow:
+            self.stack.setCurrentWidget(self.home if on_home else self.attract)
+        self.refresh_catalog()
+        if self.overlay is not None:
+            self.overlay.setParent(None)
+            self.overlay.deleteLater()
+        self.overlay = IdleOverlay(self.m, self.t, self.root)
+        self.overlay.stay.connect(self.idle.poke)
+
+    # -- chrome ------------------------------------------------------------------
+    def _header(self, two_rows: bool | None = None) -> QWidget:
+        if two_rows is None:
+            # One row where it fits (wide landscape); otherwise controls go to a second row.
+            one = self._header(two_rows=self.portrait)
+            one.ensurePolished()
+            for w in one.findChildren(QWidget):
+                w.ensurePolished()  # style-sheet fonts and paddings decide the width
+            one.layout().invalidate()
+            if self.portrait or one.sizeHint().width() <= self.screen_size.width():
+                return one
+            one.deleteLater()
+            return self._header(two_rows=True)
+        tr = qt_i18n.tr
+        h = QWidget(self.root)
+        h.hide()
+        h.setObjectName("header")
+        h.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        px = self.m.px
+        v = QVBoxLayout(h)
+        v.setContentsMargins(px(40), px(14), px(40), px(14))
+        v.setSpacing(px(10))
+        top = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        titles.addWidget(label(tr("app.title"), "appTitle", wrap=False))
+        titles.addWidget(label(tr("app.subtitle"), "appSubtitle", wrap=False))
+        top.addLayout(titles)
+        top.addStretch(1)
+        controls = QHBoxLayout()
+        controls.setSpacing(px(12))
+        self.chrome_buttons: dict[str, QPushButton] = {}
+
+        def chrome(key: str, name: str, on: bool, slot) -> QPushButton:  # type: ignore[no-untyped-def]
+            b = QPushButton(tr(key) if "." in key else key)
+            b.setObjectName("chrome")
+            b.setProperty("chromeId", name)
+            set_flag(b, "on", on)
+            b.clicked.connect(slot)
+            controls.addWidget(b)
+            self.chrome_buttons[name] = b
+            return b
+
+        if self.voice.available:
+            chrome("chrome.replay", "voice-replay", False, self.voice.replay)
+            chrome("chrome.voice_on" if self.voice.enabled else "chrome.voice_off", "voice-toggle",
+                   self.voice.enabled, self._toggle_voice)
+        chrome("chrome.elder_off" if self.elder else "chrome.elder_on", "elder", self.elder,
+               lambda: self.set_elder(not self.elder))
+        for loc in LOCALES:
+            chrome(LANG_LABELS[loc], f"lang-{loc}", loc == self.locale,
+                   lambda _=False, lc=loc: self.set_locale(lc))
+        self.clock = label("", "clock", wrap=False)
+        if two_rows:
+            top.addWidget(self.clock)
+            v.addLayout(top)
+            row = QHBoxLayout()
+            row.addStretch(1)
+            row.addLayout(controls)
+            v.addLayout(row)
+        else:
+            top.addLayout(controls)
+            top.addSpacing(px(24))
+            top.addWidget(self.clock)
+            v.addLayout(top)
         self._tick_clock()
         return h
+
+    def _toggle_voice(self) -> None:
+        self.voice.set_enabled(not self.voice.enabled)
+        self._build_chrome()
+        self._announce(self.current_screen)
 
     def _footer(self) -> QWidget:
         f = QWidget()
@@ -115,7 +257,7 @@ class MainWindow(QMainWindow):
         f.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         lay = QHBoxLayout(f)
         lay.setContentsMargins(self.m.px(48), self.m.px(12), self.m.px(48), self.m.px(12))
-        lay.addWidget(label(self.t("home.help"), "help"), 1)
+        lay.addWidget(label(qt_i18n.tr("home.help"), "help"), 1)
         tid = label(self.runtime.config.terminal.id, "terminalId", wrap=False)
         lay.addWidget(tid)
         return f
@@ -124,13 +266,17 @@ class MainWindow(QMainWindow):
         self.clock.setText(datetime.now().strftime("%Y-%m-%d  %H:%M"))
 
     def _translator(self) -> Translator:
-        locale = self.session.locale if self.session else self.runtime.config.terminal.locale
+        locale = self.session.locale if self.session else self.locale
         return self.runtime.package.translator(locale)
 
     def refresh_catalog(self) -> None:
         # The package set may have changed (kiosk.packages): new tiles need its strings.
-        self.home.t = self.runtime.package.translator(self.runtime.config.terminal.locale)
-        self.home.set_catalog(self.runtime.package.catalog(), 2 if self.portrait else 3)
+        self.home.t = self.runtime.package.translator(self.locale)
+        # Elder mode: fewer, larger tiles per row.
+        columns = (1 if self.portrait else 2) if self.elder else (2 if self.portrait else 3)
+        self.home.set_catalog(self.runtime.home_catalog(), columns,
+                              self.runtime.flow_paused)
+        self._show_link_state()
 
     def apply_packages(self) -> bool:
         """Switch to a staged package set, only between citizens; redraw the tiles."""
@@ -149,21 +295,45 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: self.screenShown.emit(name))
 
     def show_attract(self) -> None:
+        self.voice.stop()
+        if self.locale != self.default_locale or self.elder:
+            # The next citizen starts in the terminal's default language and mode.
+            self.locale, self.elder = self.default_locale, False
+            base = self.runtime.config.session
+            self.idle.timeout_s, self.idle.countdown_s = base.idle_timeout_s, base.countdown_s
+            self._build_chrome()
         self.stack.setCurrentWidget(self.attract)
-        if hasattr(self, "idle"):
-            self.idle.arm(False)
+        self.idle.arm(False)
         self._announce("attract")
 
     def show_home(self) -> None:
         self.stack.setCurrentWidget(self.home)
         self.idle.arm(True)
         self._announce("home")
+        self._say(qt_i18n.tr("home.title"))
+
+    def _say(self, text: str) -> None:
+        """Speak a prompt in the current language (voice.speak refuses personal data)."""
+        self.voice.speak(text, self.session.locale if self.session else self.locale)
+
+    def _on_link_changed(self, _state: str) -> None:
+        self.refresh_catalog()
+
+    def _show_link_state(self) -> None:
+        banner = getattr(self, "offline_banner", None)
+        if banner is not None:
+            banner.setText(self.t("offline.banner"))
+            banner.setVisible(not self.runtime.online)
 
     def start_flow(self, flow_id: str) -> None:
         if self.session is not None:
             return  # one citizen, one flow at a time
+        flow = self.runtime.package.flows.get(flow_id)
+        if flow is not None and self.runtime.flow_paused(flow):
+            return  # needs the platform, which is unreachable: its tile says so
         log.info("starting flow %s", flow_id)
-        session = self.runtime.new_session()
+        session = self.runtime.new_session(self.locale)
+        session.data["_elder"] = self.elder
         self.session = session
         self.bridge.bind_session(session.cancel)
         self.flow_view.clear()
@@ -183,6 +353,7 @@ class MainWindow(QMainWindow):
         self.idle.arm(pending.screen.idle)
         s = pending.screen
         self._announce(f"{self.flow_id}.{s.step_id}.{s.kind.value}")
+        self._say(s.voice or s.title)
 
     def _on_answered(self, pending: Pending, response: Response) -> None:
         self.idle.poke()
@@ -207,10 +378,11 @@ class MainWindow(QMainWindow):
 
     # -- idle ------------------------------------------------------------------------
     def _on_countdown(self, seconds: int) -> None:
-        self.overlay.show_seconds(seconds)
+        if self.overlay is not None:
+            self.overlay.show_seconds(seconds)
 
     def _hide_overlay(self) -> None:
-        if self.overlay.isVisible():
+        if self.overlay is not None and self.overlay.isVisible():
             self.overlay.hide()
 
     def _on_idle_expired(self) -> None:
@@ -223,9 +395,12 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)  # type: ignore[arg-type]
-        if hasattr(self, "overlay") and self.overlay.isVisible():
+        if getattr(self, "overlay", None) is not None and self.overlay.isVisible():
             self.overlay.setGeometry(self.overlay.parentWidget().rect())
 
     def closeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
         self._end_session("shutdown")
+        thread = self.flow_thread
+        if thread is not None and thread.is_alive():
+            thread.join(5.0)  # a cancelled flow ends in milliseconds; let it finish writing
         super().closeEvent(event)  # type: ignore[arg-type]

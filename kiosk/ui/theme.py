@@ -24,9 +24,19 @@ FONT_FAMILIES = ["WenQuanYi Zen Hei", "Noto Sans CJK SC", "Source Han Sans SC",
                  "Microsoft YaHei", "sans-serif"]
 
 
+# Elder-friendly mode (适老化): everything 1.4x (type and touch targets), darker ink,
+# no grey-on-grey. See docs/accessibility.md for the numbers and where they come from.
+ELDER_SCALE = 1.4
+ELDER_INK = "#000000"
+ELDER_MUTED = "#1F2A33"
+ELDER_PRIMARY = "#003F7F"
+ELDER_BACKGROUND = "#FFFFFF"
+
+
 @dataclass(frozen=True)
 class Metrics:
     u: float
+    elder: bool = False
 
     def px(self, v: float) -> int:
         return max(1, round(v * self.u))
@@ -48,12 +58,27 @@ class Metrics:
         return self.px(24)
 
 
-def metrics_for(width: int, height: int) -> Metrics:
-    return Metrics(min(width, height) / 1080.0)
+def metrics_for(width: int, height: int, elder: bool = False) -> Metrics:
+    u = min(width, height) / 1080.0
+    return Metrics(u * ELDER_SCALE if elder else u, elder)
+
+
+def palette(elder: bool) -> dict[str, str]:
+    if elder:
+        return {"ink": ELDER_INK, "muted": ELDER_MUTED, "primary": ELDER_PRIMARY,
+                "primary_dark": "#002B57", "background": ELDER_BACKGROUND, "surface": SURFACE,
+                "footer": "#E6ECF2", "warn": "#8A4A00"}
+    return {"ink": INK, "muted": MUTED, "primary": PRIMARY, "primary_dark": PRIMARY_DARK,
+            "background": BACKGROUND, "surface": SURFACE, "footer": "#DDE6EF", "warn": "#9A4F00"}
 
 
 def stylesheet(m: Metrics) -> str:
     fam = ", ".join(f'"{f}"' if " " in f else f for f in FONT_FAMILIES)
+    c = palette(m.elder)
+    INK, MUTED, PRIMARY, PRIMARY_DARK, BACKGROUND, SURFACE = (  # noqa: N806
+        c["ink"], c["muted"], c["primary"], c["primary_dark"], c["background"], c["surface"])
+    WARN = c["warn"]  # noqa: N806
+    FOOTER = c["footer"]  # noqa: N806
     return f"""
     * {{ font-family: {fam}; color: {INK}; }}
     QMainWindow, #root {{ background: {BACKGROUND}; }}
@@ -62,20 +87,26 @@ def stylesheet(m: Metrics) -> str:
     #appTitle {{ font-size: {m.px(40)}px; font-weight: bold; }}
     #appSubtitle {{ font-size: {m.small}px; }}
     #clock {{ font-size: {m.px(30)}px; }}
-    #footer {{ background: #DDE6EF; }}
+    #footer {{ background: {FOOTER}; }}
     #footer QLabel {{ font-size: {m.small}px; color: {MUTED}; }}
+    QPushButton#chrome {{ font-size: {m.small}px; min-height: {m.px(64)}px;
+                          padding: 0 {m.px(12)}px; border-radius: {m.px(10)}px;
+                          background: transparent; color: white;
+                          border: {m.px(2)}px solid rgba(255, 255, 255, 170); }}
+    QPushButton#chrome[on="true"] {{ background: white; color: {PRIMARY}; }}
     #offlineBanner {{ background: {WARN}; color: white; font-size: {m.small}px;
                       padding: {m.px(8)}px; }}
-    #attractTitle {{ font-size: {m.px(84)}px; font-weight: bold; color: {PRIMARY}; }}
-    #attractSub {{ font-size: {m.px(40)}px; color: {MUTED}; }}
+    #attractTitle {{ font-size: {m.px(84 / (ELDER_SCALE if m.elder else 1))}px;
+                     font-weight: bold; color: {PRIMARY}; }}
+    #attractSub {{ font-size: {m.px(40 / (ELDER_SCALE if m.elder else 1))}px; color: {MUTED}; }}
     #attractTouch {{ font-size: {m.px(44)}px; color: white; background: {PRIMARY};
                      border-radius: {m.px(16)}px; padding: {m.px(24)}px {m.px(60)}px; }}
     #attractHint {{ font-size: {m.body}px; color: {MUTED}; }}
     #homeTitle {{ font-size: {m.title}px; font-weight: bold; }}
-    QPushButton#tile {{ background: {SURFACE}; border: {m.px(2)}px solid #C9D6E3;
-                        border-radius: {m.px(18)}px; padding: {m.px(24)}px; text-align: left; }}
-    QPushButton#tile:pressed {{ background: #DCE9F7; }}
-    QPushButton#tile:disabled {{ background: #E4E7EB; }}
+    #tile {{ background: {SURFACE}; border: {m.px(2)}px solid #C9D6E3;
+             border-radius: {m.px(18)}px; }}
+    #tile[pressed="true"] {{ background: #DCE9F7; }}
+    #tile:disabled {{ background: #E4E7EB; }}
     #tileTitle {{ font-size: {m.px(38)}px; font-weight: bold; color: {PRIMARY_DARK}; }}
     #tileSub {{ font-size: {m.small}px; color: {MUTED}; }}
     #tilePaused {{ font-size: {m.small}px; color: {WARN}; }}

@@ -1,0 +1,98 @@
+"""Spoken guidance (offline TTS through espeak-ng), never of personal data.
+
+Why espeak-ng: it is a Debian package that works fully offline, speaks Mandarin
+(`cmn`), Cantonese (`yue`) and English from one engine, starts in milliseconds, and
+needs no model download (neural engines such as Piper need voice files fetched from a
+hub; Qt TextToSpeech needs speech-dispatcher and a desktop session). Its voice is
+robotic but clear for short prompts, which is all a kiosk says.
+
+Speech runs on its own thread (a subprocess per prompt); a new prompt interrupts the
+previous one. `sink_dir` writes WAV files instead of playing (tests, audits).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+VOICES = {"zh_CN": "cmn", "zh_HK": "yue", "en": "en"}
+# Digits runs, masks and ID-number shapes never leave the speaker.
+_PERSONAL = re.compile(r"\d{4,}|\*|[0-9]{17}[0-9Xx]")
+
+
+def speakable(text: str) -> bool:
+    """True if a prompt is safe to say aloud (no numbers, no masked personal data)."""
+    return bool(text.strip()) and not _PERSONAL.search(text)
+
+
+class VoiceGuide:
+    def __init__(self, *, enabled: bool = True, engine: str = "espeak-ng", rate: int = 150,
+                 sink_dir: Path | None = None) -> None:
+        self.engine = shutil.which(engine)
+        self.enabled = enabled
+        self.rate = rate
+        self.sink_dir = sink_dir
+        self.last: tuple[str, str] | None = None
+        self.spoken: list[tuple[str, str]] = []  # what was said (text is never personal)
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._counter = 0
+
+    @property
+    def available(self) -> bool:
+        return self.engine is not None
+
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = on
+        if not on:
+            self.stop()
+
+    def speak(self, text: str, locale: str) -> bool:
+        """Say a prompt (interrupting the previous one). Returns whether it was spoken."""
+        if not speakable(text):
+            if text.strip():
+                log.warning("voice: refused a prompt that looks like personal data")
+            return False
+        self.last = (text, locale)
+        if not self.enabled or self.engine is None:
+            return False
+        threading.Thread(target=self._run, args=(text, locale), daemon=True,
+                         name="voice").start()
+        return True
+
+    def replay(self) -> bool:
+        if self.last is None:
+            return False
+        return self.speak(*self.last)
+
+    def stop(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+
+    def _run(self, text: str, locale: str) -> None:
+        self.stop()
+        cmd = [str(self.engine), "-v", VOICES.get(locale, "cmn"), "-s", str(self.rate)]
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        if self.sink_dir is not None:
+            self.sink_dir.mkdir(parents=True, exist_ok=True)
+            cmd += ["-w", str(self.sink_dir / f"prompt-{n:04d}.wav")]
+        cmd.append(text)
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            log.warning("voice: cannot start %s: %s", self.engine, exc)
+            return
+        with self._lock:
+            self._proc = proc
+            self.spoken.append((text, locale))
+        proc.wait()
