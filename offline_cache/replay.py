@@ -268,12 +268,19 @@ class ReplayWorker:
     # -- flush (technician / CLI) ----------------------------------------------------------
     def flush(self, *, max_passes: int = 50, lock_timeout: float = 30.0) -> int:
         """Deliver now, ignoring backoff; return how many items are left undelivered."""
+        total = PassReport()
         for _ in range(max_passes):
             report = self.run_pass(force=True, lock_timeout=lock_timeout)
             if report is None:
+                total.failed_streams["*"] = "another replay pass holds the lock"
                 break
+            total.delivered += report.delivered
+            total.dead += report.dead
+            total.requests += report.requests
+            total.failed_streams = dict(report.failed_streams)
             if not report.failed_streams or not report.progress:
                 break
+        self.last_report = total
         return self.outbox.depth()
 
     # -- background thread -------------------------------------------------------------------
