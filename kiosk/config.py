@@ -57,6 +57,9 @@ class UiConfig:
     width: int = 1920
     height: int = 1080
     hide_cursor: bool = False
+    # Spoken guidance (espeak-ng); citizens can switch it off per visit.
+    voice: bool = True
+    voice_rate: int = 150
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,14 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import QtMsgType, QSize, Qt, qInstallMessageHandler
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from kiosk.runtime import Runtime
+from kiosk.voice import VoiceGuide
 from kiosk.ui import theme
 from kiosk.ui.main_window import MainWindow
 
@@ -51,7 +53,9 @@ def ensure_app(headless: bool) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def build_window(runtime: Runtime, size: QSize | None = None) -> MainWindow:
+def build_window(runtime: Runtime, size: QSize | None = None,
+                 voice_dir: Path | None = None) -> MainWindow:
+    """The main window; `voice_dir` records spoken prompts as WAV files instead of playing."""
     cfg = runtime.config.ui
     if size is None:
         screen = QGuiApplication.primaryScreen()
@@ -59,7 +63,8 @@ def build_window(runtime: Runtime, size: QSize | None = None) -> MainWindow:
             size = screen.size()
         else:
             size = QSize(cfg.width, cfg.height)
-    win = MainWindow(runtime, size)
+    voice = VoiceGuide(enabled=cfg.voice, rate=cfg.voice_rate, sink_dir=voice_dir)
+    win = MainWindow(runtime, size, voice=voice)
     if cfg.hide_cursor:
         win.setCursor(Qt.CursorShape.BlankCursor)
     return win

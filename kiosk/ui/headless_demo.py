@@ -34,7 +34,7 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
             return 2
         runtime.open_devices()
         runtime.start_backend(wait=True)
-        win = build_window(runtime, QSize(w, h))
+        win = build_window(runtime, QSize(w, h), voice_dir=out / "voice" / tag)
         win.resize(w, h)
         win.show()
         result: dict[str, bool] = {}

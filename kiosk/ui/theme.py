@@ -67,7 +67,7 @@ def palette(elder: bool) -> dict[str, str]:
     if elder:
         return {"ink": ELDER_INK, "muted": ELDER_MUTED, "primary": ELDER_PRIMARY,
                 "primary_dark": "#002B57", "background": ELDER_BACKGROUND, "surface": SURFACE,
-                "footer": "#E6ECF2", "warn": "#8A4A00"}
+                "footer": "#E6ECF2", "warn": "#743C00"}
     return {"ink": INK, "muted": MUTED, "primary": PRIMARY, "primary_dark": PRIMARY_DARK,
             "background": BACKGROUND, "surface": SURFACE, "footer": "#DDE6EF", "warn": "#9A4F00"}
 
