@@ -14,9 +14,11 @@ from kiosk.devices.base import Device, DeviceError, DeviceUri
 FACTORIES: dict[str, dict[str, str]] = {
     "idcard": {
         "sim": "kiosk.devices.idcard.sim:SimIdCardReader",
+        "sam+serial": "kiosk.devices.idcard.service:SamIdCardReader",
     },
     "sscard": {
         "sim": "kiosk.devices.sscard.sim:SimSsCardReader",
+        "pcsc": "kiosk.devices.sscard.service:PcscSsCardReader",
     },
     "receipt": {
         "sim": "kiosk.devices.receipt.sim:SimReceiptPrinter",

@@ -11,6 +11,7 @@ import threading
 import time
 
 from kiosk.devices.base import Cancelled, Device, DeviceError, DeviceState, DeviceStatus
+from kiosk.devices.interfaces import CardEvent, CardEventSink
 from kiosk.identity import Identity
 from synthetic.citizens import BY_KEY, identity_of
 
@@ -59,7 +60,9 @@ class SimIdCardReader(Device):
         self._fail_next = key
 
     # -- service ---------------------------------------------------------------
-    def read_identity(self, timeout: float, cancel: threading.Event) -> Identity:
+    def read_identity(self, timeout: float, cancel: threading.Event,
+                      on_event: CardEventSink | None = None) -> Identity:
+        emit = on_event or (lambda _e: None)
         if not self._opened:
             raise DeviceError("device.idcard.offline", "reader not open", retryable=False)
         deadline = time.monotonic() + timeout
@@ -69,9 +72,12 @@ class SimIdCardReader(Device):
                     raise Cancelled()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    emit(CardEvent.FAILED)
                     raise DeviceError("idcard.no_card", "no card within timeout")
                 self._changed.wait(min(0.05, remaining))
             key = self._card
+        emit(CardEvent.PRESENT)
+        emit(CardEvent.READING)
         end = time.monotonic() + self._delay
         while time.monotonic() < end:
             if cancel.is_set():
@@ -80,7 +86,11 @@ class SimIdCardReader(Device):
         failure = self._fail_next or self._fail_always
         self._fail_next = None
         if failure:
+            emit(CardEvent.FAILED)
             raise DeviceError(failure, "simulated failure")
         if self._card != key:
+            emit(CardEvent.REMOVED)
+            emit(CardEvent.FAILED)
             raise DeviceError("idcard.card_moved", "card removed during read")
+        emit(CardEvent.READ)
         return identity_of(BY_KEY[key])

@@ -1,0 +1,197 @@
+"""Social-security card reader over PC/SC: `pcsc://?reader=SUBSTRING`.
+
+URI parameters: `reader` (case-insensitive substring of the PC/SC reader name; empty =
+the first reader), `slice_ms` (monitoring slice, 250).
+
+A read waits for the reader and a card (through unplug/replug and pcscd restarts),
+selects the SSSE application, reads EF05 and EF06 and returns one `Identity`. After a
+card that cannot be used (not a social-security card, unreadable), the next read waits
+for that card to be taken out first, so the citizen is not told the same thing in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from kiosk.devices.base import (
+    Cancelled,
+    Check,
+    Device,
+    DeviceError,
+    DeviceState,
+    DeviceStatus,
+    DeviceUri,
+    SelfTestReport,
+)
+from kiosk.devices.interfaces import CardEvent, CardEventSink
+from kiosk.devices.sscard.apdu import (
+    SSSE_AID,
+    ApduError,
+    decode_ef05,
+    decode_ef06,
+    exchange,
+    read_plan,
+    read_record,
+    record_value,
+    select_by_name,
+    select_ef,
+    to_identity,
+)
+from kiosk.devices.sscard.transport import Fault, PcscError, PcscTransport, ReaderState
+from kiosk.identity import Identity
+
+log = logging.getLogger(__name__)
+
+OFFLINE_KEY = "device.sscard.offline"
+
+
+class PcscSsCardReader(Device):
+    kind = "sscard"
+
+    def __init__(self, uri: DeviceUri) -> None:
+        super().__init__(uri)
+        self.transport = PcscTransport(uri.param("reader"))
+        self.slice_ms = uri.int_param("slice_ms", 250)
+        self._opened = False
+        self._state: ReaderState | None = None
+        self._await_removal = False  # the card on the reader already failed
+
+    # -- lifecycle --------------------------------------------------------------------
+    def open(self) -> None:
+        with self.lock:
+            self._opened = True
+            try:
+                self._state = self.transport.state()
+            except PcscError as err:
+                raise DeviceError(OFFLINE_KEY, str(err), retryable=False) from None
+            if self._state.reader is None:
+                # Stay open: a reader plugged in later is picked up by status()/reads.
+                raise DeviceError(OFFLINE_KEY, f"no PC/SC reader matching "
+                                  f"{self.transport.reader_filter!r}", retryable=False)
+
+    def close(self) -> None:
+        with self.lock:
+            self._opened = False
+            self.transport.close()
+
+    def status(self) -> DeviceStatus:
+        if not self._opened:
+            return DeviceStatus(DeviceState.OFFLINE)
+        if not self.lock.acquire(blocking=False):
+            return DeviceStatus(DeviceState.BUSY)
+        try:
+            try:
+                state = self.transport.state()
+            except PcscError as err:
+                return DeviceStatus(DeviceState.HARDWARE_ERROR, message=str(err.fault.value))
+            if state.reader is None:
+                return DeviceStatus(DeviceState.NO_DEVICE, message=OFFLINE_KEY)
+            details = frozenset({"card_present"}) if state.card_present else frozenset()
+            return DeviceStatus(DeviceState.ONLINE, details)
+        finally:
+            self.lock.release()
+
+    def capabilities(self) -> dict[str, Any]:
+        return {**super().capabilities(), "application": "SSSE", "files": ["EF05", "EF06"]}
+
+    def self_test(self) -> SelfTestReport:
+        try:
+            readers = self.transport.readers()
+            service = Check("pcscd", True, f"{len(readers)} reader(s)")
+        except PcscError as err:
+            readers, service = [], Check("pcscd", False, err.fault.value)
+        match = [r for r in readers if self.transport.reader_filter in r.lower()]
+        reader = Check("reader", bool(match), match[0] if match else "no matching reader")
+        return SelfTestReport(self.kind, self.uri.raw, service.passed and reader.passed,
+                              (service, reader))
+
+    # -- reading ----------------------------------------------------------------------
+    def read_identity(self, timeout: float, cancel: threading.Event,
+                      on_event: CardEventSink | None = None) -> Identity:
+        emit = on_event or (lambda _e: None)
+        with self.lock:
+            if not self._opened:
+                raise DeviceError(OFFLINE_KEY, "reader not open", retryable=False)
+            try:
+                return self._read(time.monotonic() + timeout, cancel, emit)
+            except DeviceError:
+                emit(CardEvent.FAILED)
+                raise
+            finally:
+                self.transport.disconnect()
+
+    def _wait(self, until: Any, deadline: float, cancel: threading.Event) -> ReaderState | None:
+        try:
+            state = self.transport.wait(until, deadline, cancel, self._state, self.slice_ms)
+        except PcscError as err:
+            if err.fault is Fault.CANCELLED:
+                raise Cancelled() from None
+            raise DeviceError(OFFLINE_KEY, str(err), retryable=False) from None
+        if state is not None:
+            self._state = state
+        return state
+
+    def _read(self, deadline: float, cancel: threading.Event, emit: CardEventSink) -> Identity:
+        if self._await_removal:
+            emit(CardEvent.WAITING)
+            gone = self._wait(lambda s: not s.card_present, deadline, cancel)
+            if gone is None:
+                raise DeviceError("sscard.remove_card", "unusable card left in the reader")
+            self._await_removal = False
+            emit(CardEvent.REMOVED)
+        else:
+            emit(CardEvent.WAITING)
+        state = self._wait(lambda s: s.card_present, deadline, cancel)
+        if state is None or state.reader is None:
+            if self._state is None or self._state.reader is None:
+                raise DeviceError(OFFLINE_KEY, "no reader until the deadline", retryable=False)
+            raise DeviceError("sscard.no_card", "no card within timeout")
+        emit(CardEvent.PRESENT)
+        try:
+            self.transport.connect(state.reader)
+            emit(CardEvent.READING)
+            identity = self._read_card()
+        except PcscError as err:
+            raise self._error_for(err, emit) from None
+        except ApduError as err:
+            log.info("sscard unusable card: %s", err.detail)
+            if err.key != "sscard.read_failed":
+                self._await_removal = True
+            raise DeviceError(err.key, err.detail, retryable=err.retryable) from None
+        emit(CardEvent.READ)
+        log.info("sscard read: spec %s", identity.extra.get("spec_version", "?"))
+        return identity
+
+    def _read_card(self) -> Identity:
+        exchange(self.transport.transmit, select_by_name(SSSE_AID), "select SSSE")
+        values: dict[int, bytes] = {}
+        for fid, items in read_plan():
+            exchange(self.transport.transmit, select_ef(fid), f"select EF{fid.hex().upper()}")
+            for item in items:
+                context = f"read record {item.tag:02X}"
+                try:
+                    resp = exchange(self.transport.transmit,
+                                    read_record(item.tag, item.length + 2), context)
+                except ApduError as err:
+                    if not item.required and err.sw in (0x6A83, 0x6A82):
+                        continue
+                    raise
+                values[item.tag] = record_value(resp.data, item.tag)
+        return to_identity(decode_ef05(values), decode_ef06(values))
+
+    def _error_for(self, err: PcscError, emit: CardEventSink) -> DeviceError:
+        if err.fault is Fault.CARD_REMOVED:
+            emit(CardEvent.REMOVED)
+            return DeviceError("sscard.card_removed", str(err))
+        if err.fault is Fault.CARD_MUTE:
+            self._await_removal = True
+            return DeviceError("sscard.card_mute", str(err))
+        if err.fault is Fault.CANCELLED:
+            raise Cancelled()
+        if err.fault is Fault.READER_GONE:
+            self._state = None
+            return DeviceError("sscard.reader_lost", str(err))
+        return DeviceError("sscard.read_failed", str(err))
