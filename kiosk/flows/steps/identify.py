@@ -8,6 +8,7 @@ retryable problem, a final failure, or the identity. The first identity wins.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
+from kiosk.devices.interfaces import CardEvent
 from kiosk.flows.engine import FlowContext, StepError, StepResult
 from kiosk.flows.interaction import FlowCancelled
 from kiosk.flows.screens import Action, ScreenKind
@@ -78,20 +80,43 @@ class CardReaderMethod(IdentifyMethod):
 
     def run(self, stop: threading.Event, deadline: float, emit: Emit) -> None:
         dev = self._device()
+        kwargs = {"on_event": self._status_sink(emit)} if _accepts_on_event(dev) else {}
         while not stop.is_set():
             try:
-                ident = dev.read_identity(max(0.1, deadline - time.monotonic()), stop)
+                ident = dev.read_identity(max(0.1, deadline - time.monotonic()), stop, **kwargs)
                 emit(IdentifyEvent("ok", identity=ident))
                 return
             except Cancelled:
                 return
             except DeviceError as err:
-                if err.key == "idcard.no_card" or not err.retryable:
+                if err.key.endswith(".no_card") or not err.retryable:
                     emit(IdentifyEvent("error", err.key, detail=err.detail))
                     return
                 # Card moved, read failed: tell the citizen and keep polling.
                 emit(IdentifyEvent("retry", err.key, detail=err.detail))
                 stop.wait(0.3)
+
+    def _status_sink(self, emit: Emit) -> Callable[[CardEvent], None]:
+        """Reader events -> status lines: card present → 正在读卡 → 读卡成功, card removed."""
+
+        def sink(event: CardEvent) -> None:
+            if event in _STATUS_EVENTS:
+                emit(IdentifyEvent("status", f"{self.device_kind}.status.{event.value}"))
+
+        return sink
+
+
+# Waiting is what the prompt already says; failures arrive as retry/error events.
+_STATUS_EVENTS = frozenset({CardEvent.PRESENT, CardEvent.READING, CardEvent.READ,
+                            CardEvent.REMOVED})
+
+
+def _accepts_on_event(dev: Any) -> bool:
+    try:
+        params = inspect.signature(dev.read_identity).parameters
+    except (TypeError, ValueError):
+        return False
+    return "on_event" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 @identify_method
