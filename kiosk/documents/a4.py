@@ -17,7 +17,7 @@ from typing import Any
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_LEFT
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -218,6 +218,10 @@ def render_a4(template: Mapping[str, Any], data: Mapping[str, Any],
         kind = block.get("type")
         if kind in ("title", "subtitle", "paragraph"):
             style = st["base" if kind == "paragraph" else kind]
+            if kind == "paragraph" and block.get("align") in ("center", "right"):
+                style = ParagraphStyle(f"p-{block['align']}", parent=style,
+                                       alignment=TA_CENTER if block["align"] == "center"
+                                       else TA_RIGHT)
             story.append(Paragraph(_esc(render(block["text"], data, masked=masked)), style))
             if kind == "paragraph":
                 story.append(Spacer(1, 2 * mm))
@@ -243,7 +247,13 @@ def render_a4(template: Mapping[str, Any], data: Mapping[str, Any],
             ]))
             story.extend([t, Spacer(1, 4 * mm)])
         elif kind == "table":
-            story.extend([_table(block, data, st, width, masked), Spacer(1, 4 * mm)])
+            rows = lookup(data, block["rows"])
+            if not rows and block.get("empty"):
+                story.append(Paragraph(_esc(render(block["empty"], data, masked=masked)),
+                                       st["base"]))
+            else:
+                story.append(_table(block, data, st, width, masked))
+            story.append(Spacer(1, 4 * mm))
         elif kind == "issuer":
             seal = assets(block["seal"]) if block.get("seal") else None
             story.append(_IssuerWithSeal(render(block["office"], data, masked=masked),
