@@ -46,6 +46,23 @@ class PollResult:
     error: str = ""
 
 
+_plugins_loaded = False
+
+
+def load_plugins() -> list[str]:
+    """Register third-party step types (entry points) once, before any set is validated."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return []
+    from kiosk.flows.steps import load_entry_point_steps
+
+    _plugins_loaded = True
+    names = load_entry_point_steps()
+    if names:
+        log.info("step types from plug-ins: %s", ", ".join(names))
+    return names
+
+
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -110,6 +127,7 @@ class PackageManager:
 
     def load_set(self, entries: Sequence[Entry]) -> FlowPackage:
         """Verify, load and validate builtin + entries as one set, or raise SetRejected."""
+        load_plugins()
         layers: list[FlowPackage] = []
         for entry in [self.ensure_builtin(), *entries]:
             try:

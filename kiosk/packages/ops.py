@@ -38,7 +38,9 @@ def check_archive(data: bytes, name: str, builtin_dir: Path | None = None) -> Ch
     because that is how terminals compose it.
     """
     from flowpacks import BUILTIN_DIR
+    from kiosk.packages.manager import load_plugins
 
+    load_plugins()
     with tempfile.TemporaryDirectory(prefix="kiosk-pack-") as tmp:
         store = Store(Path(tmp))
         entry = store.install(data, name)

@@ -71,10 +71,21 @@ def load_entry_point_steps() -> list[str]:
     """Register step types that installed plug-ins advertise; return their names."""
     from importlib.metadata import entry_points
 
+    import logging
+
+    log = logging.getLogger(__name__)
     names = []
     for ep in entry_points(group="guanjia_kiosk.step_types"):
-        cls = ep.load()
-        if isinstance(cls, type) and issubclass(cls, StepType):
+        try:
+            cls = ep.load()
+        except Exception:  # a broken plug-in must not take the others (or the app) down
+            log.exception("step type plug-in %s failed to load", ep.value)
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, StepType)):
+            log.warning("plug-in %s is not a StepType; ignored", ep.value)
+        elif cls.name in STEP_TYPES and STEP_TYPES[cls.name] is not cls:
+            log.warning("plug-in %s may not replace step type %r; ignored", ep.value, cls.name)
+        else:
             STEP_TYPES[cls.name] = cls
             names.append(cls.name)
     return names
