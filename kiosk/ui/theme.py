@@ -130,6 +130,13 @@ def stylesheet(m: Metrics) -> str:
     QPushButton#tag {{ font-size: {m.small}px; min-height: {m.px(64)}px;
                        border-radius: {m.px(32)}px; }}
     QPushButton#tag[on="true"] {{ background: {PRIMARY}; color: white; }}
+    QPushButton#key {{ font-size: {m.px(36)}px; min-height: {m.px(88)}px; padding: 0;
+                       border-radius: {m.px(10)}px; }}
+    QPushButton#candidate {{ font-size: {m.px(38)}px; padding: 0 {m.px(18)}px;
+                             border-radius: {m.px(10)}px; background: #FFF7E0;
+                             border: {m.px(2)}px solid {ACCENT}; color: {INK}; }}
+    #kbEntry {{ font-size: {m.px(40)}px; background: white; border: {m.px(3)}px solid {PRIMARY};
+                border-radius: {m.px(10)}px; padding: 0 {m.px(16)}px; }}
     #idleOverlay {{ background: rgba(0, 0, 0, 150); }}
     #idleBox {{ background: {SURFACE}; border-radius: {m.px(20)}px; }}
     #idleText {{ font-size: {m.px(34)}px; }}

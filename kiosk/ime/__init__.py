@@ -1,0 +1,1 @@
+"""Text input without a physical keyboard (Qt-free): a pinyin input method."""
