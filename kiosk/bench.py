@@ -16,6 +16,7 @@ import time
 BENCH_MODULES = (
     "kiosk.benchmarks.core",
     "kiosk.benchmarks.ui_loop",
+    "kiosk.benchmarks.documents",
 )
 
 
