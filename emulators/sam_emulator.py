@@ -12,7 +12,7 @@ As a process (demo, training, technicians):
     python -m emulators.sam_emulator --card chen [--link /tmp/idcard]
 prints `PORT /dev/pts/N` and then takes commands on stdin, one per line:
     place KEY | remove | fail CMDPARA SW3 [TIMES] | corrupt [TIMES] | garbage N |
-    pull | silent on|off | quit
+    noise [TIMES] | pull | silent on|off | quit
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 RESET, STATUS, SAM_ID = (0x10, 0xFF), (0x11, 0xFF), (0x12, 0xFF)
 FIND, SELECT = (0x20, 0x01), (0x20, 0x02)
 READ_BASE, READ_ADDRESS, READ_FULL = (0x30, 0x01), (0x30, 0x03), (0x30, 0x10)
+LINE_ERRORS = {0x10, 0x11, 0x21, 0x24}
 KNOWN = {RESET, STATUS, SAM_ID, FIND, SELECT, READ_BASE, READ_ADDRESS, READ_FULL}
 
 SAM_SERIAL = bytes.fromhex("0501000420160823000000000a1b2c3d")
@@ -61,7 +62,9 @@ def reply_frame(sw3: int, data: bytes = b"", sw1: int = 0, sw2: int = 0,
 # --- text block encoder ------------------------------------------------------------
 
 def _put(block: bytearray, offset: int, size: int, text: str) -> None:
-    raw = text.encode("utf-16-le")[:size]
+    raw = text.encode("utf-16-le")
+    if len(raw) > size:
+        raise ValueError(f"{text!r} does not fit {size} bytes at offset {offset}")
     raw += " ".encode("utf-16-le") * ((size - len(raw)) // 2)
     block[offset:offset + size] = raw
 
@@ -145,8 +148,9 @@ class SamEmulator:
         self.fingerprint = fingerprint  # bytes of fingerprint data returned by 30 10
         self._state = "idle"  # idle -> found -> selected
         self._fails: deque[_Fail] = deque()
-        self._corrupt = 0
+        self._corrupt: deque[tuple[int, int] | None] = deque()
         self._garbage = b""
+        self._noise_only = 0
         self._pull = False
         self.silent = False
         self.received: list[tuple[int, int]] = []  # every command, for tests
@@ -176,15 +180,20 @@ class SamEmulator:
         with self._lock:
             self._fails.append(_Fail(command, sw3, times))
 
-    def corrupt(self, times: int = 1) -> None:
-        """Send the next replies with a wrong checksum."""
+    def corrupt(self, times: int = 1, command: tuple[int, int] | None = None) -> None:
+        """Send the next replies (to `command`, or to any command) with a wrong checksum."""
         with self._lock:
-            self._corrupt += times
+            self._corrupt.extend([command] * times)
 
     def garbage(self, data: bytes) -> None:
         """Put noise on the line before the next reply."""
         with self._lock:
             self._garbage += data
+
+    def noise_instead_of_reply(self, times: int = 1) -> None:
+        """Answer the next commands with line noise only (no frame at all)."""
+        with self._lock:
+            self._noise_only += times
 
     def pull_mid_read(self) -> None:
         """On the next read, send part of the reply and then lose the card."""
@@ -261,22 +270,25 @@ class SamEmulator:
             if self.silent:
                 return b""
             prefix, self._garbage = self._garbage, b""
-            corrupt = self._corrupt > 0
-            if corrupt:
-                self._corrupt -= 1
             if frame is None:
                 self.host_errors += 1
-                return prefix + reply_frame(0x11, corrupt=corrupt)
+                return prefix + reply_frame(0x11)
             if xor(frame[5:-1]) != frame[-1]:
                 self.host_errors += 1
-                return prefix + reply_frame(0x10, corrupt=corrupt)
+                return prefix + reply_frame(0x10)
             cmd = (frame[7], frame[8])
+            corrupt = bool(self._corrupt) and self._corrupt[0] in (None, cmd)
+            if corrupt:
+                self._corrupt.popleft()
             self.received.append(cmd)
             forced = self._forced(cmd)
             if forced is not None:
-                if cmd in (FIND, SELECT, READ_BASE, READ_FULL):
+                if forced not in LINE_ERRORS:  # a damaged frame was never executed
                     self._state = "idle"
                 return prefix + reply_frame(forced, corrupt=corrupt)
+            if self._noise_only:
+                self._noise_only -= 1
+                return prefix + os.urandom(23).replace(b"\x96\x69", b"\x00\x00")
             sw3, data = self._answer(cmd)
             reply = reply_frame(sw3, data, corrupt=corrupt)
             if cmd in (READ_BASE, READ_FULL) and sw3 == 0x90 and self._pull:
@@ -352,6 +364,8 @@ def _command(emu: SamEmulator, line: str) -> bool:
         emu.corrupt(int(args[0]) if args else 1)
     elif op == "garbage":
         emu.garbage(os.urandom(int(args[0])))
+    elif op == "noise":
+        emu.noise_instead_of_reply(int(args[0]) if args else 1)
     elif op == "pull":
         emu.pull_mid_read()
     elif op == "silent":

@@ -52,11 +52,11 @@ EXTRA_CARDS: tuple[Card, ...] = (
          issuer="东莞市公安局", pass_number="H60283917", issue_count="02"),
     Card("smith", "I", "史密斯", "1", date(1980, 7, 1), "CAN441980070112",
          date(2018, 10, 15), date(2028, 10, 15), english_name="SMITH, JOHN ROBERT",
-         nationality="CAN", card_version="01", authority_code="44190000"),
+         nationality="CAN", card_version="01", authority_code="4419"),
     Card("tanaka", "Y", "田中花子", "2", date(1990, 6, 15), _with_check("94439219900615021"),
          date(2023, 12, 1), date(2033, 12, 1),
          english_name="TANAKA HANAKO ELIZABETH MARIE LOUISE", nationality="JPN",
-         renewal_count="00", previous_permit="000000"),
+         renewal_count="00", previous_permit="000"),
 )
 
 CARDS: dict[str, Card] = {c.key: c for c in

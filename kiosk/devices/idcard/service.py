@@ -32,6 +32,7 @@ from kiosk.devices.idcard.sam_protocol import (
     Command,
     Fault,
     FrameError,
+    FrameErrorKind,
     Reply,
     Sw3,
     meaning_of,
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 
 OFFLINE_KEY = "device.idcard.offline"
 LINE_ATTEMPTS = 3
+
+
+class _DamagedRead(Exception):
+    """The read reply arrived damaged; the read must start again from find."""
 
 
 def port_of(uri: DeviceUri) -> str:
@@ -183,6 +188,36 @@ class SamIdCardReader(Device):
         if not self.transport.is_open:
             self._connect()  # re-plugged reader
         emit(CardEvent.WAITING)
+        for _attempt in range(LINE_ATTEMPTS):
+            self._wait_for_card(deadline, cancel, emit)
+            selected = self._command(Command.SELECT_CARD, cancel)
+            if selected.sw3 != Sw3.OK:
+                if selected.sw3 == Sw3.SELECT_FAILED:
+                    self._card_present = False
+                    emit(CardEvent.REMOVED)
+                raise self._error_for(selected)
+            emit(CardEvent.READING)
+            try:
+                reply = self._command(self.read_command, cancel, in_read=True)
+            except _DamagedRead as exc:
+                # The module has sent (and forgotten) the data: find and select again.
+                log.info("idcard read reply damaged (%s), reading again", exc)
+                continue
+            except DeviceError as err:
+                if err.key == "idcard.card_moved":
+                    self._card_present = False
+                    emit(CardEvent.REMOVED)
+                raise
+            if reply.sw3 != Sw3.OK:
+                raise self._error_for(reply)
+            identity = self._decode(reply)
+            emit(CardEvent.READ)
+            return identity
+        raise DeviceError("idcard.reader_error", "read reply damaged every time")
+
+    def _wait_for_card(self, deadline: float, cancel: threading.Event,
+                       emit: CardEventSink) -> None:
+        """Poll find-card until a card answers (9F) or the deadline passes."""
         while True:
             if cancel.is_set():
                 raise Cancelled()
@@ -199,27 +234,9 @@ class SamIdCardReader(Device):
                 raise DeviceError("idcard.no_card", "no card within timeout")
             if cancel.wait(min(self.poll_s, remaining)):
                 raise Cancelled()
-        self._card_present = True
-        emit(CardEvent.PRESENT)
-        selected = self._command(Command.SELECT_CARD, cancel)
-        if selected.sw3 != Sw3.OK:
-            if selected.sw3 == Sw3.SELECT_FAILED:
-                self._card_present = False
-                emit(CardEvent.REMOVED)
-            raise self._error_for(selected)
-        emit(CardEvent.READING)
-        try:
-            reply = self._command(self.read_command, cancel, in_read=True)
-        except DeviceError as err:
-            if err.key == "idcard.card_moved":
-                self._card_present = False
-                emit(CardEvent.REMOVED)
-            raise
-        if reply.sw3 != Sw3.OK:
-            raise self._error_for(reply)
-        identity = self._decode(reply)
-        emit(CardEvent.READ)
-        return identity
+        if not self._card_present:
+            self._card_present = True
+            emit(CardEvent.PRESENT)
 
     def _decode(self, reply: Reply) -> Identity:
         try:
@@ -262,8 +279,10 @@ class SamIdCardReader(Device):
                 raise DeviceError(OFFLINE_KEY, f"{command.name}: no reply",
                                   retryable=False) from None
             except FrameError as exc:
-                if in_read and exc.kind.value == "truncated":
+                if in_read and exc.kind is FrameErrorKind.TRUNCATED:
                     raise DeviceError("idcard.card_moved", f"read: {exc}") from None
+                if in_read:
+                    raise _DamagedRead(exc.kind.value) from None
                 last = f"{command.name}: bad frame ({exc.kind.value})"
                 log.info("idcard %s, resending", last)
                 continue

@@ -9,6 +9,14 @@ from dataclasses import dataclass
 
 import serial
 
+try:  # a vanished tty fails in termios calls, which raise their own error type
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - not POSIX
+    class _TermiosError(Exception):  # type: ignore[no-redef]
+        pass
+
+_PORT_ERRORS = (serial.SerialException, OSError, _TermiosError)
+
 from kiosk.devices.idcard.sam_protocol import (
     Command,
     FrameDecoder,
@@ -63,7 +71,7 @@ class SerialTransport:
             self._serial = serial.serial_for_url(
                 self.port, baudrate=self.baud, bytesize=8, parity="N", stopbits=1,
                 timeout=0.05, write_timeout=1.0)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (*_PORT_ERRORS, ValueError) as exc:
             raise LinkDown(f"{self.port}: {exc}") from exc
         self._decoder.clear()
 
@@ -71,7 +79,7 @@ class SerialTransport:
         if self._serial is not None:
             try:
                 self._serial.close()
-            except (serial.SerialException, OSError):
+            except _PORT_ERRORS:
                 pass
         self._serial = None
 
@@ -90,7 +98,7 @@ class SerialTransport:
             ser.write(build_frame(command))
             ser.flush()
             return self._receive(ser, wait_first, cancel)
-        except (serial.SerialException, OSError) as exc:
+        except _PORT_ERRORS as exc:
             self.close()
             raise LinkDown(str(exc)) from exc
 
@@ -115,6 +123,8 @@ class SerialTransport:
                         return item
                     self.frame_errors += 1
                     first_error = first_error or item
+                if first_error is not None and not self._decoder.pending:
+                    break  # a damaged frame and nothing after it: no need to wait
                 continue
             if last_byte and now - last_byte > self.timing.gap_s:
                 break
