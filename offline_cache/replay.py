@@ -360,7 +360,9 @@ class HttpDeliverer:
             return self.client.post_json(path, body, idempotency_key=key)
         except BackendError as err:
             if err.status == 0 or err.retryable:
-                raise TransientError(f"{err.key} {err.detail}".strip(), status=err.status,
+                what = f"{err.key} {err.detail}".strip()
+                raise TransientError(f"http ({err.status}): {what}" if err.status
+                                     else what, status=err.status,
                                      retry_after=getattr(err, "retry_after", None)) from err
             raise PermanentError(f"http {err.status}: {err.detail or err.key}",
                                  status=err.status) from err
