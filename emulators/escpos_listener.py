@@ -96,7 +96,8 @@ class EscposListener:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         self._srv.close()
 
     def __enter__(self) -> EscposListener:

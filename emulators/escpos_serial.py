@@ -38,7 +38,8 @@ class EscposSerialEmulator:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         for fd in (self._master, self._slave):
             try:
                 os.close(fd)

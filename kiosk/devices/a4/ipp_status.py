@@ -97,7 +97,7 @@ def error_key(status: DeviceStatus) -> str:
 
 def job_failure_key(job_reasons: Iterable[str], printer: DeviceStatus, canceled: bool) -> str:
     """The error key for a job that ended canceled or aborted."""
-    reasons = {strip_severity(str(r)) for r in job_reasons}
+    reasons = {str(r) for r in job_reasons} | {strip_severity(str(r)) for r in job_reasons}
     key = error_key(printer)
     if key and key != "device.a4.offline":
         return key

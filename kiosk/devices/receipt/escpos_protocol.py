@@ -121,13 +121,17 @@ def _split_at_width(text: str, columns: int) -> tuple[str, str]:
     return text, ""
 
 
+_CONTROL = {i: None for i in (*range(0x20), 0x7F)}
+
+
 def encode_text(text: str) -> bytes:
     """GB18030 bytes for a printer in Chinese mode (4-byte forms for rare characters).
 
-    GB18030 covers all of Unicode, so only unpaired surrogates can fail; they
-    become '?'.
+    Control characters are dropped so that data can never inject printer commands
+    (an ESC in a name would otherwise switch styles or cut). GB18030 covers all of
+    Unicode, so only unpaired surrogates can fail; they become '?'.
     """
-    return text.encode("gb18030", errors="replace")
+    return text.translate(_CONTROL).encode("gb18030", errors="replace")
 
 
 def cmd_align(align: Align) -> bytes:
