@@ -17,6 +17,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.core",
     "kiosk.benchmarks.ui_loop",
     "kiosk.benchmarks.documents",
+    "kiosk.benchmarks.packages",
 )
 
 

@@ -133,9 +133,6 @@ def load_files(files: Mapping[str, bytes], root: Path, *,
         if flow.id != fid:
             raise DefinitionError(rel, "id", f"is {flow.id!r}, manifest says {fid!r}")
         flows[fid] = flow
-    for name in sorted(files):
-        if name.startswith("flows/") and name[6:-5] not in flows:
-            raise DefinitionError(name, "", "not listed in manifest.toml flows")
     templates: dict[str, Mapping[str, Any]] = {}
     for name in sorted(n for n in files if n.startswith("templates/")):
         tpl = _parse_toml(files[name], name)
@@ -162,6 +159,13 @@ def load_files(files: Mapping[str, bytes], root: Path, *,
     if validate_steps:
         validate_package(pkg)
     return pkg
+
+
+def check_listed(files: Mapping[str, bytes], pkg: FlowPackage) -> None:
+    """Every flow file is listed in the manifest (ops build gate: catches forgotten flows)."""
+    for name in sorted(files):
+        if name.startswith("flows/") and name[len("flows/"):-len(".toml")] not in pkg.flows:
+            raise DefinitionError(name, "", "not listed in manifest.toml flows")
 
 
 def load_package(root: Path, *, validate_steps: bool = True) -> FlowPackage:

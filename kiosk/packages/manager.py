@@ -115,8 +115,10 @@ class PackageManager:
         log.warning("package %s rejected at %s: %s", label or "set", stage, reason)
         state["last_error"] = {"at": _now(), "stage": stage, "package": label, "reason": reason}
         if sha256:
-            state.setdefault("rejected", {})[sha256] = {"package": label, "stage": stage,
-                                                        "reason": reason, "at": _now()}
+            rejected = state.setdefault("rejected", {})
+            rejected[sha256] = {"package": label, "stage": stage, "reason": reason, "at": _now()}
+            for old in list(rejected)[:-50]:  # keep the last 50
+                del rejected[old]
 
     def ensure_builtin(self) -> Entry:
         """Build the built-in package's archive and install it like any other package."""
@@ -153,6 +155,15 @@ class PackageManager:
     # -- start ------------------------------------------------------------------------
     def load_active(self) -> FlowPackage:
         """The verified set to start with: active, else previous, else the built-in alone."""
+        try:
+            return self._load_active()
+        except OSError as exc:
+            # No writable data folder (read-only disk, full disk): serve the built-in
+            # package straight from the application, which is as trusted as the code.
+            log.error("package store unusable (%s); using the built-in package", exc)
+            return load_package(self.builtin_dir)
+
+    def _load_active(self) -> FlowPackage:
         with self._lock:
             self.store.clean_partial()
             state = self.store.read_state()

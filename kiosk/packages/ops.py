@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from kiosk.flows.package import FlowPackage, compose, load_package, validate_package
+from kiosk.flows.package import check_listed, compose, load_package, validate_package
 from kiosk.packages import keys as keymod
 from kiosk.packages.archive import SUFFIX, build_archive, read_archive
 from kiosk.packages.repository import ONLINE_ROLES, Published, Repository, RepositoryError
@@ -45,6 +45,7 @@ def check_archive(data: bytes, name: str, builtin_dir: Path | None = None) -> Ch
         store = Store(Path(tmp))
         entry = store.install(data, name)
         pkg = load_package(store.path(entry), validate_steps=False)
+        check_listed(read_archive(data, name), pkg)
         if pkg.id == "builtin":
             validate_package(pkg)
         else:

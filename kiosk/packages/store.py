@@ -85,7 +85,6 @@ class Store:
         self.root = Path(root)
         self.dir = self.root / "store"
         self.state_path = self.root / "state.json"
-        self.dir.mkdir(parents=True, exist_ok=True)
 
     def clean_partial(self) -> list[str]:
         """Remove unpacks a crash interrupted; return their names."""
@@ -115,6 +114,7 @@ class Store:
 
             raise ArchiveError(archive_name, "manifest.toml", "id and version are required")
         final = self.path(entry)
+        self.dir.mkdir(parents=True, exist_ok=True)
         if final.is_dir():
             try:
                 self.verify(entry)
@@ -163,7 +163,7 @@ class Store:
         return root
 
     def gc(self, keep: set[str]) -> None:
-        for p in self.dir.iterdir():
+        for p in self.dir.iterdir() if self.dir.is_dir() else ():
             if p.is_dir() and not p.name.startswith(".") and p.name not in keep:
                 shutil.rmtree(p, ignore_errors=True)
 

@@ -12,6 +12,7 @@ signature (`packages.signer_keys`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from kiosk.packages.manager import PackageManager
 
 log = logging.getLogger(__name__)
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class UpdateError(RuntimeError):
@@ -139,7 +141,7 @@ class RepositoryClient:
         best: dict[str, Target] = {}
         for t in self.targets():
             if t.package == "builtin" or not PACKAGE_ID.match(t.package) or \
-                    not VERSION.match(t.version) or not t.sha256:
+                    not VERSION.match(t.version) or not _SHA256.match(t.sha256):
                 refused.append((t.label, "invalid package id, version or hash in metadata"))
                 continue
             try:

@@ -10,6 +10,7 @@ import json
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -66,13 +67,13 @@ def ops_env(tmp_path: Path) -> OpsEnv:
     return env
 
 
-@pytest.fixture
-def server(ops_env: OpsEnv) -> Iterator[Server]:
+@contextmanager
+def serve(directory: Path) -> Iterator[Server]:
+    """A static HTTP server for `directory` on 127.0.0.1 (a free port), with faults."""
     faults: dict[str, Fault] = {}
     hits: list[str] = []
     handler = type("Handler", (_Handler,), {"faults": faults, "hits": hits})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                partial(handler, directory=str(ops_env.repo_dir)))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(directory)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -80,6 +81,12 @@ def server(ops_env: OpsEnv) -> Iterator[Server]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def server(ops_env: OpsEnv) -> Iterator[Server]:
+    with serve(ops_env.repo_dir) as srv:
+        yield srv
 
 
 def write_source(dst: Path, pkg_id: str, version: str, *,

@@ -157,3 +157,11 @@ def test_set_that_fails_at_activation_is_rolled_back(
     assert status["last_error"]["stage"] == "activate"
     assert "unknown step type 'stamp_book'" in status["last_error"]["reason"]
     assert status["rejected"][-1]["package"] == "dg-extra@1.1.0"
+
+
+def test_unusable_data_folder_still_starts_on_builtin(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data folder should be")
+    mgr = PackageManager(blocker / "packages", BUILTIN_DIR)
+    pkg = mgr.load_active()
+    assert pkg.versions == {"builtin": "1.0.0"} and pkg.root == BUILTIN_DIR
