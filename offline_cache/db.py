@@ -122,7 +122,12 @@ def open_database(path: Path, *, app_id: int, version: int,
             moved = set_aside(path, kind)
             incident = Incident(time.time(), kind, str(moved), detail)
             log.error("%s set aside as %s: %s", path.name, moved.name, detail)
-    conn = connect(path)
+    try:
+        conn = connect(path)
+    except sqlite3.Error as exc:
+        if is_disk_full(exc):
+            raise StorageError("outbox.disk_full", str(exc)) from exc
+        raise StorageError("storage.unavailable", str(exc)) from exc
     try:
         conn.execute("BEGIN IMMEDIATE")
         if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
