@@ -1,0 +1,116 @@
+"""Render every screen of every flow in each mode and language, and check the layouts.
+
+A scripted citizen walks each flow through the real widgets (simulated devices,
+reference backend) at each panel size; every screen it passes is saved as a PNG and
+checked by `layout_check` (no clipped or elided text, nothing off screen).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QSize, QTimer
+
+from kiosk.backend.client import BackendClient
+from kiosk.backend.embedded import EmbeddedBackend
+from kiosk.config import Config
+from kiosk.runtime import Runtime
+from kiosk.ui.app import ensure_app
+from kiosk.ui.citizen import ScriptedCitizen
+from kiosk.ui.layout_check import layout_problems
+from kiosk.ui.main_window import MainWindow
+
+SIZES = ((1920, 1080), (1080, 1920))
+MODES = ("standard", "elder")
+LOCALES = ("zh_CN", "zh_HK", "en")
+
+
+@dataclass
+class GalleryReport:
+    screens: int = 0
+    runs: int = 0
+    failed_runs: list[str] = field(default_factory=list)
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.failed_runs
+
+
+def gallery_config(base: Config, spool: Path) -> Config:
+    return base.with_section(
+        "devices", idcard="sim://?card=chen&delay_ms=300", sscard="sim://",
+        a4=f"sim://?spool={spool / 'a4'}", receipt=f"sim://?spool={spool / 'receipt'}",
+    ).with_section("session", idle_timeout_s=600, countdown_s=10)
+
+
+def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
+                sizes: tuple[tuple[int, int], ...] = SIZES, modes: tuple[str, ...] = MODES,
+                locales: tuple[str, ...] = LOCALES, timeout_s: float = 60.0) -> GalleryReport:
+    app = ensure_app(headless=True)
+    report = GalleryReport()
+    spool = (out or Path("/tmp")) / ".gallery-spool"
+    cfg = gallery_config(base, spool)
+    backend = EmbeddedBackend(cfg.terminal.id).start()
+    try:
+        if not backend.wait_ready(30):
+            raise RuntimeError("reference backend did not start")
+        probe = Runtime.create(cfg)
+        flow_ids = flows or [f.id for f in probe.package.catalog()]
+        for flow_id in flow_ids:
+            for w, h in sizes:
+                for mode in modes:
+                    for locale in locales:
+                        tag = f"{flow_id}/{locale}-{mode}-{w}x{h}"
+                        rt = Runtime.create(cfg)
+                        rt.open_devices()
+                        rt.backend = BackendClient(backend.url, cfg.terminal.id, backend.secret)
+                        rt.backend_ready.set()
+                        win = MainWindow(rt, QSize(w, h))
+                        win.resize(w, h)
+                        win.show()
+                        result: dict[str, bool] = {}
+
+                        def inspect(win: MainWindow, name: str, tag: str = tag) -> None:
+                            found = layout_problems(win)
+                            if (win.width(), win.height()) != (w, h):
+                                found.append(f"window is {win.width()}x{win.height()}")
+                            if found:
+                                report.problems[f"{tag}/{name}"] = found
+
+                        def done(ok: bool, result: dict[str, bool] = result) -> None:
+                            result["ok"] = ok
+                            app.quit()
+
+                        shots = out / tag if out else None
+                        citizen = ScriptedCitizen(win, flow_id, shots, done, delay_ms=40,
+                                                  inspect=inspect, locale=locale,
+                                                  elder=(mode == "elder"))
+                        QTimer.singleShot(0, lambda win=win: win.screenShown.emit(
+                            win.current_screen))
+                        QTimer.singleShot(int(timeout_s * 1000), lambda: done(False))
+                        app.exec()
+                        report.runs += 1
+                        report.screens += len(citizen.seen)
+                        if not result.get("ok"):
+                            report.failed_runs.append(tag)
+                        win.close()
+                        win.deleteLater()
+                        rt.close()
+                        app.processEvents()
+        probe.close()
+    finally:
+        backend.stop()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "report.json").write_text(json.dumps(
+            {"runs": report.runs, "screens": report.screens, "failed_runs": report.failed_runs,
+             "problems": report.problems}, ensure_ascii=False, indent=1), encoding="utf-8")
+    return report
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
