@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QRect
-from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
+from PySide6.QtWidgets import QAbstractButton, QLabel, QScrollArea, QWidget
 
 
 def _visible(w: QWidget, root: QWidget) -> bool:
     return w.isVisibleTo(root) and w.width() > 0 and w.height() > 0
+
+
+def _in_scroll_area(w: QWidget, root: QWidget) -> bool:
+    """Content of a scroll area may extend beyond the window: it is reachable by scrolling."""
+    p = w.parentWidget()
+    while p is not None and p is not root:
+        if isinstance(p, QScrollArea):
+            return True
+        p = p.parentWidget()
+    return False
 
 
 def layout_problems(root: QWidget) -> list[str]:
@@ -20,7 +30,7 @@ def layout_problems(root: QWidget) -> list[str]:
         top_left = w.mapTo(root, QPoint(0, 0))
         rect = QRect(top_left, w.size())
         name = f"{type(w).__name__}#{w.objectName() or '?'}"
-        if not bounds.contains(rect):
+        if not bounds.contains(rect) and not _in_scroll_area(w, root):
             problems.append(f"{name} leaves the window: {rect.getRect()} not in {bounds.getRect()}")
         if isinstance(w, QLabel) and w.text() and w.pixmap().isNull():
             fm = w.fontMetrics()
