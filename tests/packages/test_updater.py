@@ -261,3 +261,46 @@ def test_root_rotation_needs_old_root_signature(ops_env: OpsEnv) -> None:
             role_keys={r: [keymod.load_public(ops_env.keys / f"{r}.pub")]
                        for r in ("targets", "snapshot", "timestamp")},
             role_thresholds={}, signers=[keymod.load_private(new.private)])
+
+
+def test_withdrawn_package_is_dropped_at_next_activation(ops_env: OpsEnv, server: Server,
+                                                         terminal: PackageManager) -> None:
+    ops_env.publish("dg-extra", "1.0.0")
+    assert terminal.poll().changed and terminal.activate_staged() is not None
+    ops_env.repo.withdraw("dg-extra", None,
+                          [keymod.load_private(p) for p in ops_env.keys.glob("*.key")])
+    assert terminal.poll().changed
+    assert terminal.status()["staged"] == []
+    pkg = terminal.activate_staged()
+    assert pkg is not None and pkg.versions == {"builtin": "1.0.0"}
+
+
+def test_mix_and_match_is_rejected(ops_env: OpsEnv, server: Server,
+                                   terminal: PackageManager) -> None:
+    """Targets metadata that the snapshot does not name (an old one under a new name)."""
+    ops_env.publish("dg-extra", "1.0.0")
+    ops_env.publish("dg-extra", "1.1.0")
+    meta = ops_env.repo_dir / "metadata"
+    (meta / "2.targets.json").write_bytes((meta / "1.targets.json").read_bytes())
+    assert not terminal.poll().changed
+    _assert_kept(terminal, ["builtin@1.0.0"], "verify", "")
+
+
+def test_targets_threshold_needs_enough_keys(ops_env: OpsEnv, tmp_path: Path) -> None:
+    from kiosk.packages.repository import RepositoryError
+
+    second = keymod.generate(tmp_path / "k2", "targets-2")
+    ops_env.repo.write_root(
+        root_keys=[keymod.load_public(ops_env.offline / "root.pub")], root_threshold=1,
+        role_keys={"targets": [keymod.load_public(ops_env.keys / "targets.pub"),
+                               keymod.load_public(second.public)],
+                   "snapshot": [keymod.load_public(ops_env.keys / "snapshot.pub")],
+                   "timestamp": [keymod.load_public(ops_env.keys / "timestamp.pub")]},
+        role_thresholds={"targets": 2},
+        signers=[keymod.load_private(ops_env.offline / "root.key")])
+    with pytest.raises(RepositoryError, match="threshold is 2"):
+        ops_env.publish("dg-extra", "1.0.0")
+    shutil.copy(second.private, ops_env.keys / "targets-2.key")
+    ops_env.publish("dg-extra", "1.0.0")
+    md = Metadata.from_file(str(ops_env.repo_dir / "metadata" / "1.targets.json"))
+    assert len(md.signatures) == 2
