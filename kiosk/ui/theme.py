@@ -39,7 +39,12 @@ class Metrics:
     elder: bool = False
 
     def px(self, v: float) -> int:
+        """Type and touch-target sizes (1.4x larger in elder mode)."""
         return max(1, round(v * self.u))
+
+    def space(self, v: float) -> int:
+        """Whitespace and pictures: not enlarged in elder mode, so the text has room."""
+        return max(1, round(v * self.u / (ELDER_SCALE if self.elder else 1.0)))
 
     @property
     def body(self) -> int:
@@ -137,6 +142,11 @@ def stylesheet(m: Metrics) -> str:
                              border: {m.px(2)}px solid {ACCENT}; color: {INK}; }}
     #kbEntry {{ font-size: {m.px(40)}px; background: white; border: {m.px(3)}px solid {PRIMARY};
                 border-radius: {m.px(10)}px; padding: 0 {m.px(16)}px; }}
+    QScrollArea#bodyScroll, #bodyHolder {{ background: transparent; }}
+    QScrollBar:vertical {{ width: {m.px(22)}px; background: #E4E9EE; border-radius: {m.px(11)}px; }}
+    QScrollBar::handle:vertical {{ background: {PRIMARY}; border-radius: {m.px(11)}px;
+                                   min-height: {m.px(80)}px; }}
+    QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; }}
     #idleOverlay {{ background: rgba(0, 0, 0, 150); }}
     #idleBox {{ background: {SURFACE}; border-radius: {m.px(20)}px; }}
     #idleText {{ font-size: {m.px(34)}px; }}
