@@ -10,11 +10,13 @@ back to `previous`, then to the built-in package alone.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,7 +79,7 @@ class PackageManager:
     trusted_root: Path | None = None
     signer_keys: Sequence[Any] = ()  # Ed25519 public keys; empty = no detached-signature check
     app_version: str = ""
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         from kiosk import __version__
@@ -104,6 +106,24 @@ class PackageManager:
                    signer_keys=[load_public(Path(os.path.expanduser(s))) for s in signer_paths])
 
     # -- helpers ----------------------------------------------------------------------
+    @contextmanager
+    def _exclusive(self, blocking: bool = True) -> Iterator[None]:
+        """One writer at a time: threads of this process and other processes (a technician's
+        `kiosk pack poll` beside the running kiosk). Raises BlockingIOError if busy and not
+        blocking."""
+        if not self._lock.acquire(blocking=blocking):
+            raise BlockingIOError("package store busy")
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.data_dir / ".lock", "a+b") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
     def _checkpoint(self, phase: str) -> None:
         if os.environ.get(PAUSE_ENV) == phase:
             (self.data_dir / f"paused-{phase}").write_text(str(os.getpid()))
@@ -164,7 +184,7 @@ class PackageManager:
             return load_package(self.builtin_dir)
 
     def _load_active(self) -> FlowPackage:
-        with self._lock:
+        with self._exclusive():
             self.store.clean_partial()
             state = self.store.read_state()
             for name in ("active", "previous"):
@@ -198,7 +218,7 @@ class PackageManager:
         """Check the repository; download, verify, unpack and validate; stage a new set."""
         from kiosk.packages import updater
 
-        with self._lock:
+        with self._exclusive():
             state = self.store.read_state()
             state["last_check"] = _now()
             try:
@@ -259,12 +279,11 @@ class PackageManager:
 
         Never waits for a poll in progress (the UI thread calls this): try again later.
         """
-        if not self._lock.acquire(blocking=False):
-            return None
         try:
-            return self._activate_staged()
-        finally:
-            self._lock.release()
+            with self._exclusive(blocking=False):
+                return self._activate_staged()
+        except BlockingIOError:
+            return None
 
     def _activate_staged(self) -> FlowPackage | None:
         state = self.store.read_state()

@@ -135,7 +135,13 @@ class Store:
         (tmp / TREE_FILE).write_text(json.dumps(tree, sort_keys=True), encoding="utf-8")
         for d in sorted({p.parent for p in tmp.rglob("*")}, key=lambda p: -len(p.parts)):
             fsync_dir(d)
-        os.rename(tmp, final)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            # Another process installed the same archive meanwhile: use its copy.
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.verify(entry)
+            return entry
         fsync_dir(self.dir)
         return entry
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,8 @@ print("done")
 """
 
 
-def _run_until(phase: str, data: Path, url: str, root: Path) -> str:
+def _run_until(phase: str, data: Path, url: str, root: Path,
+               while_paused: Callable[[], None] = lambda: None) -> str:
     """Run poll+activate in a real subprocess; SIGKILL it when it reaches `phase`."""
     env = {**os.environ, PAUSE_ENV: phase}
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(data), url, str(root)], env=env,
@@ -49,7 +51,10 @@ def _run_until(phase: str, data: Path, url: str, root: Path) -> str:
         out, err = proc.communicate()
         pytest.fail(f"child ended before {phase}: {out!r} {err[-2000:]!r}")
     assert marker.exists(), f"child never reached {phase}"
-    os.kill(proc.pid, signal.SIGKILL)
+    try:
+        while_paused()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     marker.unlink()
@@ -165,3 +170,23 @@ def test_unusable_data_folder_still_starts_on_builtin(tmp_path: Path) -> None:
     mgr = PackageManager(blocker / "packages", BUILTIN_DIR)
     pkg = mgr.load_active()
     assert pkg.versions == {"builtin": "1.0.0"} and pkg.root == BUILTIN_DIR
+
+
+def test_store_is_locked_across_processes(tmp_path: Path, ops_env: OpsEnv,
+                                          server: Server) -> None:
+    """While another process is mid-update, this one neither waits nor interferes."""
+    data = tmp_path / "terminal"
+    mine = make_terminal(data, ops_env, server.url)
+    mine.load_active()
+    ops_env.publish("dg-extra", "1.0.0")
+    assert mine.poll().changed
+    seen: dict[str, object] = {}
+
+    def meanwhile() -> None:
+        seen["activated"] = mine.activate_staged()  # must not block on the other's lock
+
+    ops_env.publish("dg-extra", "1.1.0")
+    _run_until("unpack", data, server.url, ops_env.pinned_root, meanwhile)
+    assert seen["activated"] is None
+    assert mine.activate_staged() is not None  # lock released when the other died
+    assert mine.status()["active"] == ["builtin@1.0.0", "dg-extra@1.0.0"]
