@@ -51,7 +51,7 @@ class Platform:
 
 
 # Areas that add routes: modules with `register(platform: Platform) -> None`.
-ROUTE_MODULES: tuple[str, ...] = ("reference_backend.outbox",)
+ROUTE_MODULES: tuple[str, ...] = ("reference_backend.outbox", "reference_backend.fleet")
 
 
 class State:
