@@ -32,7 +32,8 @@ FACTORIES: dict[str, dict[str, str]] = {
         "ipp": "kiosk.devices.a4.ipp:IppA4Printer",
     },
     "scanner": {
-        "sim": "kiosk.devices.none:AbsentDevice",
+        "sim": "kiosk.devices.scanner.sim:SimQrScanner",
+        "qr+serial": "kiosk.devices.scanner.service:SerialQrScanner",
     },
     "camera": {
         "sim": "kiosk.devices.none:AbsentDevice",

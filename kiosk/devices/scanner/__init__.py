@@ -1,0 +1,1 @@
+"""Serial QR/barcode scanner: line protocol, pyserial transport, service and simulator."""
