@@ -37,6 +37,7 @@ class EvaluationRequest(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=10)
     terminal_id: str = Field(default="", max_length=64)
     session: str = Field(default="", max_length=64)
+    ticket: str = Field(default="", max_length=16)  # the queue number rated (好差评)
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Platform:
 
 # Areas that add routes: modules with `register(platform: Platform) -> None`.
 ROUTE_MODULES: tuple[str, ...] = ("reference_backend.outbox", "reference_backend.fleet")
+
+ROUTE_MODULES += ("reference_backend.services",)  # business services (issue 8)
 
 
 class State:

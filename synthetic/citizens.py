@@ -49,6 +49,10 @@ CITIZENS: tuple[Citizen, ...] = (
     Citizen("ouyang", "欧阳思远", "1", "01", date(1999, 1, 8), "广东省东莞市松山湖大道6号",
             733, "东莞市公安局松山湖分局", date(2019, 2, 11), date(2029, 2, 11), "D19990108",
             "松山湖数据服务有限公司", date(2021, 8, 1), 9000),
+    # 陈晓梅's husband (no-property proof for a married couple; see synthetic/services.py).
+    Citizen("huang", "黄志强", "1", "01", date(1983, 9, 21), "广东省东莞市南城街道鸿福路88号",
+            415, "东莞市公安局南城分局", date(2014, 3, 2), date(2034, 3, 2), "D19830921",
+            "东莞市南城建设工程有限公司", date(2006, 9, 1), 7600),
     # A person the platform has no record of (for "no record found" paths).
     Citizen("nobody", "赵无名", "1", "01", date(1990, 5, 5), "广东省东莞市厚街镇康乐路1号",
             901, "东莞市公安局厚街分局", date(2016, 5, 5), date(2026, 5, 5), "",

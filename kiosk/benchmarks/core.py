@@ -61,7 +61,8 @@ def certificate_flow_s(repeat: int) -> float:
 
     answers = {ScreenKind.CONSENT: Response("agree"), ScreenKind.PREVIEW: Response("print"),
                ScreenKind.RATING: Response("submit", {"stars": 5, "tags": []}),
-               ScreenKind.RESULT: Response("done"), ScreenKind.ERROR: Response("home")}
+               ScreenKind.RESULT: Response("done"), ScreenKind.ERROR: Response("home"),
+               ScreenKind.CHOICE: Response("participation"), ScreenKind.FORM: Response("confirm")}
     cfg = Config().with_section("devices", idcard="sim://?card=chen", a4="sim://",
                                 receipt="sim://")
     rt = Runtime.create(cfg)

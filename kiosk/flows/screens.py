@@ -61,6 +61,7 @@ class Screen:
     keys: str = ""  # KEYBOARD: the characters offered
     entry: str = ""  # KEYBOARD: text already typed
     max_len: int = 0  # KEYBOARD: longest text accepted (0 = no limit)
+    vocabulary: tuple[str, ...] = ()  # KEYBOARD (pinyin): words to offer first
     # The spoken prompt; empty means the title. Must never contain personal data
     # (kiosk.voice refuses digits and masks anyway).
     voice: str = ""

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton, QWidget
 
+from kiosk.ui.citizen_scripts import perform, script_for, steps_for
 from kiosk.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class ScriptedCitizen(QObject):
         super().__init__(win)
         self.inspect = inspect
         self.win, self.flow_id, self.shots, self.on_done = win, flow_id, shots, on_done
-        self.script = script or DEFAULT_SCRIPT
+        self.script = script or script_for(flow_id, DEFAULT_SCRIPT)
+        self.visits: dict[str, int] = {}  # per-flow scripts may differ per visit
         self.delay_ms = delay_ms
         self.seen: list[str] = []
         self.flow_started = False
@@ -83,6 +85,8 @@ class ScriptedCitizen(QObject):
             if self.flow_started:
                 self.on_done(self.ended == "completed")
                 return
+            for step in self.script.get("start", []):
+                perform(self.win, step)
             self.flow_started = True
             tap(self.win.home.tiles[self.flow_id])
         else:
@@ -90,10 +94,12 @@ class ScriptedCitizen(QObject):
             if kind == "error":
                 self.errors.append(self.win.flow_view.screen.text if self.win.flow_view.screen
                                    else name)
-            for step in self.script.get(kind, []):
+            for step in steps_for(self.script, name, self.visits):
                 self._tap_named(step)
 
     def _tap_named(self, step: str) -> None:
+        if perform(self.win, step):
+            return
         view = self.win.flow_view
         if step.startswith("star:"):
             n = int(step.split(":")[1])

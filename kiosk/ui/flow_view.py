@@ -20,6 +20,7 @@ from kiosk.flows.interaction import Pending
 from kiosk.flows.screens import Response, Screen, ScreenKind
 from kiosk.i18n import Translator
 from kiosk.ui import theme
+from kiosk.ui.form_widgets import add_form_widgets
 from kiosk.ui.illustration import Illustration
 from kiosk.ui.widgets import button, label, set_flag
 
@@ -80,6 +81,7 @@ class FlowView(QWidget):
             self._card.deleteLater()
             self._card = None
         self._stars, self._tags = [], []
+        self._value = None
         self.pending, self.screen = None, None
 
     def show_screen(self, pending: Pending, portrait: bool) -> None:
@@ -126,6 +128,7 @@ class FlowView(QWidget):
                 texts.addLayout(self._rating_widgets(s, portrait))
             if s.kind == ScreenKind.CHOICE:
                 texts.addLayout(self._choice_widgets(s, pending, portrait))
+            self._value = add_form_widgets(texts, s, m, self._t(), portrait, self._answer)
             if s.hint:
                 texts.addWidget(label(s.hint, "stepHint"))
             texts.addStretch(1)
@@ -159,6 +162,8 @@ class FlowView(QWidget):
         if self.screen is not None and self.screen.kind == ScreenKind.RATING:
             value = {"stars": self._rating,
                      "tags": [b.property("tagId") for b in self._tags if b.property("on") == "true"]}
+        elif getattr(self, "_value", None) is not None:
+            value = self._value()  # FORM steppers, KEYBOARD text
         self.answered.emit(self.pending, Response(action, value))
 
     def _rating_widgets(self, s: Screen, portrait: bool) -> QVBoxLayout:

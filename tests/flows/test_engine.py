@@ -11,7 +11,8 @@ from kiosk.flows.screens import Response, Screen, ScreenKind
 
 HAPPY = {ScreenKind.CONSENT: Response("agree"), ScreenKind.PREVIEW: Response("print"),
          ScreenKind.RATING: Response("submit", {"stars": 5, "tags": ["evaluate.tag.fast"]}),
-         ScreenKind.RESULT: Response("done"), ScreenKind.ERROR: Response("home")}
+         ScreenKind.RESULT: Response("done"), ScreenKind.ERROR: Response("home"),
+         ScreenKind.CHOICE: Response("participation"), ScreenKind.FORM: Response("confirm")}
 
 
 def run(rt, answers=HAPPY):  # type: ignore[no-untyped-def]
@@ -24,8 +25,8 @@ def test_certificate_flow_completes_and_prints(make_runtime) -> None:  # type: i
     rt = make_runtime()
     result, ui, _ = run(rt)
     assert result.outcome == "completed", result
-    assert result.steps_run == ("identify", "consent", "query", "preview", "print", "receipt",
-                                "rate", "done")
+    assert result.steps_run == ("identify", "consent", "options", "kind", "period", "query",
+                                "which", "preview", "print", "receipt", "rate", "done")
     a4 = rt.devices["a4"]
     receipt = rt.devices["receipt"]
     assert len(a4.jobs) == 1 and a4.jobs[0][1].startswith(b"%PDF-")
@@ -33,7 +34,7 @@ def test_certificate_flow_completes_and_prints(make_runtime) -> None:  # type: i
     kinds = [s.kind for s in ui.screens]
     assert kinds[0] == ScreenKind.IDENTIFY and ScreenKind.PREVIEW in kinds
     # step N of M is shown on counted steps only
-    assert ui.screens[0].position == (1, 5)
+    assert ui.screens[0].position == (1, 7)
 
 
 def test_declining_consent_cancels_without_querying(make_runtime) -> None:  # type: ignore[no-untyped-def]

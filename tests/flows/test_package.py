@@ -35,7 +35,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 @pytest.mark.parametrize("old,new,where,problem", [
     ('type = "consent"', 'type = "shell"', "steps[1].type", "unknown step type"),
-    ('template = "ss_certificate_a4"', 'template = "missing_tpl"', "steps[3].template",
+    ('template = "ss_certificate_a4"', 'template = "missing_tpl"', "steps[7].template",
      "not in package"),
     ('text = "flow.ss_certificate.consent"', 'text = "flow.nope"', "steps[1].text", "missing"),
     ('timeout_s = 90', 'timeout_s = 90\nrm_rf = true', "steps[0].rm_rf", "unknown parameter"),

@@ -17,7 +17,9 @@ def answer(screen: Screen) -> Response | None:
     if screen.kind in (ScreenKind.PROGRESS, ScreenKind.IDENTIFY):
         return None
     primary = [a for a in screen.actions if a.primary]
-    return Response(primary[0].id) if primary else None
+    if primary:
+        return Response(primary[0].id)
+    return Response(screen.options[0].id) if screen.options else None  # choices: the first
 
 
 def run_flow(rt: Any, flow_id: str) -> tuple[FlowResult, ScriptedInteraction, Any]:

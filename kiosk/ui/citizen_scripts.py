@@ -1,0 +1,133 @@
+"""What the scripted citizen does in each flow (headless demo, end-to-end tests).
+
+A script maps a screen to taps. Keys are tried from the most to the least
+specific: `"<step>.<kind>"`, `"<step>"`, `"<kind>"`. A value is a list of taps for
+every visit, or a list of such lists: one per visit of that screen (the last one
+repeats). `"start"` lists what happens at the home screen before the tile is tapped.
+
+Taps: a button's object name (`action-confirm`, `option-year`), `star:N`, `tag:N`,
+and the verbs below (`perform`): `card:KEY` puts a synthetic citizen's ID card on
+the simulated reader, `remove_card`, `type:TEXT` presses on-screen keys,
+`candidate:词` picks an input-method candidate, `field:ID:+N` moves a stepper,
+`scan:TEXT` presents a code to the simulated scanner.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QPushButton, QWidget
+
+log = logging.getLogger(__name__)
+
+Script = dict[str, Any]
+
+FLOW_SCRIPTS: dict[str, Script] = {
+    "ss_certificate": {
+        "kind.choice": ["option-participation"],
+        "period.form": ["action-confirm"],
+    },
+    "tax_list": {
+        "mode.choice": ["option-range"],
+        "range.form": [["option-preset:last_36"], ["action-confirm"]],
+    },
+    "no_property": {
+        "scope.choice": ["option-couple"],
+        "spouse.identify": ["card:huang"],
+    },
+    "provident_fund": {
+        "start": ["card:ouyang"],
+        "period.form": ["action-confirm"],
+    },
+    "queue_ticket": {
+        "show.info": ["action-done"],
+    },
+    "evaluation": {
+        "ticket_no.keyboard": ["type:A021", "action-confirm"],
+        "result": ["action-done"],
+    },
+    "service_guide": {
+        "browse.choice": [["action-search"], ["option-matter:ss-cert"]],
+        "browse.keyboard": ["type:SHEBAO", "candidate:社保", "action-confirm"],
+        "detail.info": [["option-section:materials"], ["action-print"]],
+        "result": ["action-done"],
+    },
+}
+
+
+def script_for(flow_id: str, base: Script) -> Script:
+    return {**base, **FLOW_SCRIPTS.get(flow_id, {})}
+
+
+def steps_for(script: Script, name: str, visits: dict[str, int]) -> list[str]:
+    """The taps for the screen announced as `<flow>.<step>.<kind>`."""
+    parts = name.split(".")
+    step, kind = (parts[-2], parts[-1]) if len(parts) >= 3 else ("", parts[-1])
+    for key in (f"{step}.{kind}", step, kind):
+        if key and key in script:
+            value = script[key]
+            n = visits.get(key, 0)
+            visits[key] = n + 1
+            if value and isinstance(value[0], list):
+                return list(value[min(n, len(value) - 1)])
+            return list(value)
+    return []
+
+
+def _tap(widget: QWidget) -> None:
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def _key_button(root: QWidget, key: str) -> QPushButton | None:
+    for b in root.findChildren(QPushButton, "key"):
+        if b.property("key") == key and b.isVisible():
+            return b
+    return None
+
+
+def perform(win: Any, step: str) -> bool:
+    """Do a verb step; False if `step` is not a verb (then it is a button name)."""
+    verb, _, arg = step.partition(":")
+    devices = win.runtime.devices
+    view = win.flow_view
+    if verb == "card":
+        devices["idcard"].place_card(arg)
+    elif verb == "remove_card":
+        devices["idcard"].remove_card()
+    elif verb == "scan":
+        scanner = devices.get("scanner")
+        if scanner is None or not hasattr(scanner, "scan"):
+            log.warning("scripted citizen: no scriptable scanner for %s", step)
+        else:
+            scanner.scan(arg)
+    elif verb == "type":
+        for ch in arg:
+            b = _key_button(view, ch.upper()) or _key_button(view, ch)
+            if b is None:
+                log.warning("scripted citizen: no key %r on %s", ch, win.current_screen)
+                return True
+            _tap(b)
+    elif verb == "candidate":
+        from kiosk.ui.keyboard import OnScreenKeyboard
+
+        for kb in view.findChildren(OnScreenKeyboard):
+            kb.wait_ready(15)
+            kb._refresh()
+        hits = [b for b in view.findChildren(QPushButton, "candidate") if b.text() == arg]
+        if not hits:
+            log.warning("scripted citizen: no candidate %r on %s", arg, win.current_screen)
+            return True
+        _tap(hits[0])
+    elif verb == "field":
+        fid, _, delta = arg.partition(":")
+        n = int(delta or "1")
+        b = view.findChild(QPushButton, f"field-{fid}-{'plus' if n > 0 else 'minus'}")
+        for _ in range(abs(n)):
+            if b is not None and b.isEnabled():
+                _tap(b)
+    else:
+        return False
+    return True

@@ -1,0 +1,204 @@
+"""Widgets for FORM (touch steppers), KEYBOARD (on-screen keys) and INFO (rows, big text).
+
+`add_form_widgets` adds what a screen needs under its text and returns a function
+that reads the current value (for the answer), or None when the screen has no value.
+Everything is a large touch target; nothing needs a physical keyboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.flows.screens import Field, Screen, ScreenKind
+from kiosk.i18n import Translator
+from kiosk.ui import theme
+from kiosk.ui.widgets import button, label
+
+Getter = Callable[[], object]
+
+
+def _month_index(text: str) -> int:
+    return int(text[:4]) * 12 + int(text[5:7]) - 1
+
+
+def _month_text(i: int) -> str:
+    return f"{i // 12:04d}-{i % 12 + 1:02d}"
+
+
+def field_display(f: Field, value: str, t: Translator) -> str:
+    if f.kind == "month":
+        return t("period.month_fmt", y=value[:4], m=value[5:7])
+    if f.kind == "year":
+        return t("period.year", year=value)
+    return value
+
+
+def _step_value(f: Field, value: str, delta: int) -> str:
+    if f.kind == "month":
+        i = _month_index(value) + delta
+        return _month_text(min(max(i, _month_index(f.min)), _month_index(f.max)))
+    n = int(value) + delta
+    return str(min(max(n, int(f.min)), int(f.max)))
+
+
+class Stepper(QWidget):
+    """[−]  2025年03月  [+] : one value moved by touch, within its bounds."""
+
+    def __init__(self, f: Field, m: theme.Metrics, t: Translator) -> None:
+        super().__init__()
+        self.setObjectName(f"field-{f.id}")
+        self.f, self.t, self.value = f, t, f.value
+        h = QHBoxLayout(self)
+        h.setContentsMargins(0, 0, 0, 0)
+        h.setSpacing(m.px(16))
+        name = label(f.label, "fieldLabel", wrap=False)
+        name.setStyleSheet(f"font-size: {m.body}px; color: {theme.MUTED};")
+        name.setMinimumWidth(m.px(170))
+        h.addWidget(name)
+        self.minus = button("−", f"field-{f.id}-minus")
+        self.plus = button("+", f"field-{f.id}-plus")
+        for b in (self.minus, self.plus):
+            b.setMinimumSize(m.px(96), m.px(88))
+            b.setAccessibleName(f"{f.label} {b.text()}")
+        self.shown = label("", "fieldValue", wrap=False)
+        self.shown.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.shown.setMinimumWidth(m.px(250))
+        self.shown.setStyleSheet(f"font-size: {m.px(40)}px; font-weight: bold;")
+        h.addWidget(self.minus)
+        h.addWidget(self.shown)
+        h.addWidget(self.plus)
+        h.addStretch(1)
+        self.minus.clicked.connect(lambda: self.move(-1))
+        self.plus.clicked.connect(lambda: self.move(1))
+        self._refresh()
+
+    def move(self, delta: int) -> None:
+        self.value = _step_value(self.f, self.value, delta)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.shown.setText(field_display(self.f, self.value, self.t))
+        self.minus.setEnabled(self.value != self.f.min)
+        self.plus.setEnabled(self.value != self.f.max)
+
+
+class CharPad(QWidget):
+    """A pad of the given characters (e.g. A–E and 0–9 for a queue number)."""
+
+    def __init__(self, chars: str, m: theme.Metrics, t: Translator, entry: str, max_len: int,
+                 portrait: bool) -> None:
+        super().__init__()
+        self.setObjectName("charPad")
+        self.text, self.max_len = entry, max_len
+        v = QVBoxLayout(self)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.setSpacing(m.px(14))
+        self.entry = QLabel()
+        self.entry.setObjectName("kbEntry")
+        self.entry.setMinimumHeight(m.px(84))
+        self.entry.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.entry.setStyleSheet(f"font-size: {m.px(44)}px; font-weight: bold; "
+                                 f"border: {m.px(2)}px solid #C9D6E3; padding: 0 {m.px(16)}px;")
+        v.addWidget(self.entry)
+        grid = QGridLayout()
+        grid.setSpacing(m.px(10))
+        cols = 6 if portrait else 8
+        keys = [(c, c) for c in chars] + [("⌫", "BACKSPACE"), (t("keyboard.clear"), "CLEAR")]
+        for i, (text, key) in enumerate(keys):
+            b = QPushButton(text)
+            b.setObjectName("key")
+            b.setProperty("key", key)
+            b.setMinimumSize(m.px(90), m.px(88))
+            b.setStyleSheet("padding: 0;")
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.clicked.connect(lambda _=False, k=key: self.press(k))
+            grid.addWidget(b, i // cols, i % cols)
+        v.addLayout(grid)
+        self._refresh()
+
+    def press(self, key: str) -> None:
+        if key == "BACKSPACE":
+            self.text = self.text[:-1]
+        elif key == "CLEAR":
+            self.text = ""
+        elif not self.max_len or len(self.text) < self.max_len:
+            self.text += key
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.entry.setText(self.text + "▏")
+
+
+def _rows(s: Screen, m: theme.Metrics) -> QGridLayout:
+    grid = QGridLayout()
+    grid.setHorizontalSpacing(m.px(24))
+    grid.setVerticalSpacing(m.px(10))
+    for r, (name, value) in enumerate(s.rows):
+        lab = label(name, "rowLabel", wrap=False)
+        lab.setStyleSheet(f"font-size: {m.body}px; color: {theme.MUTED};")
+        lab.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        val = label(value, "rowValue")
+        val.setStyleSheet(f"font-size: {m.body}px;")
+        grid.addWidget(lab, r, 0)
+        grid.addWidget(val, r, 1)
+    grid.setColumnStretch(1, 1)
+    return grid
+
+
+def _option_buttons(s: Screen, m: theme.Metrics, portrait: bool,
+                    answer: Callable[[str], None]) -> QGridLayout:
+    grid = QGridLayout()
+    grid.setSpacing(m.px(16))
+    cols = 2 if portrait else (4 if len(s.options) >= 4 else max(1, len(s.options)))
+    for i, opt in enumerate(s.options):
+        b = button(opt.label, f"option-{opt.id}", primary=opt.primary)
+        b.clicked.connect(lambda _=False, oid=opt.id: answer(oid))
+        grid.addWidget(b, i // cols, i % cols)
+    return grid
+
+
+def add_form_widgets(texts: QVBoxLayout, s: Screen, m: theme.Metrics, t: Translator,
+                     portrait: bool, answer: Callable[[str], None]) -> Getter | None:
+    """Add the widgets of a FORM, KEYBOARD or INFO screen (and rows/big on any screen)."""
+    getter: Getter | None = None
+    if s.big:
+        big = label(s.big, "bigText", wrap=False)
+        big.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        big.setStyleSheet(f"font-size: {m.px(120)}px; font-weight: bold; "
+                          f"color: {theme.PRIMARY};")
+        texts.addWidget(big)
+    if s.kind == ScreenKind.INFO and s.options:  # tabs above what they switch
+        texts.addLayout(_option_buttons(s, m, portrait, answer))
+    if s.rows:
+        texts.addLayout(_rows(s, m))
+    if s.kind == ScreenKind.FORM and s.fields:
+        steppers = [Stepper(f, m, t) for f in s.fields]
+        for st in steppers:
+            texts.addWidget(st)
+        getter = lambda: {st.f.id: st.value for st in steppers}  # noqa: E731
+    if s.kind == ScreenKind.FORM and s.options:  # presets below the steppers they set
+        texts.addLayout(_option_buttons(s, m, portrait, answer))
+    if s.kind == ScreenKind.KEYBOARD:
+        from kiosk.ui.keyboard import MODES, OnScreenKeyboard
+
+        if s.keys in MODES:
+            kb = OnScreenKeyboard(m, s.keys, max_len=s.max_len, vocabulary=s.vocabulary,
+                                  text=s.entry)
+            texts.addWidget(kb)
+            getter = lambda: kb.text  # noqa: E731
+        else:
+            pad = CharPad(s.keys, m, t, s.entry, s.max_len, portrait)
+            texts.addWidget(pad)
+            getter = lambda: pad.text  # noqa: E731
+    return getter
