@@ -227,6 +227,7 @@ class Outbox:
         self._conns_lock = threading.Lock()
         self._known_streams: set[str] = set()
         self._listeners: list[Any] = []
+        self._free_cache: tuple[float, int] | None = None
         conn, incident = open_database(self.path, app_id=APP_ID, version=SCHEMA_VERSION,
                                        create=_create_schema)
         if incident is not None:
@@ -302,19 +303,29 @@ class Outbox:
     def _usage(self, conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
         return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT cls, items, bytes FROM usage")}
 
-    def refusal(self, extra_bytes: int = 0, conn: sqlite3.Connection | None = None) -> str:
-        """The key why a citizen submission would be refused now, or "" if it is accepted."""
-        p = self.policy
-        usage = self._usage(conn or self._conn())
-        items = usage["citizen"][0] + usage["dead"][0] + 1
-        size = usage["citizen"][1] + usage["dead"][1] + extra_bytes
-        if items > p.max_items * p.high_water or size > p.max_bytes * p.high_water:
-            return "outbox.full"
+    def _free_bytes(self) -> int:
+        """Free space on the outbox's disk (statvfs at most every 0.5 s)."""
+        now = time.monotonic()
+        cached = self._free_cache
+        if cached is not None and now - cached[0] < 0.5:
+            return cached[1]
         try:
             free = shutil.disk_usage(self.path.parent).free
         except OSError:
             free = 0
-        if free < p.min_free_bytes:
+        self._free_cache = (now, free)
+        return free
+
+    def refusal(self, extra_bytes: int = 0, conn: sqlite3.Connection | None = None,
+                usage: dict[str, tuple[int, int]] | None = None) -> str:
+        """The key why a citizen submission would be refused now, or "" if it is accepted."""
+        p = self.policy
+        usage = usage or self._usage(conn or self._conn())
+        items = usage["citizen"][0] + usage["dead"][0] + 1
+        size = usage["citizen"][1] + usage["dead"][1] + extra_bytes
+        if items > p.max_items * p.high_water or size > p.max_bytes * p.high_water:
+            return "outbox.full"
+        if p.min_free_bytes and self._free_bytes() < p.min_free_bytes:
             return "outbox.disk_low"
         return ""
 
@@ -322,46 +333,43 @@ class Outbox:
                  created: float | None) -> str | None:
         conn = tx.conn
         key = key or uuid.uuid4().hex
-        if conn.execute("SELECT 1 FROM journal WHERE key = ?", (key,)).fetchone():
-            return key  # already recorded: a local retry must not record twice
+        now = time.time() if created is None else created
         cls = self.policy.classify(stream)
         plain = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         blob = self.key.seal(plain, item_aad(stream, key))
         size = len(blob)
+        cur = conn.execute("INSERT OR IGNORE INTO journal(stream, key, created, size) "
+                           "VALUES (?,?,?,?)", (stream, key, now, size))
+        if cur.rowcount == 0:
+            return key  # already recorded: a local retry must not record twice
+        usage = self._usage(conn)
         if cls is StreamClass.CITIZEN:
-            why = self.refusal(size, conn)
+            why = self.refusal(size, usage=usage)
             if why:
                 raise OutboxFull(why, f"{stream} refused at the high-water mark")
-        if not self._make_room(conn, size, cls):
+        if not self._make_room(conn, size, cls, usage):
             conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'dropped_telemetry'")
+            conn.execute("UPDATE journal SET outcome = 'dropped' WHERE key = ?", (key,))
             return None
         if stream not in self._known_streams:
             conn.execute("INSERT OR IGNORE INTO streams(name, cls) VALUES (?, ?)",
                          (stream, cls.value))
             self._known_streams.add(stream)
-        now = time.time() if created is None else created
         conn.execute("INSERT INTO outbox(stream, key, cls, created, payload, kid, size) "
                      "VALUES (?,?,?,?,?,?,?)", (stream, key, cls.value, now, blob,
                                                 self.key.kid, size))
-        conn.execute("INSERT INTO journal(stream, key, created, size) VALUES (?,?,?,?)",
-                     (stream, key, now, size))
         tx.enqueued.append(key)
         return key
 
-    def _make_room(self, conn: sqlite3.Connection, size: int, cls: StreamClass) -> bool:
+    def _make_room(self, conn: sqlite3.Connection, size: int, cls: StreamClass,
+                   usage: dict[str, tuple[int, int]]) -> bool:
         """Evict oldest telemetry until `size` more bytes and one more item fit the bound."""
         p = self.policy
-        usage = self._usage(conn)
         items = sum(v[0] for v in usage.values()) + 1
         total = sum(v[1] for v in usage.values()) + size
-        free = None
-        if cls is StreamClass.TELEMETRY:
-            try:
-                free = shutil.disk_usage(self.path.parent).free
-            except OSError:
-                free = 0
-            if free < p.min_free_bytes:
-                return False
+        if cls is StreamClass.TELEMETRY and p.min_free_bytes \
+                and self._free_bytes() < p.min_free_bytes:
+            return False
         evicted = 0
         while items > p.max_items or total > p.max_bytes:
             row = self._oldest_telemetry(conn)
