@@ -105,7 +105,7 @@ class OfflineServices:
         """Queue a write durably. Raises StorageError (key for the UI) if a citizen
         submission cannot be accepted; telemetry that cannot be kept is dropped."""
         outbox = self.open()
-        telemetry = OutboxPolicy().classify(stream) is StreamClass.TELEMETRY
+        telemetry = policy_from(self.config).classify(stream) is StreamClass.TELEMETRY
         if outbox is None:
             if telemetry:
                 return None

@@ -28,6 +28,7 @@ def _records(rt: Any, stream: str, session_id: str) -> list[dict[str, Any]]:
 
 def test_link_cut_at_every_backend_call_of_every_flow(make_runtime, backend, proxy) -> None:  # type: ignore[no-untyped-def]
     covered: dict[str, int] = {}
+    degraded: dict[str, int] = {}
     probe = _via_proxy(make_runtime, backend, proxy)
     for flow in probe.package.catalog():
         proxy.restore()
@@ -44,6 +45,12 @@ def test_link_cut_at_every_backend_call_of_every_flow(make_runtime, backend, pro
             rt = _via_proxy(make_runtime, backend, proxy)
             result, ui, session = run_flow(rt, flow.id)
             where = f"{flow.id}: link cut at backend call {n}/{calls} ({proxy.requests[-1]})"
+            tx = _records(rt, "transaction", session.id)
+            if not flow.requires_online and result.outcome == "completed":
+                # an offline-capable flow may serve from what it has: still one record
+                assert [r["outcome"] for r in tx] == ["completed"], where
+                degraded[flow.id] = degraded.get(flow.id, 0) + 1
+                continue
             assert result.outcome == "failed", where
             assert result.error_key in ("backend.unreachable", "backend.timeout"), where
             errors = [s for s in ui.screens if s.kind is ScreenKind.ERROR]
@@ -52,10 +59,10 @@ def test_link_cut_at_every_backend_call_of_every_flow(make_runtime, backend, pro
             assert errors[0].text == t(result.error_key) != result.error_key, where
             # no partial state: nothing printed, nothing recorded twice, no evaluation
             assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == [], where
-            tx = _records(rt, "transaction", session.id)
             assert [(r["outcome"], r["error"]) for r in tx] == [("failed", result.error_key)]
             assert _records(rt, "evaluation", session.id) == []
     assert covered.get("ss_certificate", 0) >= 1, covered
+    assert not any(probe.package.flows[f].requires_online for f in degraded), degraded
 
 
 def test_items_queued_offline_arrive_after_reconnection_in_order(make_runtime, backend, proxy, admin, stream_prefix) -> None:  # type: ignore[no-untyped-def]
