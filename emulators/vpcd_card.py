@@ -15,7 +15,7 @@ SELECT, `6C xx` for a wrong Le) and misbehaves on request. Independent of
 
 prints `READY` and takes commands on stdin, one per line, answering `OK`:
     insert KEY | remove | t0 on|off | not_ss on|off | name_len N |
-    fail CLA-INS-P1 SWHEX [TIMES] | pull_after N | garbage | quit
+    fail CLA-INS-P1 SWHEX [TIMES] | pull_after N | garbage | reset | quit
 """
 
 from __future__ import annotations
@@ -303,6 +303,9 @@ def command(card: VirtualSsCard, line: str) -> str:
         b.pull_after = card.apdus + int(args[0])
     elif op == "garbage":
         b.garbage = True
+    elif op == "reset":
+        card.remove()
+        card.behaviour = Behaviour()
     elif op == "quit":
         return "BYE"
     else:

@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 OFFLINE_KEY = "device.sscard.offline"
 
 
+def _counter(state: ReaderState) -> int:
+    return (state.event >> 16) & 0xFFFF
+
+
 class PcscSsCardReader(Device):
     kind = "sscard"
 
@@ -58,6 +62,7 @@ class PcscSsCardReader(Device):
         self._opened = False
         self._state: ReaderState | None = None
         self._await_removal = False  # the card on the reader already failed
+        self._failed_insertion: tuple[str | None, int] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     def open(self) -> None:
@@ -135,6 +140,8 @@ class PcscSsCardReader(Device):
         return state
 
     def _read(self, deadline: float, cancel: threading.Event, emit: CardEventSink) -> Identity:
+        if self._await_removal and self._card_changed():
+            self._await_removal = False  # taken out and put back since it failed
         if self._await_removal:
             emit(CardEvent.WAITING)
             gone = self._wait(lambda s: not s.card_present, deadline, cancel)
@@ -146,7 +153,7 @@ class PcscSsCardReader(Device):
             emit(CardEvent.WAITING)
         state = self._wait(lambda s: s.card_present, deadline, cancel)
         if state is None or state.reader is None:
-            if self._state is None or self._state.reader is None:
+            if self.transport.last.reader is None:
                 raise DeviceError(OFFLINE_KEY, "no reader until the deadline", retryable=False)
             raise DeviceError("sscard.no_card", "no card within timeout")
         emit(CardEvent.PRESENT)
@@ -159,11 +166,28 @@ class PcscSsCardReader(Device):
         except ApduError as err:
             log.info("sscard unusable card: %s", err.detail)
             if err.key != "sscard.read_failed":
-                self._await_removal = True
+                self._mark_unusable(state)
             raise DeviceError(err.key, err.detail, retryable=err.retryable) from None
         emit(CardEvent.READ)
         log.info("sscard read: spec %s", identity.extra.get("spec_version", "?"))
         return identity
+
+    def _mark_unusable(self, state: ReaderState | None) -> None:
+        self._await_removal = True
+        self._failed_insertion = (state.reader, _counter(state)) if state else None
+
+    def _card_changed(self) -> bool:
+        """Whether the card was taken out (and maybe put back) since it failed.
+
+        PC/SC counts card events per reader in the high word of the event state.
+        """
+        try:
+            now = self.transport.state()
+        except PcscError:
+            return False
+        if not now.card_present:
+            return False  # still to be waited for in _read (emits REMOVED)
+        return self._failed_insertion != (now.reader, _counter(now))
 
     def _read_card(self) -> Identity:
         exchange(self.transport.transmit, select_by_name(SSSE_AID), "select SSSE")
@@ -187,7 +211,7 @@ class PcscSsCardReader(Device):
             emit(CardEvent.REMOVED)
             return DeviceError("sscard.card_removed", str(err))
         if err.fault is Fault.CARD_MUTE:
-            self._await_removal = True
+            self._mark_unusable(self._state)
             return DeviceError("sscard.card_mute", str(err))
         if err.fault is Fault.CANCELLED:
             raise Cancelled()

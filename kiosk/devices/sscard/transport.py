@@ -86,6 +86,7 @@ class PcscTransport:
         self._card: int | None = None
         self._protocol = 0
         self._ctx_lock = threading.Lock()
+        self.last = ReaderState(None)  # the latest state seen
 
     # -- context ----------------------------------------------------------------------
     def _ctx(self) -> int:
@@ -119,11 +120,17 @@ class PcscTransport:
 
     # -- readers and cards --------------------------------------------------------------
     def readers(self) -> list[str]:
-        hresult, readers = scard.SCardListReaders(self._ctx(), [])
-        if hresult & _MASK == _code("SCARD_E_NO_READERS_AVAILABLE"):
-            return []
-        self._check(hresult, "list readers")
-        return list(readers)
+        for attempt in (1, 2):
+            hresult, readers = scard.SCardListReaders(self._ctx(), [])
+            if hresult & _MASK == _code("SCARD_E_NO_READERS_AVAILABLE"):
+                return []
+            if hresult & _MASK in _CONTEXT_DEAD and attempt == 1:
+                # pcscd restarted since the context was made: a fresh one may work.
+                self._drop_context()
+                continue
+            self._check(hresult, "list readers")
+            return list(readers)
+        return []  # pragma: no cover - the loop always returns or raises
 
     def find_reader(self) -> str | None:
         for name in self.readers():
@@ -133,6 +140,10 @@ class PcscTransport:
 
     def state(self, timeout_ms: int = 0, known: ReaderState | None = None) -> ReaderState:
         """The reader's current state; with `known`, wait up to `timeout_ms` for a change."""
+        self.last = self._state(timeout_ms, known)
+        return self.last
+
+    def _state(self, timeout_ms: int, known: ReaderState | None) -> ReaderState:
         try:
             reader = self.find_reader()
         except PcscError as err:
@@ -206,7 +217,18 @@ class PcscTransport:
             fault = Fault.READER_GONE if state.reader is None else Fault.CARD_REMOVED
             raise PcscError(fault, "transmit", hresult)
         self._check(hresult, "transmit")
+        if len(response) < 2 and self._card_went_away():
+            # Some drivers (vpcd among them) report a card that vanished mid-command
+            # as an empty answer rather than an error.
+            raise PcscError(Fault.CARD_REMOVED, "transmit: empty response, card gone")
         return bytes(response)
+
+    def _card_went_away(self, grace_ms: int = 600) -> bool:
+        """Whether the card leaves within `grace_ms` (pcscd polls presence every 400 ms)."""
+        state = self.state()
+        if state.card_present:
+            state = self.state(grace_ms, state)
+        return not state.card_present
 
     def disconnect(self, reset: bool = False) -> None:
         card, self._card = self._card, None

@@ -191,16 +191,24 @@ class CardProcess:
                 self.proc.wait()
 
 
+@pytest.fixture(scope="session")
+def _card_process(pcscd: Pcscd) -> Iterator[list[CardProcess]]:
+    holder = [CardProcess(pcscd.port)]
+    yield holder
+    holder[0].close()
+
+
 @pytest.fixture
-def vcard(pcscd: Pcscd) -> Iterator[CardProcess]:
-    """A virtual card slot (empty) on the private pcscd's vpcd reader."""
+def vcard(pcscd: Pcscd, _card_process: list[CardProcess]) -> Iterator[CardProcess]:
+    """A virtual card slot (empty, default behaviour) on the private pcscd's vpcd reader."""
     pcscd.ensure_running()
-    card = CardProcess(pcscd.port)
-    try:
-        yield card
-    finally:
-        card.close()
-        _wait_card_state(pcscd.reader, present=False)
+    if _card_process[0].proc.poll() is not None:
+        _card_process[0] = CardProcess(pcscd.port)
+    card = _card_process[0]
+    card.send("reset")
+    assert _wait_card_state(pcscd.reader, present=False)
+    yield card
+    card.send("reset")
 
 
 def _wait_card_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
