@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSize, QTimer
 
 from emulators.escpos_decoder import decode
+from emulators.escpos_render import render_png
 from kiosk.config import Config
 from kiosk.runtime import Runtime
 from kiosk.ui.app import build_window, ensure_app
@@ -57,7 +58,9 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
         if receipts:
             data = receipts[-1].read_bytes()
             (out / f"{prefix}receipt.escpos").write_bytes(data)
-            (out / f"{prefix}receipt.txt").write_text(decode(data).render_text(), encoding="utf-8")
+            decoded = decode(data)
+            (out / f"{prefix}receipt.txt").write_text(decoded.render_text(), encoding="utf-8")
+            render_png(decoded.events, out / f"{prefix}receipt.png")
         print(f"[{tag}] {'completed' if ok else 'FAILED'}: {len(citizen.seen)} screens, "
               f"{len(pdfs)} A4 job(s), {len(receipts)} receipt(s)"
               + (f"; errors: {citizen.errors}" if citizen.errors else ""))
