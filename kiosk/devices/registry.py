@@ -36,7 +36,8 @@ FACTORIES: dict[str, dict[str, str]] = {
         "qr+serial": "kiosk.devices.scanner.service:SerialQrScanner",
     },
     "camera": {
-        "sim": "kiosk.devices.none:AbsentDevice",
+        "sim": "kiosk.devices.camera.sim:SimCamera",
+        "opencv": "kiosk.devices.camera.service:OpenCvCamera",
     },
 }
 

@@ -1,0 +1,1 @@
+"""Camera: a video source (OpenCV or simulated) captured on a worker thread."""
