@@ -104,7 +104,7 @@ def test_overlay_overrides_and_disables(tmp_path: Path) -> None:
         validate_steps=False)
     pkg = compose([base, top])
     validate_package(pkg)
-    assert set(pkg.flows) == {"housing_proof"}
+    assert set(pkg.flows) == (set(base.flows) - {"ss_certificate"}) | {"housing_proof"}
     assert pkg.versions == {"builtin": "1.0.0", "dg-extra": "1.0.0"}
     assert pkg.translator("zh_CN")("app.title") == "莞家政务（测试）"
     assert pkg.translator("en")("flow.housing_proof.title") == "EN 新"
