@@ -136,7 +136,8 @@ def export_logs(log_file: Path, dest: Path, terminal_id: str, *,
                 zf.writestr(f"logs/{name}", buf.getvalue())
                 names.append(f"logs/{name}")
             if snapshot is not None:
-                body, _ = mask_line(json.dumps(snapshot, ensure_ascii=False, indent=1))
+                body, n = mask_line(json.dumps(snapshot, ensure_ascii=False, indent=1))
+                masked += n
                 zf.writestr("health.json", body)
                 names.append("health.json")
             zf.writestr("README.txt", (

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
+SEND_TIMEOUT_S = 0.5
+
 
 def _address(raw: str) -> str | None:
     if raw.startswith("@"):
@@ -54,12 +56,16 @@ class Notifier:
         self._lock = threading.Lock()
         self._warned = False
         self.sent = 0
+        self.dropped = 0
 
     @property
     def enabled(self) -> bool:
         return self.address is not None
 
-    def send(self, *assignments: str) -> bool:
+    def send(self, *assignments: str, wait: bool = True) -> bool:
+        """Send one datagram. The socket's queue may be full (systemd busy): then wait at
+        most SEND_TIMEOUT_S, or with `wait=False` (keep-alives from the UI thread) not at
+        all; a missed keep-alive is harmless, a blocked event loop is not."""
         if self.address is None:
             return False
         data = "\n".join(assignments).encode()
@@ -68,9 +74,13 @@ class Notifier:
                 if self._sock is None:
                     self._sock = socket.socket(socket.AF_UNIX,
                                                socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._sock.settimeout(SEND_TIMEOUT_S if wait else 0.0)
                 self._sock.sendto(data, self.address)
                 self.sent += 1
                 return True
+            except (BlockingIOError, TimeoutError):
+                self.dropped += 1  # the queue is full: try again next time
+                return False
             except OSError as exc:
                 if not self._warned:
                     log.warning("sd_notify to %r failed: %s", self.address, exc)
@@ -82,7 +92,7 @@ class Notifier:
         return self.send("READY=1", *([f"STATUS={status}"] if status else []))
 
     def watchdog(self) -> bool:
-        return self.send("WATCHDOG=1")
+        return self.send("WATCHDOG=1", wait=False)
 
     def stopping(self, status: str = "") -> bool:
         return self.send("STOPPING=1", *([f"STATUS={status}"] if status else []))
