@@ -34,9 +34,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.config import load_config
     from kiosk.runtime import Runtime
+    from kiosk.logs import setup_file_logging
     from kiosk.ui.app import run_kiosk
 
-    return run_kiosk(Runtime.create(load_config(args.config)))
+    cfg = load_config(args.config)
+    setup_file_logging(cfg, args.log_level)  # size-rotated file in the data folder
+    return run_kiosk(Runtime.create(cfg))
 
 
 def cmd_flows(args: argparse.Namespace) -> int:

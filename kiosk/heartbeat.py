@@ -221,3 +221,4 @@ class Heartbeat:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.prober.close()

@@ -4,8 +4,9 @@ Used by the maintenance screens, `kiosk maintenance health` and the heartbeat. A
 `status()` may block on real hardware (a serial printer that does not answer), so each
 device is asked on its own worker thread with a deadline, and a device whose previous
 answer is still outstanding is not asked again (at most one stuck thread per device).
-Devices may offer `metrics() -> dict` with live figures (camera `fps`, scanner
-`last_read_at`, …); they are shown next to the status details.
+Devices may offer `metrics() -> dict` with live figures; otherwise the prober works
+them out: camera `fps` from the sequence numbers of its latest frames, scanner
+`last_read_at` and `reads` from its read events (never the code itself).
 """
 
 from __future__ import annotations
@@ -110,6 +111,57 @@ class StatusProber:
         self._lock = threading.Lock()
         self._inflight: dict[int, threading.Thread] = {}
         self._last: dict[int, DeviceStatus] = {}
+        self._frames: dict[int, tuple[int, float]] = {}  # camera: last (seq, at) seen
+        self._reads: dict[int, dict[str, Any]] = {}  # scanner: last read time, count
+        self._unsubscribe: list[Any] = []
+
+    def metrics(self, kind: str, device: Device) -> dict[str, Any]:
+        """Live figures a device does not report itself: camera fps, scanner last read."""
+        fn = getattr(device, "metrics", None)
+        if callable(fn):
+            return {str(k): v for k, v in dict(fn()).items()}
+        key = id(device)
+        latest = getattr(device, "latest", None)
+        if kind == "camera" and callable(latest):
+            frame = latest()
+            if frame is None:
+                return {"fps": 0.0}
+            seq, at = int(frame.seq), float(frame.at)
+            before = self._frames.get(key)
+            self._frames[key] = (seq, at)
+            out: dict[str, Any] = {"frame": "{}x{}".format(*frame.size)}
+            if before is not None and at > before[1]:
+                out["fps"] = round((seq - before[0]) / (at - before[1]), 1)
+            elif before is not None:
+                out["fps"] = 0.0  # no new frame since the last look: not capturing
+            return out
+        subscribe = getattr(device, "subscribe", None)
+        if kind == "scanner" and callable(subscribe):
+            if key not in self._reads:
+                box: dict[str, Any] = {"reads": 0}
+                self._reads[key] = box
+
+                def seen(_event: Any, box: dict[str, Any] = box) -> None:
+                    box["reads"] += 1  # only when and how many: never the code itself
+                    box["last_read_at"] = round(time.time(), 3)
+
+                try:
+                    self._unsubscribe.append(subscribe(seen))
+                except Exception:  # not open yet: try again next round
+                    del self._reads[key]
+                    return {}
+            return dict(self._reads[key])
+        return {}
+
+    def close(self) -> None:
+        """Stop listening to scanners."""
+        for unsubscribe in self._unsubscribe:
+            try:
+                unsubscribe()
+            except Exception:
+                pass
+        self._unsubscribe.clear()
+        self._reads.clear()
 
     def status(self, device: Device, timeout_s: float) -> DeviceStatus:
         key = id(device)
@@ -148,13 +200,10 @@ def device_health(kind: str, device: Device, prober: StatusProber,
     from kiosk.devices.none import AbsentDevice
 
     st = prober.status(device, timeout_s)
-    metrics: dict[str, Any] = {}
-    fn = getattr(device, "metrics", None)
-    if callable(fn):
-        try:
-            metrics = {str(k): v for k, v in dict(fn()).items()}
-        except Exception as exc:
-            metrics = {"error": type(exc).__name__}
+    try:
+        metrics = prober.metrics(kind, device)
+    except Exception as exc:
+        metrics = {"error": type(exc).__name__}
     return DeviceHealth(kind, safe_uri(device.uri.raw), st.state.value, tuple(sorted(st.details)),
                         scrub_text(st.message), metrics, not isinstance(device, AbsentDevice))
 

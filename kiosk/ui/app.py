@@ -78,6 +78,9 @@ def run_kiosk(runtime: Runtime) -> int:
     # Device open may block on real hardware: never on the UI thread.
     threading.Thread(target=runtime.open_devices, daemon=True, name="devices-open").start()
     win = build_window(runtime)
+    from kiosk.ui.operations import Operations
+
+    ops = Operations(app, runtime, win)  # lockdown, watchdog, nightly restart, heartbeats
     if runtime.config.ui.fullscreen:
         win.showFullScreen()
     else:
@@ -86,4 +89,5 @@ def run_kiosk(runtime: Runtime) -> int:
     try:
         return app.exec()
     finally:
+        ops.stop()
         runtime.close()

@@ -28,6 +28,7 @@ from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
 from kiosk.ui.flow_view import FlowView
 from kiosk.ui.home import AttractScreen, HomeScreen
 from kiosk.ui.idle import IdleOverlay, IdleWatcher
+from kiosk.ui.maintenance import CornerTaps, MaintenanceView
 from kiosk.ui.widgets import label, set_flag
 from kiosk.voice import VoiceGuide
 
@@ -84,6 +85,11 @@ class MainWindow(QMainWindow):
         self.flow_view.answered.connect(self._on_answered)
         for w in (self.attract, self.home, self.flow_view):
             self.stack.addWidget(w)
+        # Maintenance mode (issue 9): a hidden corner gesture opens it; flows wait meanwhile.
+        self.maintenance = MaintenanceView(runtime, self.m)
+        self.maintenance.left.connect(self._on_maintenance_left)
+        self.maintenance.screenChanged.connect(self._announce)
+        self.stack.addWidget(self.maintenance)
         self.outer.addWidget(self.stack, 1)
         self.footer = QWidget()
         self.outer.addWidget(self.footer)
@@ -158,6 +164,7 @@ class MainWindow(QMainWindow):
             old.setParent(None)
             old.deleteLater()
         self.header, self.footer = header, footer
+        self._attach_corner(header)
         header.show()
         attract, home = AttractScreen(self.m, self.t), HomeScreen(self.m, self.t)
         attract.touched.connect(self.show_home)
@@ -246,6 +253,26 @@ class MainWindow(QMainWindow):
         self._tick_clock()
         return h
 
+    # -- maintenance mode (kiosk/ui/maintenance.py) --------------------------------------
+    def _attach_corner(self, header: QWidget) -> None:
+        mc = self.runtime.config.maintenance
+        self.corner = CornerTaps(header, self.m.px(120), mc.gesture_taps, mc.gesture_window_s)
+        self.corner.triggered.connect(self.open_maintenance)
+
+    def open_maintenance(self) -> None:
+        """The technician's gesture: the PIN pad, never in the middle of a citizen's visit."""
+        if self.session is not None or self.stack.currentWidget() is self.maintenance:
+            return
+        self.idle.arm(False)
+        self._hide_overlay()
+        self.header.setEnabled(False)
+        self.stack.setCurrentWidget(self.maintenance)
+        self.maintenance.begin()
+
+    def _on_maintenance_left(self, _reason: str) -> None:
+        self.header.setEnabled(True)
+        self.show_attract()
+
     def _toggle_voice(self) -> None:
         self.voice.set_enabled(not self.voice.enabled)
         self._build_chrome()
@@ -328,6 +355,8 @@ class MainWindow(QMainWindow):
     def start_flow(self, flow_id: str) -> None:
         if self.session is not None:
             return  # one citizen, one flow at a time
+        if self.maintenance.is_open or self.stack.currentWidget() is self.maintenance:
+            return  # a technician is at work: citizens' flows wait
         flow = self.runtime.package.flows.get(flow_id)
         if flow is not None and self.runtime.flow_paused(flow):
             return  # needs the platform, which is unreachable: its tile says so

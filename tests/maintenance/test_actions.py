@@ -76,8 +76,23 @@ def test_card_read_without_a_card_times_out_and_cancel_works() -> None:
     assert actions.try_card_read(dev, 5.0, cancel).key == "maintenance.result.cancelled"
 
 
-def test_scan_on_a_device_that_cannot_scan() -> None:
-    res = actions.try_scan(opened("scanner", "sim://"), 0.1, threading.Event())
+def test_scan_shows_length_and_a_masked_excerpt() -> None:
+    dev = opened("scanner", "sim://?code=TOKEN-ABCDEFGHIJKLMNOP&delay_ms=20")
+    try:
+        res = actions.try_scan(dev, 5.0, threading.Event())
+    finally:
+        dev.close()
+    assert res.ok and res.data == {"length": 22, "masked": "TOKE**************MNOP"}
+    assert "ABCDEFGHIJ" not in repr(res)
+
+
+def test_scan_timeout_and_a_device_that_cannot_scan() -> None:
+    dev = opened("scanner", "sim://")
+    try:
+        assert actions.try_scan(dev, 0.1, threading.Event()).key == "scanner.timeout"
+    finally:
+        dev.close()
+    res = actions.try_scan(opened("receipt", "sim://"), 0.1, threading.Event())
     assert not res.ok and res.key == "maintenance.result.unsupported"
 
 

@@ -51,9 +51,13 @@ class CameraWithMetrics(Device):
         return {"fps": 14.8, "last_frame_at": 1_800_000_000.0}
 
 
-def test_snapshot_of_simulated_devices(kiosk_config) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_of_simulated_devices(kiosk_config, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from kiosk.devices.registry import FACTORIES
+
+    monkeypatch.setitem(FACTORIES["scanner"], "none", "kiosk.devices.none:AbsentDevice")
     cfg = kiosk_config.with_section("devices", receipt="sim://?paper=low",
-                                    a4="sim://?media=empty", idcard="sim://?card=chen")
+                                    a4="sim://?media=empty", idcard="sim://?card=chen",
+                                    scanner="none://")
     rt = Runtime.create(cfg)
     rt.open_devices()
     try:
@@ -117,3 +121,29 @@ def test_last_error_is_masked(kiosk_config) -> None:  # type: ignore[no-untyped-
     assert "13812345678" not in msg and "138****5678" in msg
     rt = Runtime.create(kiosk_config)
     assert collect(rt).last_error["logger"] == "kiosk.test"  # type: ignore[index]
+
+
+def test_camera_fps_and_scanner_last_read_are_measured(kiosk_config, wait_until) -> None:  # type: ignore[no-untyped-def]
+    """Worked out from frame sequence numbers and read events (the code is never kept)."""
+    import time
+
+    rt = Runtime.create(kiosk_config.with_section("devices", camera="sim://?fps=20"))
+    rt.open_devices()
+    prober = StatusProber()
+    cam, scanner = rt.devices["camera"], rt.devices["scanner"]
+    unsubscribe = cam.subscribe(lambda _f: None)  # someone watches: the camera captures
+    try:
+        wait_until(lambda: cam.latest() is not None, what="first frame")
+        device_health("camera", cam, prober)
+        time.sleep(0.3)
+        fps = device_health("camera", cam, prober).metrics["fps"]
+        assert 5 < fps < 60 and device_health("camera", cam, prober).metrics["frame"] == "640x480"
+        assert device_health("scanner", scanner, prober).metrics == {"reads": 0}
+        scanner.scan("SECRET-TOKEN-1234567890")
+        wait_until(lambda: device_health("scanner", scanner, prober).metrics["reads"] == 1)
+        m = device_health("scanner", scanner, prober).metrics
+        assert abs(m["last_read_at"] - time.time()) < 60 and "SECRET" not in repr(m)
+    finally:
+        unsubscribe()
+        prober.close()
+        rt.close()

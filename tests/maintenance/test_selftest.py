@@ -20,8 +20,16 @@ def kiosk_cmd(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
                           env={**os.environ, **(env or {})}, timeout=120)
 
 
-def test_configured_sims_pass_and_absent_kinds_are_not_failures(kiosk_config) -> None:  # type: ignore[no-untyped-def]
-    run = run_configured(kiosk_config)
+@pytest.fixture
+def none_scheme(monkeypatch):  # type: ignore[no-untyped-def]
+    """`none://`: a kind this terminal has not fitted (AbsentDevice)."""
+    from kiosk.devices.registry import FACTORIES
+
+    monkeypatch.setitem(FACTORIES["scanner"], "none", "kiosk.devices.none:AbsentDevice")
+
+
+def test_configured_sims_pass_and_absent_kinds_are_not_failures(kiosk_config, none_scheme) -> None:  # type: ignore[no-untyped-def]
+    run = run_configured(kiosk_config.with_section("devices", scanner="none://"))
     assert run.passed
     verdicts = {r.kind: r.verdict for r in run.results}
     assert verdicts["receipt"] is Verdict.PASS and verdicts["scanner"] is Verdict.NOT_FITTED
