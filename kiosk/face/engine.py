@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,3 +101,16 @@ class FaceEngine:
 
         return np.ascontiguousarray(dlib.get_face_chip(analysis.image, face.shape,
                                                        size=CHIP_SIZE, padding=CHIP_PADDING))
+
+
+_shared: FaceEngine | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_engine() -> FaceEngine:
+    """The kiosk's face engine; its models load on first use, not at start-up."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = FaceEngine()
+        return _shared

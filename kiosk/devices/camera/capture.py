@@ -88,17 +88,19 @@ class CaptureWorker:
         self.state = CaptureState.STOPPED
 
     def probe(self) -> bool:
-        """Open the source and read one picture (for status at open time)."""
+        """Open the source, read one picture and let it go again (status at open time).
+
+        The picture is dropped: a frame taken now must never reach a consumer later.
+        """
         with self._cond:
             if self._source_open:
                 return True
         ok = self.source.open() and self.source.read() is not None
+        self.source.release()
         if ok:
-            self._source_open = True
-            self._idle_since = time.monotonic()
-            self.state = CaptureState.IDLE
+            if self.state is CaptureState.LOST:
+                self.state = CaptureState.IDLE
         else:
-            self.source.release()
             self.state, self.message = CaptureState.LOST, f"{self.source.name} not available"
         return ok
 
@@ -199,6 +201,8 @@ class CaptureWorker:
         except (AttributeError, ValueError):
             pass
         with self._cond:
+            if not self._subscribers:
+                return  # the last watcher left while this picture was read: drop it
             self._seq += 1
             frame = Frame(self._seq, time.monotonic(), image)
             self._latest = frame

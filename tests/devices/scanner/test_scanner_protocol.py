@@ -193,7 +193,7 @@ CODE_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x2FFF,
 @settings(max_examples=200, deadline=None)
 @given(suffix=st.sampled_from([Suffix.CR, Suffix.LF, Suffix.CRLF]),
        codes=st.lists(CODE_TEXT, min_size=1, max_size=8), data=st.data())
-def test_fuzz_codes_survive_any_split(suffix: Suffix, codes: list[str], data) -> None:  # type: ignore[no-untyped-def]
+def test_fuzz_codes_survive_any_split(suffix: Suffix, codes: list[str], data) -> None:
     stream = b"".join(c.encode("utf-8") + suffix.value for c in codes)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
     pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
