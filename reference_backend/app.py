@@ -55,6 +55,7 @@ class Platform:
 ROUTE_MODULES: tuple[str, ...] = ("reference_backend.outbox", "reference_backend.fleet")
 
 ROUTE_MODULES += ("reference_backend.services",)  # business services (issue 8)
+ROUTE_MODULES += ("reference_backend.identity",)  # QR identity codes, face photos (issue 5)
 
 
 class State:
