@@ -186,7 +186,7 @@ class Runtime:
                            devices=self.devices.devices, backend=self.backend,
                            terminal={"id": self.config.terminal.id,
                                      "name": self.config.terminal.name},
-                           recorder=self.record)
+                           recorder=self.record, read_cache=self.offline.open_cache())
 
     def record(self, stream: str, payload: dict[str, Any]) -> None:
         """A write that must reach the platform: queued durably in the outbox (with its

@@ -7,11 +7,12 @@ use the platform's error codes: 404 `no_record` / `no_loan` / `not_spouse` /
 Appointment QR codes read `GJZW:APPT:<token>` (`synthetic.services.appointment_qr`).
 `POST /api/v1/queue/checkin` takes either `{"id_number": ...}` or `{"qr": ...}`;
 `POST /api/v1/queue/appointments/resolve` turns a QR payload into the appointment
-and the holder's masked identity (for terminals that identify by QR first).
+and the holder's identity (the terminal's `appointment_qr` identify method).
 
 Admin (X-Admin-Token, only when $REFBACKEND_ADMIN_TOKEN is set): `POST
 /_admin/services/faults` injects failures on these routes (`status`: answer with
-a status code; `stall`: wait before answering, to make the terminal time out),
+a status code; `stall`: wait before answering, to make the terminal time out;
+`commit_then_error`: a ticket is issued, then the answer is lost),
 `DELETE` clears them; `GET /_admin/services/state` counts tickets and documents.
 """
 
@@ -75,7 +76,7 @@ class TicketRequest(BaseModel):
 
 class Fault(BaseModel):
     prefix: str = "/api/v1/"
-    mode: Literal["status", "stall"] = "status"
+    mode: Literal["status", "stall", "commit_then_error"] = "status"
     status: int = Field(default=503, ge=400, le=599)
     stall_s: float = Field(default=3.0, ge=0, le=60)
     count: int = Field(default=1, ge=1)
@@ -137,6 +138,9 @@ def register(platform: Platform) -> None:
             return
         if fault.mode == "stall":
             time.sleep(fault.stall_s)
+            return
+        if fault.mode == "commit_then_error":  # writes apply, then the answer is lost
+            request.state.fail_after_commit = fault.status
             return
         raise ApiError(fault.status, "injected")
 
@@ -355,12 +359,16 @@ def register(platform: Platform) -> None:
         key, c = appointment_for(CheckinRequest(qr=req.qr))
         appt = syn.appointment(key, datetime.now())
         assert c is not None and appt is not None
+        # The holder's identity, as the population register has it: the terminal uses it
+        # for this session exactly as if the ID card had been read.
         return {"appointment": {k: v for k, v in appt.items() if not k.startswith("_")},
-                "holder": {"masked_name": mask_name(c.name),
+                "holder": {"id_number": c.id_number, "name": c.name, "gender_code": c.gender,
+                           "birth_date": c.birth.isoformat(),
+                           "masked_name": mask_name(c.name),
                            "masked_id": mask_id_number(c.id_number)}}
 
     @app.post("/api/v1/queue/tickets", dependencies=guard)
-    def ticket(req: TicketRequest, tid: str = Depends(platform.terminal),
+    def ticket(req: TicketRequest, request: Request, tid: str = Depends(platform.terminal),
                idempotency_key: str | None = Header(default=None)) -> dict[str, Any]:
         now = datetime.now()
         if req.appointment_id:
@@ -391,7 +399,11 @@ def register(platform: Platform) -> None:
                 ss.tickets.append({"terminal": tid, **out})
                 return out
 
-        return platform.idempotent(tid, idempotency_key, produce)  # type: ignore[no-any-return]
+        issued = platform.idempotent(tid, idempotency_key, produce)
+        lost = getattr(request.state, "fail_after_commit", 0)
+        if lost:
+            raise ApiError(lost, "injected_after_commit")
+        return issued  # type: ignore[no-any-return]
 
     # -- service guide -----------------------------------------------------------------------
     @app.get("/api/v1/guide/catalog", dependencies=guard)

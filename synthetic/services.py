@@ -5,7 +5,8 @@ derived deterministically from `synthetic.citizens`, so tests can name outcomes:
 
 - chen: married to huang, neither owns property; appointment (社会保险) now -> on time
 - huang: appointment (不动产登记, appointment only) in three hours -> too early, no walk-in
-- wang: owns a flat (no-property proof refused); tax appointment in three hours -> too early
+- wang: owns a flat (no-property proof refused); tax appointment in three hours -> too early;
+  no taxed income in 2020
 - li: owns a flat; retired-age employee; fund appointment two hours ago -> too late
 - ouyang: provident-fund loan since 2022 and the flat it bought; no appointment
 - nobody: unknown to every register (no record found)
@@ -128,6 +129,8 @@ def checkin_status(appt: dict[str, object] | None, now: datetime) -> str:
 TAX_EARLIEST = (2019, 1)  # records under the 2019 individual income tax law
 TAX_MAX_MONTHS = 36
 TAX_AUTHORITY = "国家税务总局东莞市税务局"
+# Months without any taxed income (between two jobs): a period with no records at all.
+TAX_GAPS = {"wang": ((2020, 1), (2020, 12))}
 
 
 def _months(start: tuple[int, int], end: tuple[int, int]) -> list[tuple[int, int]]:
@@ -173,6 +176,9 @@ def tax_rows(c: Citizen, start: tuple[int, int], end: tuple[int, int]) -> list[d
     rows: list[dict[str, object]] = []
     for y, m in _months(start, end):
         if (y, m) < (c.insured_since.year, c.insured_since.month):
+            continue
+        gap = TAX_GAPS.get(key_of(c))
+        if gap is not None and gap[0] <= (y, m) <= gap[1]:
             continue
         # cumulative withholding within the year up to this month
         ytd_income = sum(_salary(c, y, k) for k in range(1, m + 1))

@@ -62,6 +62,8 @@ class FlowContext:
     # evaluation, audit event): `record(stream, payload)`. The runtime routes it to
     # the durable outbox; payloads must carry masked personal data only.
     recorder: Callable[[str, dict[str, Any]], None] | None = None
+    # Platform answers kept for offline use (offline_cache.ReadCache: get/put by kind, key).
+    read_cache: Any = None
     step_id: str = ""
     position: tuple[int, int] = (0, 0)
 

@@ -7,7 +7,8 @@ repeats). `"start"` lists what happens at the home screen before the tile is tap
 
 Taps: a button's object name (`action-confirm`, `option-year`), `star:N`, `tag:N`,
 and the verbs below (`perform`): `card:KEY` puts a synthetic citizen's ID card on
-the simulated reader, `remove_card`, `type:TEXT` presses on-screen keys,
+the simulated reader, `remove_card`, `type:TEXT` presses on-screen keys, `key:NAME`
+one key (`key:SWITCH`),
 `candidate:词` picks an input-method candidate, `field:ID:+N` moves a stepper,
 `scan:TEXT` presents a code to the simulated scanner.
 """
@@ -19,7 +20,9 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QPushButton, QWidget
+
+from synthetic.services import appointment_qr
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,9 @@ FLOW_SCRIPTS: dict[str, Script] = {
         "start": ["card:ouyang"],
         "period.form": ["action-confirm"],
     },
-    "queue_ticket": {
+    "queue_ticket": {  # the demo shows the QR path: no card, the phone's appointment code
+        "start": ["remove_card"],
+        "identify.identify": [f"scan:{appointment_qr('chen')}"],
         "show.info": ["action-done"],
     },
     "evaluation": {
@@ -82,6 +87,7 @@ def _tap(widget: QWidget) -> None:
 
 
 def _key_button(root: QWidget, key: str) -> QPushButton | None:
+    QApplication.processEvents()  # keys rebuilt by the previous tap (e.g. 中/EN) get shown
     for b in root.findChildren(QPushButton, "key"):
         if b.property("key") == key and b.isVisible():
             return b
@@ -109,6 +115,12 @@ def perform(win: Any, step: str) -> bool:
             if b is None:
                 log.warning("scripted citizen: no key %r on %s", ch, win.current_screen)
                 return True
+            _tap(b)
+    elif verb == "key":
+        b = _key_button(view, arg)
+        if b is None:
+            log.warning("scripted citizen: no key %r on %s", arg, win.current_screen)
+        else:
             _tap(b)
     elif verb == "candidate":
         from kiosk.ui.keyboard import OnScreenKeyboard

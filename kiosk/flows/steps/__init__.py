@@ -93,4 +93,4 @@ def load_entry_point_steps() -> list[str]:
 
 # Built-in step types register themselves on import.
 from kiosk.flows.steps import basic, documents, identify  # noqa: E402,F401
-from kiosk.flows.steps import companion, forms, guide  # noqa: E402,F401
+from kiosk.flows.steps import appointment_qr, companion, forms, guide  # noqa: E402,F401

@@ -73,7 +73,7 @@ class EvaluateStep(StepType):
     """Optional 1-5 star rating with reason tags."""
 
     name = "evaluate"
-    optional = ("tags", "service")
+    optional = ("tags", "service", "ticket")  # ticket: e.g. "{ticket_no}" (好差评 by number)
     string_params = ("tags",)
 
     def run(self, ctx: FlowContext) -> StepResult:
@@ -96,6 +96,8 @@ class EvaluateStep(StepType):
             "terminal_id": ctx.terminal.get("id", ""),
             "session": ctx.session.id,
         }
+        if self.param("ticket"):
+            payload["ticket"] = render(self.param("ticket"), ctx.template_data())
         ctx.data["evaluation"] = payload
         # Durable outbox: delivered by the replay worker, online or not (issue 6).
         try:

@@ -107,6 +107,8 @@ class IdentifyCompanionStep(StepType):
                                            idle=False))
                     return StepResult("next")
                 if ev.kind in ("status", "retry"):
+                    if shown == "same":
+                        continue  # keep asking for the other card; re-reads are not news
                     if ev.key != shown:
                         shown = ev.key
                         pending = ctx.ui.show(screen(t(ev.key)))

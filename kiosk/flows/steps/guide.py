@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,27 +24,34 @@ log = logging.getLogger(__name__)
 
 
 class ReadCache(Protocol):
-    """What the guide needs from a read cache: platform answers kept for offline use."""
+    """What the guide needs from the read cache (offline_cache.ReadCache has this shape)."""
 
-    def get(self, key: str) -> tuple[Any, float] | None: ...  # (value, stored_at epoch s)
+    def get(self, kind: str, key: str) -> Any: ...  # an entry with .value and .fetched
 
-    def put(self, key: str, value: Any) -> None: ...
+    def put(self, kind: str, key: str, value: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Entry:
+    value: Any
+    fetched: float
 
 
 class MemoryReadCache:
     """Process-lifetime fallback when the runtime offers no persistent read cache."""
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[Any, float]] = {}
+        self._items: dict[tuple[str, str], _Entry] = {}
 
-    def get(self, key: str) -> tuple[Any, float] | None:
-        return self._items.get(key)
+    def get(self, kind: str, key: str) -> _Entry | None:
+        return self._items.get((kind, key))
 
-    def put(self, key: str, value: Any) -> None:
-        self._items[key] = (value, time.time())
+    def put(self, kind: str, key: str, value: Any) -> None:
+        self._items[(kind, key)] = _Entry(value, time.time())
 
 
 _FALLBACK = MemoryReadCache()
+CACHE_KIND = "guide"
 
 
 def read_cache(ctx: FlowContext) -> ReadCache:
@@ -56,25 +64,25 @@ def fetch_cached(ctx: FlowContext, path: str, key: str, max_age_s: float
                  ) -> tuple[Any, float | None]:
     """A platform GET through the read cache: fresh cache first, then network, then stale.
 
-    Returns (value, stored_at) where stored_at is None for a live answer.
+    Returns (value, fetched) where fetched is None for an answer that is fresh.
     """
     from kiosk.backend.client import BackendError
 
     cache = read_cache(ctx)
-    cached = cache.get(key)
-    if cached is not None and time.time() - cached[1] < max_age_s:
-        return cached[0], None
+    cached = cache.get(CACHE_KIND, key)
+    if cached is not None and time.time() - cached.fetched < max_age_s:
+        return cached.value, None
     err: BackendError | None = None
     if ctx.backend is not None:
         try:
             value = ctx.backend.get_json(path)
-            cache.put(key, value)
+            cache.put(CACHE_KIND, key, value)
             return value, None
         except BackendError as exc:
             err = exc
             log.warning("guide catalog not refreshed: %s", exc.key)
     if cached is not None:
-        return cached[0], cached[1]
+        return cached.value, cached.fetched
     raise StepError(err.key if err else "backend.unreachable", retry=True)
 
 
