@@ -95,7 +95,8 @@ class Heartbeat:
     def _use_outbox(self) -> bool:
         if self.via == "outbox":
             return True
-        return self.via == "auto" and getattr(self.runtime, "outbox", None) is not None
+        offline = getattr(self.runtime, "offline", None)  # kiosk.offline.OfflineServices
+        return self.via == "auto" and offline is not None and offline.open() is not None
 
     def _post(self, path: str, payload: dict[str, Any], key: str) -> bool:
         backend = getattr(self.runtime, "backend", None)
@@ -112,7 +113,10 @@ class Heartbeat:
 
     def _send_event(self, event: dict[str, Any]) -> None:
         if self._use_outbox():
-            self.runtime.record("telemetry", event)
+            try:
+                self.runtime.record("telemetry", event)
+            except Exception as exc:
+                self.last_problem = getattr(exc, "key", type(exc).__name__)
             return
         self._pending.append(event)
         self._flush_events()
@@ -167,8 +171,12 @@ class Heartbeat:
                     log.exception("heartbeat status callback failed")
             payload = heartbeat_payload(snap, self.seq, self.boot, extra)
             if self._use_outbox():
-                self.runtime.record("heartbeat", payload)
-                ok = True
+                try:
+                    self.runtime.record("heartbeat", payload)  # telemetry: may be dropped
+                    ok = True
+                except Exception as exc:
+                    self.last_problem = getattr(exc, "key", type(exc).__name__)
+                    ok = False
             else:
                 self._flush_events()
                 ok = self._post(HEARTBEAT_PATH, payload, f"hb-{self.boot}-{self.seq}")

@@ -107,6 +107,9 @@ def register(platform: Platform) -> None:
         if done is not None:
             return {"key": item.key, "status": "duplicate", "id": done["id"]}
         error = _validate(item)
+        sink = getattr(state, "outbox_sinks", {}).get(item.stream)  # e.g. fleet heartbeats
+        if not error and sink is not None:
+            error = sink(tid, item.stream, item.payload)
         if error:
             return {"key": item.key, "status": "rejected", "error": error}
         record: dict[str, Any] = {"id": len(ob.applied) + 1, "stream": item.stream,

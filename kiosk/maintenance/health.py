@@ -288,32 +288,34 @@ def _call(obj: Any, *names: str) -> Any:
 
 
 def network_state(runtime: Any) -> dict[str, Any]:
-    mon = getattr(runtime, "network", None)
-    if mon is not None and hasattr(mon, "state"):
-        state = mon.state
-        return {"state": getattr(state, "value", str(state))}
-    backend = getattr(runtime, "backend", None)
-    if backend is None:
+    offline = getattr(runtime, "offline", None)  # kiosk.offline.OfflineServices
+    link = getattr(offline, "link", None)
+    if link is not None:
+        return {"state": getattr(link, "value", str(link))}
+    if getattr(runtime, "backend", None) is None:
         return {"state": "no_backend"}
     ready = getattr(runtime, "backend_ready", None)
     return {"state": "unknown" if ready is None or ready.is_set() else "starting"}
 
 
 def outbox_state(runtime: Any) -> dict[str, Any]:
-    ob = getattr(runtime, "outbox", None)
-    if ob is None:
+    """Depth per stream, total, oldest age, dead letters, dropped telemetry, refusal."""
+    offline = getattr(runtime, "offline", None)
+    if offline is None:
         return {"available": False}
     try:
-        st = ob.status()
-        data = st.as_dict() if hasattr(st, "as_dict") else dict(st)
+        offline.open()  # opened at start-up on a running kiosk; a shell command opens it here
+        status = offline.status()
     except Exception as exc:
-        return {"available": True, "error": type(exc).__name__}
-    depth = data.get("depth")
-    total = sum(depth.values()) if isinstance(depth, dict) else depth
-    keep = {k: data[k] for k in ("depth", "oldest_age_s", "dropped") if k in data}
-    dead = data.get("dead")
-    return {"available": True, "total": total, **keep,
-            "dead": len(dead) if isinstance(dead, list) else dead}
+        return {"available": False, "error": type(exc).__name__}
+    data = status.get("outbox")
+    if not isinstance(data, dict):
+        return {"available": False, "error": status.get("error", "")}
+    depth = data.get("depth") or {}
+    return {"available": True, "total": sum(depth.values()), "depth": depth,
+            "oldest_age_s": data.get("oldest_age_s"), "dead": data.get("dead_letters", 0),
+            "dropped": data.get("dropped_telemetry", 0), "accepting": data.get("accepting"),
+            "refusal": data.get("refusal", "")}
 
 
 def package_state(runtime: Any) -> dict[str, Any]:
