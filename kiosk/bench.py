@@ -15,6 +15,7 @@ import time
 
 BENCH_MODULES = (
     "kiosk.benchmarks.core",
+    "kiosk.benchmarks.business",
     "kiosk.benchmarks.outbox",
     "kiosk.benchmarks.ui_loop",
     "kiosk.benchmarks.documents",
