@@ -19,6 +19,7 @@ class ScreenKind(str, Enum):
     FORM = "form"  # steppers (e.g. a month range) with presets; value = {field id: value}
     KEYBOARD = "keyboard"  # on-screen keys; value = the typed text
     INFO = "info"  # information to read: rows of label/value, a big number, choices
+    CAMERA = "camera"  # live camera preview with a face guide (`camera`, `guide`)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ class Screen:
     # The spoken prompt; empty means the title. Must never contain personal data
     # (kiosk.voice refuses digits and masks anyway).
     voice: str = ""
+    # CAMERA: the frame source to preview (subscribe(cb) -> unsubscribe) and the face guide
+    # to draw: "center", "left" or "right" (turn the head that way).
+    camera: Any = field(default=None, repr=False, compare=False)
+    guide: str = ""
 
 
 @dataclass(frozen=True)
