@@ -116,6 +116,10 @@ class FlowView(QWidget):
             if s.illustration:
                 ill = Illustration(s.illustration, m.px(420 if portrait else 360))
                 body.addWidget(ill, 0, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            if s.kind == ScreenKind.CAMERA and s.camera is not None:  # live preview (issue 5)
+                from kiosk.ui.camera_view import CameraView
+
+                body.addWidget(CameraView(s.camera, s.guide or "center"), 2)
             texts = QVBoxLayout()
             texts.setSpacing(m.px(18))
             if s.text:
