@@ -20,6 +20,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.ui_loop",
     "kiosk.benchmarks.documents",
     "kiosk.benchmarks.packages",
+    "kiosk.benchmarks.face",
 )
 
 
