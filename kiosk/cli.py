@@ -78,6 +78,7 @@ COMMAND_MODULES = (
     "kiosk.commands.pack",
     "kiosk.commands.face",
     "kiosk.commands.maintenance",
+    "kiosk.commands.gallery",
 )
 
 

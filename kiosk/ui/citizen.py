@@ -45,9 +45,12 @@ class ScriptedCitizen(QObject):
     def __init__(self, win: MainWindow, flow_id: str, shots: Path | None,
                  on_done: Callable[[bool], None],
                  script: dict[str, list[str]] | None = None, delay_ms: int = 120,
-                 inspect: Callable[[MainWindow, str], None] | None = None) -> None:
+                 inspect: Callable[[MainWindow, str], None] | None = None,
+                 locale: str | None = None, elder: bool = False) -> None:
         super().__init__(win)
         self.inspect = inspect
+        # Preferences the citizen chooses on the home screen, by tapping the header.
+        self.want_locale, self.want_elder = locale, elder
         self.win, self.flow_id, self.shots, self.on_done = win, flow_id, shots, on_done
         self.script = script or script_for(flow_id, DEFAULT_SCRIPT)
         self.visits: dict[str, int] = {}  # per-flow scripts may differ per visit
@@ -84,6 +87,12 @@ class ScriptedCitizen(QObject):
         elif name == "home":
             if self.flow_started:
                 self.on_done(self.ended == "completed")
+                return
+            if self.want_locale and self.win.locale != self.want_locale:
+                tap(self.win.chrome_buttons[f"lang-{self.want_locale}"])
+                return  # the home screen is announced again in the new language
+            if self.want_elder != self.win.elder:
+                tap(self.win.chrome_buttons["elder"])
                 return
             for step in self.script.get("start", []):
                 perform(self.win, step)

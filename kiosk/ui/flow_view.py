@@ -8,6 +8,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import (
     QBoxLayout,
+    QFrame,
+    QScrollArea,
     QGridLayout,
     QHBoxLayout,
     QPushButton,
@@ -33,8 +35,8 @@ class ScaledImage(QWidget):
         self.setObjectName("previewImage")
         self._pix = QPixmap()
         self._pix.loadFromData(png, "PNG")
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumHeight(200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.setMinimumHeight(120)
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802 (Qt API)
         if self._pix.isNull():
@@ -47,6 +49,24 @@ class ScaledImage(QWidget):
         p.drawPixmap(QRectF(x, 0, scaled.width(), scaled.height()), self._pix,
                      QRectF(self._pix.rect()))
         p.end()
+
+
+class FitScrollArea(QScrollArea):
+    """Scrolls only when the content really is taller than the room it has."""
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        inner = self.widget()
+        if inner is None:
+            return
+        width = self.viewport().width()
+        need = inner.heightForWidth(width) if inner.hasHeightForWidth() else \
+            inner.minimumSizeHint().height()
+        fits = need <= self.height()
+        policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff if fits else \
+            Qt.ScrollBarPolicy.ScrollBarAsNeeded
+        if self.verticalScrollBarPolicy() != policy:
+            self.setVerticalScrollBarPolicy(policy)
 
 
 class FlowView(QWidget):
@@ -63,7 +83,8 @@ class FlowView(QWidget):
         self.pending: Pending | None = None
         self.screen: Screen | None = None
         self._outer = QVBoxLayout(self)
-        self._outer.setContentsMargins(self.m.px(48), self.m.px(36), self.m.px(48), self.m.px(36))
+        self._outer.setContentsMargins(self.m.space(48), self.m.space(30), self.m.space(48),
+                                       self.m.space(30))
         self._card: QWidget | None = None
         self._stars: list[QPushButton] = []
         self._tags: list[QPushButton] = []
@@ -93,8 +114,9 @@ class FlowView(QWidget):
         card.setObjectName("card")
         card.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         v = QVBoxLayout(card)
-        v.setContentsMargins(m.px(48), m.px(36), m.px(48), m.px(36))
-        v.setSpacing(m.px(20))
+        self._outer.setContentsMargins(m.space(48), m.space(30), m.space(48), m.space(30))
+        v.setContentsMargins(m.space(48), m.space(32), m.space(48), m.space(32))
+        v.setSpacing(m.space(20))
         top = QHBoxLayout()
         top.addWidget(label(s.title, "stepTitle"), 1)
         if s.position != (0, 0):
@@ -112,16 +134,28 @@ class FlowView(QWidget):
             direction = QBoxLayout.Direction.TopToBottom if portrait else \
                 QBoxLayout.Direction.LeftToRight
             body = QBoxLayout(direction)
-            body.setSpacing(m.px(40))
+            body.setSpacing(m.space(40))
             if s.illustration:
-                ill = Illustration(s.illustration, m.px(420 if portrait else 360))
+                ill = Illustration(s.illustration, m.space(420 if portrait else 320))
                 body.addWidget(ill, 0, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             if s.kind == ScreenKind.CAMERA and s.camera is not None:  # live preview (issue 5)
                 from kiosk.ui.camera_view import CameraView
 
                 body.addWidget(CameraView(s.camera, s.guide or "center"), 2)
-            texts = QVBoxLayout()
-            texts.setSpacing(m.px(18))
+            # Long texts (a consent in English, elder mode) scroll inside the card
+            # rather than pushing the buttons off the panel.
+            scroll = FitScrollArea()
+            scroll.setObjectName("bodyScroll")
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+            holder = QWidget()
+            holder.setObjectName("bodyHolder")
+            scroll.setWidget(holder)
+            texts = QVBoxLayout(holder)
+            texts.setContentsMargins(0, 0, m.space(12), 0)
+            texts.setSpacing(m.space(18))
             if s.text:
                 lead = s.kind in (ScreenKind.IDENTIFY, ScreenKind.PROGRESS, ScreenKind.RESULT,
                                   ScreenKind.ERROR)
@@ -136,13 +170,13 @@ class FlowView(QWidget):
             if s.hint:
                 texts.addWidget(label(s.hint, "stepHint"))
             texts.addStretch(1)
-            body.addLayout(texts, 1)
+            body.addWidget(scroll, 1)
             v.addLayout(body, 1)
 
         if s.actions:
             # Going back / cancelling sits on the left, the way forward on the right.
             row = QHBoxLayout()
-            row.setSpacing(m.px(24))
+            row.setSpacing(m.space(24))
             secondary = [a for a in s.actions if not a.primary]
             primary = [a for a in s.actions if a.primary]
             for group in (secondary, None, primary):
@@ -173,7 +207,7 @@ class FlowView(QWidget):
     def _rating_widgets(self, s: Screen, portrait: bool) -> QVBoxLayout:
         box = QVBoxLayout()
         stars = QHBoxLayout()
-        stars.setSpacing(self.m.px(8))
+        stars.setSpacing(self.m.space(8))
         self._rating = 0
         for n in range(1, 6):
             b = QPushButton("★")
@@ -186,8 +220,8 @@ class FlowView(QWidget):
         stars.addStretch(1)
         box.addLayout(stars)
         grid = QGridLayout()
-        grid.setSpacing(self.m.px(16))
-        cols = 2
+        grid.setSpacing(self.m.space(16))
+        cols = 2 if portrait else 4
         for i, opt in enumerate(s.options):
             b = QPushButton(opt.label)
             b.setObjectName("tag")
@@ -207,7 +241,7 @@ class FlowView(QWidget):
 
     def _choice_widgets(self, s: Screen, pending: Pending, portrait: bool) -> QGridLayout:
         grid = QGridLayout()
-        grid.setSpacing(self.m.px(20))
+        grid.setSpacing(self.m.space(20))
         cols = 1 if portrait else 2
         for i, opt in enumerate(s.options):
             b = button(opt.label, f"option-{opt.id}", primary=opt.primary)

@@ -38,6 +38,18 @@ log = logging.getLogger(__name__)
 LANG_LABELS = {"zh_CN": "简体", "zh_HK": "繁體", "en": "EN"}
 
 
+class PanelStack(QStackedWidget):
+    """Pages of a fixed-size panel: only the page on display may ask for room (a hidden
+    maintenance page must not make the citizen's window taller than the screen)."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else QSize(0, 0)
+
+    def minimumSize(self) -> QSize:  # noqa: N802 (Qt API)
+        return self.minimumSizeHint()
+
+
 class MainWindow(QMainWindow):
     # Emitted after a screen is on display: "attract", "home", "<flow>.<step>.<kind>".
     screenShown = Signal(str)
@@ -78,7 +90,7 @@ class MainWindow(QMainWindow):
         self.outer.setSpacing(0)
         self.header = QWidget()
         self.outer.addWidget(self.header)
-        self.stack = QStackedWidget()
+        self.stack = PanelStack()
         self.attract = AttractScreen(self.m, self.t)
         self.home = HomeScreen(self.m, self.t)
         self.flow_view = FlowView(self.m, lambda: self._translator())
@@ -116,7 +128,7 @@ class MainWindow(QMainWindow):
         # A staged package set is activated while nobody is at the terminal.
         self._package_timer = QTimer(self)
         self._package_timer.timeout.connect(self._apply_packages_when_idle)
-        self._package_timer.start(15000)
+        self._package_timer.start(5000)
         self._build_chrome()
         self.show_attract()
 

@@ -169,6 +169,7 @@ class IdentifyStep(StepType):
         def screen(status: str = ""):  # type: ignore[no-untyped-def]
             return ctx.screen(ScreenKind.IDENTIFY, t(self.param("title", "identify.title")),
                               text=text, status=status, illustration=methods[0].illustration,
+                              voice=status or text,
                               actions=(Action("cancel", t("common.back")),))
 
         pending = ctx.ui.show(screen())
