@@ -151,6 +151,7 @@ class ReplayWorker:
         self._stop = threading.Event()
         self._reconnect_at: float | None = None
         self._thread: threading.Thread | None = None
+        self._pruned_at = 0.0
         self.last_report = PassReport()
 
     # -- one pass -----------------------------------------------------------------------
@@ -313,6 +314,9 @@ class ReplayWorker:
                 reconnect, self._reconnect_at = True, None
             try:
                 report = self.run_pass(reconnect=reconnect)
+                if self.clock() - self._pruned_at > 3600:  # keep the local journal bounded
+                    self._pruned_at = self.clock()
+                    self.outbox.prune_journal()
             except Exception:  # storage trouble: keep the thread alive, try again later
                 log.exception("outbox replay pass failed")
                 report = None

@@ -226,3 +226,15 @@ def test_a_newer_schema_or_foreign_file_is_set_aside(tmp_path: Path, payload_key
     ob = Outbox(foreign, payload_key)
     assert ob.incident is not None and ob.incident.kind == "foreign"
     ob.close()
+
+
+def test_journal_is_pruned_to_its_bound_but_keeps_queued_rows(make_outbox) -> None:  # type: ignore[no-untyped-def]
+    ob = make_outbox(policy=OutboxPolicy(journal_max_rows=5, min_free_bytes=0))
+    pending = ob.enqueue("audit", {"n": -1})
+    for i in range(20):
+        ob.enqueue("evaluation", {"n": i})
+    ob.ack(ob.head("evaluation", 100))
+    assert ob.prune_journal() == 15
+    conn = ob._conn()
+    assert conn.execute("SELECT outcome FROM journal WHERE key = ?", (pending,)).fetchone() == (
+        "queued",)
