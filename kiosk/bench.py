@@ -21,6 +21,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.documents",
     "kiosk.benchmarks.packages",
     "kiosk.benchmarks.face",
+    "kiosk.benchmarks.cardreaders",
 )
 
 
