@@ -32,7 +32,7 @@ Listener = Callable[[LinkState], None]
 
 
 class NetworkMonitor:
-    def __init__(self, probe: Callable[[], bool], *, interval_s: float = 15.0,
+    def __init__(self, probe: Callable[[], bool | None], *, interval_s: float = 15.0,
                  backoff_base_s: float = 1.0, backoff_cap_s: float = 60.0,
                  min_delay_s: float = 0.1, rng: random.Random | None = None) -> None:
         self.probe = probe
@@ -88,9 +88,12 @@ class NetworkMonitor:
         """Probe once now and update the state."""
         self.probes += 1
         try:
-            ok = bool(self.probe())
+            answer = self.probe()
         except Exception:  # a probe that raises is a failed probe
-            ok = False
+            answer = False
+        if answer is None:  # cannot tell yet (e.g. the platform client is still starting)
+            return self._state
+        ok = bool(answer)
         self._failures = 0 if ok else self._failures + 1
         self._set(LinkState.ONLINE if ok else LinkState.OFFLINE)
         return self._state

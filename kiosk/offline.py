@@ -149,9 +149,9 @@ class OfflineServices:
         """Start the network monitor and the replay worker (background threads)."""
         o = self.config.offline
         if self.monitor is None:
-            def probe() -> bool:
+            def probe() -> bool | None:
                 if ready is not None and not ready.is_set():
-                    return False
+                    return None  # the embedded platform is still starting: no verdict yet
                 return bool(client.health(timeout=min(3.0, o.probe_interval_s)))
 
             self.monitor = NetworkMonitor(probe, interval_s=o.probe_interval_s,

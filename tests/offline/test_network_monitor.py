@@ -52,3 +52,12 @@ def test_a_probe_that_raises_counts_as_offline() -> None:
 
     monitor = NetworkMonitor(boom)
     assert monitor.check() is LinkState.OFFLINE
+
+
+def test_no_verdict_keeps_the_state() -> None:
+    answers = iter([None, True, None, False])
+    monitor = NetworkMonitor(lambda: next(answers))
+    assert monitor.check() is LinkState.UNKNOWN  # still starting: no offline banner yet
+    assert monitor.check() is LinkState.ONLINE
+    assert monitor.check() is LinkState.ONLINE
+    assert monitor.check() is LinkState.OFFLINE
