@@ -22,6 +22,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.packages",
     "kiosk.benchmarks.face",
     "kiosk.benchmarks.cardreaders",
+    "kiosk.benchmarks.soak",
 )
 
 

@@ -1,0 +1,36 @@
+"""Resource growth over many citizen sessions (a short run of scripts/soak.py).
+
+`rss_growth_mb_per_1k_sessions`, `fds_growth_per_1k_sessions`,
+`threads_growth_per_1k_sessions`: least-squares slopes after a warm-up, from 105 engine
+sessions (every flow in turn, each on its own thread as in the kiosk) in a child
+process. The full soak (thousands of sessions, real widgets) is `scripts/soak.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SOAK = Path(__file__).resolve().parents[2] / "scripts" / "soak.py"
+KEYS = ("rss_growth_mb_per_1k_sessions", "fds_growth_per_1k_sessions",
+        "threads_growth_per_1k_sessions")
+
+
+def measure(repeat: int) -> dict[str, float]:
+    if not SOAK.exists():
+        return {k: float("nan") for k in KEYS}
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "soak.json"
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        subprocess.run([sys.executable, str(SOAK), "--mode", "engine", "--sessions", "105",
+                        "--sample", "7", "--json", str(out), "--max-fds-per-1k", "1e9",
+                        "--max-threads-per-1k", "1e9"],
+                       capture_output=True, text=True, env=env, timeout=900)
+        if not out.exists():
+            return {k: float("nan") for k in KEYS}
+        summary = json.loads(out.read_text())["summary"]
+    return {k: float(summary[k]) for k in KEYS}
