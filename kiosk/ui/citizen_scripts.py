@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
@@ -34,15 +34,18 @@ FLOW_SCRIPTS: dict[str, Script] = {
         "period.form": ["action-confirm"],
     },
     "tax_list": {
+        "done.info": ["action-done"],
         "mode.choice": ["option-range"],
         "range.form": [["option-preset:last_36"], ["action-confirm"]],
     },
     "no_property": {
+        "done.info": ["action-done"],
         "scope.choice": ["option-couple"],
         "spouse.identify": ["card:huang"],
     },
     "provident_fund": {
         "start": ["card:ouyang"],
+        "done.info": ["action-done"],
         "period.form": ["action-confirm"],
     },
     "queue_ticket": {  # the demo shows the QR path: no card, the phone's appointment code
@@ -94,6 +97,15 @@ def _key_button(root: QWidget, key: str) -> QPushButton | None:
     return None
 
 
+def _present(win: Any, scanner: Any, code: str, pending: Any, tries: int) -> None:
+    """Hold the code to the scanner; like a person, show it again if nothing happens
+    (a code shown before the scanner listens is not read)."""
+    scanner.scan(code)
+    if tries > 1:
+        QTimer.singleShot(800, lambda: _present(win, scanner, code, pending, tries - 1)
+                          if win.flow_view.pending is pending else None)
+
+
 def perform(win: Any, step: str) -> bool:
     """Do a verb step; False if `step` is not a verb (then it is a button name)."""
     verb, _, arg = step.partition(":")
@@ -108,7 +120,7 @@ def perform(win: Any, step: str) -> bool:
         if scanner is None or not hasattr(scanner, "scan"):
             log.warning("scripted citizen: no scriptable scanner for %s", step)
         else:
-            scanner.scan(arg)
+            _present(win, scanner, arg, view.pending, 6)
     elif verb == "type":
         for ch in arg:
             b = _key_button(view, ch.upper()) or _key_button(view, ch)

@@ -61,21 +61,69 @@ def business_runtime(make_runtime):  # type: ignore[no-untyped-def]
     return make
 
 
-@pytest.fixture
-def drive(qtbot):  # type: ignore[no-untyped-def]
-    """Run a flow through the real MainWindow with a scripted citizen; return the Visit."""
+def _collect_on_gui_thread() -> None:
     import gc
 
-    gc.collect()  # on the GUI thread, before any flow thread runs
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_dies_on_the_gui_thread() -> Any:
+    """The cyclic garbage collector runs only here, on the GUI thread.
+
+    Left automatic, it runs on whichever thread allocates at that moment — often a
+    flow thread rendering a PDF — and traverses Qt wrappers while the GUI thread
+    changes them (an occasional segfault). Teardown runs last, after the runtimes
+    that still referenced the windows are closed.
+    """
+    import gc
+
+    _collect_on_gui_thread()
+    gc.disable()
+    try:
+        yield
+    finally:
+        _collect_on_gui_thread()
+        gc.enable()
+
+
+@pytest.fixture
+def make_window(qtbot):  # type: ignore[no-untyped-def]
+    """Kiosk windows that are deleted on the GUI thread when the test ends.
+
+    A window's Python wrapper left for the garbage collector could be collected on a
+    flow thread of a later test, and a Qt object destroyed off the GUI thread crashes.
+    """
+    made: list[MainWindow] = []
+
+    def make(rt: Any, size: tuple[int, int] = (1920, 1080)) -> MainWindow:
+        win = MainWindow(rt, QSize(*size))
+        win.resize(*size)
+        win.show()
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        win.close()
+        win.deleteLater()
+    made.clear()
+    _collect_on_gui_thread()
+
+
+@pytest.fixture
+def drive(qtbot, make_window):  # type: ignore[no-untyped-def]
+    """Run a flow through the real MainWindow with a scripted citizen; return the Visit."""
 
     def run(rt: Any, flow_id: str, *, script: dict[str, Any] | None = None,
             size: tuple[int, int] = (1920, 1080),
             inspect: Callable[[MainWindow, str], None] | None = None,
             timeout_ms: int = 60000) -> Visit:
-        win = MainWindow(rt, QSize(*size))
-        qtbot.addWidget(win)
-        win.resize(*size)
-        win.show()
+        win = make_window(rt, size)
         result: dict[str, bool] = {}
         visit = Visit()
 
@@ -91,15 +139,9 @@ def drive(qtbot):  # type: ignore[no-untyped-def]
         qtbot.waitUntil(lambda: "ok" in result, timeout=timeout_ms)
         visit.ok = result["ok"]
         visit.errors = list(citizen.errors)
-        windows.append(win)
         return visit
 
-    windows: list[MainWindow] = []
-    yield run
-    for win in windows:
-        win.close()
-    windows.clear()
-    gc.collect()
+    return run
 
 
 class Admin:

@@ -3,6 +3,8 @@ property found -> an explanation and where to go, and nothing printed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from synthetic.citizens import BY_KEY
 
 from .conftest import flat, ink_ratio, needs_poppler, pdf_pages, receipt_texts, render_pages
@@ -29,13 +31,20 @@ def test_proof_for_the_citizen_alone(business_runtime, drive, tmp_path) -> None:
 @needs_poppler
 def test_proof_for_the_couple_with_the_spouse_card(business_runtime, drive, tmp_path) -> None:  # type: ignore[no-untyped-def]
     rt = business_runtime()
-    # The citizen's card is still on the reader when the spouse step starts: the screen
-    # says so; then the spouse places their own card and agrees.
+    same = "读到的仍是您本人的证件。请取回证件，由配偶放置其本人身份证"
+
+    def spouse_arrives(win: Any, name: str) -> None:
+        # The citizen's card is still on the reader when the spouse step starts: once
+        # the screen says so, the spouse places their own card (and then agrees).
+        screen = win.flow_view.screen
+        if name.endswith("spouse.identify") and screen is not None and screen.status == same:
+            rt.devices["idcard"].place_card("huang")
+
     visit = drive(rt, "no_property", script={"scope.choice": ["option-couple"],
-                                             "spouse.identify": [[], ["card:huang"]]})
+                                             "spouse.identify": []}, inspect=spouse_arrives)
     assert visit.ok, visit.names
     statuses = [s.status for s, _ in visit.shown("spouse.identify") if s is not None]
-    assert "读到的仍是您本人的证件。请取回证件，由配偶放置其本人身份证" in statuses
+    assert same in statuses
     (consent, texts), = visit.shown("spouse_consent.consent")
     assert "请配偶本人阅读" in texts
     (_, pdf), = rt.devices["a4"].jobs

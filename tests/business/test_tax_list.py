@@ -120,3 +120,15 @@ def test_platform_timeout_then_retry(business_runtime, drive, admin, backend) ->
     (_, texts), = visit.shown("query.error")
     assert "政务服务平台响应超时" in texts
     assert len(rt.devices["a4"].jobs) == 1
+
+
+def test_a_second_copy_only_when_asked(business_runtime, drive) -> None:  # type: ignore[no-untyped-def]
+    rt = business_runtime()
+    visit = drive(rt, "tax_list", script={"done.info": [["action-reprint"], ["action-done"]]})
+    assert visit.ok, visit.names
+    first, second = visit.shown("done.info")
+    assert [a.id for a in first[0].actions] == ["reprint", "done"]
+    assert [a.id for a in second[0].actions] == ["done"]  # one extra copy, then no more
+    jobs = rt.devices["a4"].jobs
+    assert len(jobs) == 2 and jobs[0][1] == jobs[1][1]  # the same document, asked for
+    assert len(rt.devices["receipt"].jobs) == 1

@@ -10,13 +10,11 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QPushButton
 
 from emulators.escpos_listener import EscposListener
 from emulators.ippeve_peer import IppEvePrinter, available, ensure_dns_sd, stop_started
 from kiosk.ui.citizen import tap
-from kiosk.ui.main_window import MainWindow
 from synthetic.citizens import BY_KEY
 
 from .conftest import all_texts, flat, needs_poppler, pdf_pages, receipt_texts
@@ -117,13 +115,11 @@ def test_social_security_card_identifies_too(business_runtime, drive) -> None:  
 @pytest.mark.parametrize("flow,screen", [("tax_list", ".range.form"),
                                          ("no_property", ".spouse.identify"),
                                          ("evaluation", ".ticket_no.keyboard")])
-def test_walking_away_wipes_the_session(business_runtime, qtbot, flow, screen) -> None:  # type: ignore[no-untyped-def]
+def test_walking_away_wipes_the_session(business_runtime, qtbot, make_window, flow,
+                                       screen) -> None:  # type: ignore[no-untyped-def]
     rt = business_runtime()
     rt.config = rt.config.with_section("session", idle_timeout_s=1.5, countdown_s=1.0)
-    win = MainWindow(rt, QSize(1920, 1080))
-    qtbot.addWidget(win)
-    win.resize(1920, 1080)
-    win.show()
+    win = make_window(rt)
     tap(win.attract.findChild(QPushButton, "attractTouch"))
     tap(win.home.tiles[flow])
     answers = {".consent": "action-agree", ".mode.choice": "option-range",
