@@ -188,6 +188,8 @@ def test_unit_file_contract() -> None:
     assert svc["Type"] == "notify" and svc["Restart"] == "always"
     assert int(svc["WatchdogSec"]) >= 10 and svc["NotifyAccess"] == "all"
     assert "kiosk run" in svc["ExecStart"]
+    assert "MALLOC_ARENA_MAX=2" in _unit().get("Service", "Environment", fallback="") or \
+        "MALLOC_ARENA_MAX=2" in (REPO / "deploy" / "systemd" / "guanjia-kiosk.service").read_text()
     assert _unit()["Unit"]["StartLimitIntervalSec"] == "0"
     assert _unit()["Install"]["WantedBy"] == "graphical.target"
 
