@@ -5,9 +5,9 @@ use the platform's error codes: 404 `no_record` / `no_loan` / `not_spouse` /
 `appointment_not_found` (the terminal shows what to do next), 400 `period_out_of_range`.
 
 Appointment QR codes read `GJZW:APPT:<token>` (`synthetic.services.appointment_qr`).
-`POST /api/v1/queue/checkin` takes either `{"id_number": ...}` or `{"qr": ...}`;
-`POST /api/v1/queue/appointments/resolve` turns a QR payload into the appointment
-and the holder's identity (the terminal's `appointment_qr` identify method).
+`POST /api/v1/queue/checkin` takes either `{"id_number": ...}` or `{"qr": ...}`. The
+terminal's `qr` identify method resolves appointment codes to their holder through
+`POST /api/v1/identity/qr/resolve` (reference_backend/identity.py).
 
 Admin (X-Admin-Token, only when $REFBACKEND_ADMIN_TOKEN is set): `POST
 /_admin/services/faults` injects failures on these routes (`status`: answer with
@@ -62,10 +62,6 @@ class PropertyRequest(IdRequest):
 class CheckinRequest(BaseModel):
     id_number: str = Field(default="", max_length=18)
     qr: str = Field(default="", max_length=200)
-
-
-class ResolveRequest(BaseModel):
-    qr: str = Field(min_length=1, max_length=200)
 
 
 class TicketRequest(BaseModel):
@@ -353,19 +349,6 @@ def register(platform: Platform) -> None:
             out["holder"] = {"masked_name": mask_name(c.name),
                              "masked_id": mask_id_number(c.id_number)}
         return out
-
-    @app.post("/api/v1/queue/appointments/resolve", dependencies=guard)
-    def resolve(req: ResolveRequest) -> dict[str, Any]:
-        key, c = appointment_for(CheckinRequest(qr=req.qr))
-        appt = syn.appointment(key, datetime.now())
-        assert c is not None and appt is not None
-        # The holder's identity, as the population register has it: the terminal uses it
-        # for this session exactly as if the ID card had been read.
-        return {"appointment": {k: v for k, v in appt.items() if not k.startswith("_")},
-                "holder": {"id_number": c.id_number, "name": c.name, "gender_code": c.gender,
-                           "birth_date": c.birth.isoformat(),
-                           "masked_name": mask_name(c.name),
-                           "masked_id": mask_id_number(c.id_number)}}
 
     @app.post("/api/v1/queue/tickets", dependencies=guard)
     def ticket(req: TicketRequest, request: Request, tid: str = Depends(platform.terminal),

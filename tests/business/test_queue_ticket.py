@@ -64,8 +64,8 @@ def test_wrong_codes_keep_the_scanner_listening(business_runtime, drive) -> None
                               [f"scan:{appointment_qr('chen')}"]]})
     assert visit.ok, visit.names
     statuses = [s.status for s, _ in visit.shown("identify.identify") if s is not None]
-    assert "这不是预约二维码，请出示“莞家政务”中的预约码" in statuses
-    assert "未查询到该预约，请核对预约二维码或使用身份证取号" in statuses
+    assert "无法识别该二维码，请出示政务App中的身份码或预约码" in statuses
+    assert "未查询到该二维码的信息，请刷新身份码后重新扫码" in statuses
 
 
 def test_too_early_with_walk_in_allowed(business_runtime, drive, admin) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ def test_every_business_flow_is_in_the_catalog() -> None:
             assert t(flow.title) != flow.title and t(flow.subtitle) != flow.subtitle
     assert {f.id for f in pkg.catalog() if not f.requires_online} == {"evaluation",
                                                                       "service_guide"}
-    assert "appointment_qr" in pkg.flows["queue_ticket"].identify_methods
+    assert "qr" in pkg.flows["queue_ticket"].identify_methods
 
 
 def test_every_flow_string_is_translated() -> None:

@@ -94,4 +94,4 @@ def load_entry_point_steps() -> list[str]:
 # Built-in step types register themselves on import.
 from kiosk.flows.steps import basic, documents, identify  # noqa: E402,F401
 from kiosk.flows.steps import face, identify_qr  # noqa: E402,F401  (issue 5)
-from kiosk.flows.steps import appointment_qr, companion, forms, guide  # noqa: E402,F401
+from kiosk.flows.steps import companion, forms, guide  # noqa: E402,F401
