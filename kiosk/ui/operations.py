@@ -223,7 +223,12 @@ class Operations:
         return bool(maint is not None and maint.is_open)
 
     def busy(self) -> bool:
-        return getattr(self.win, "session", None) is not None or self.in_maintenance()
+        """Someone may be at the terminal: anything but the attract screen counts."""
+        win = self.win
+        if getattr(win, "session", None) is not None or self.in_maintenance():
+            return True
+        stack, attract = getattr(win, "stack", None), getattr(win, "attract", None)
+        return stack is not None and attract is not None and stack.currentWidget() is not attract
 
     def quit(self, why: str) -> None:
         if self.quitting:

@@ -302,3 +302,20 @@ def test_maintenance_screens_fit(qtbot, make_window, size) -> None:  # type: ign
     qtbot.wait(50)
     assert win.size() == size and layout_problems(win) == []
     win.grab().save(str(Path(win.runtime.config.data_dir) / f"maint-{size.width()}.png"))
+
+
+def test_nightly_restart_only_from_the_attract_screen(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from kiosk.ui.operations import Operations
+
+    win = make_window()
+    ops = SimpleNamespace(win=win)
+    ops.in_maintenance = lambda: Operations.in_maintenance(ops)  # type: ignore[attr-defined]
+    assert not Operations.busy(ops)  # type: ignore[arg-type]
+    win.show_home()  # a citizen may be choosing a service
+    assert Operations.busy(ops)  # type: ignore[arg-type]
+    win.show_attract()
+    gesture(qtbot, win)  # a technician at the PIN pad
+    qtbot.waitUntil(lambda: win.current_screen == "maintenance.entry")
+    assert Operations.busy(ops)  # type: ignore[arg-type]
