@@ -63,7 +63,7 @@ def cmd_read_id(args: argparse.Namespace) -> int:
         out = {"ok": False, "kind": kind, "error": err.key, "message": t(err.key),
                "detail": err.detail, "events": events}
         _print(out, args.json)
-        return 2 if err.key == "idcard.no_card" or err.key.endswith(".no_card") else 1
+        return 2 if err.key.endswith(".no_card") else 1  # 2: nobody put a card on it
     except (Cancelled, KeyboardInterrupt):
         return 130
     out = {"ok": True, "kind": kind, "events": events,

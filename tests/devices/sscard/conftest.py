@@ -10,6 +10,7 @@ here, when this conftest is imported, before any test can talk PC/SC. No systemd
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import shutil
@@ -30,6 +31,7 @@ READER = "Kiosk Virtual SS"
 REPO = Path(__file__).resolve().parents[3]
 
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="kiosk-pcscd-"))
+atexit.register(shutil.rmtree, _RUN_DIR, True)
 SOCKET_PATH = _RUN_DIR / "pcscd.comm"
 os.environ["PCSCLITE_CSOCK_NAME"] = str(SOCKET_PATH)
 
