@@ -38,6 +38,9 @@ class LivenessSettings:
     yaw_delta: float = 0.12  # a turn of roughly 20-25 degrees for an adult face
     baseline_frames: int = 3
     baseline_spread: float = 0.06  # the baseline frames must agree this closely
+    # ...and face the camera roughly: frontal faces measure within about +-0.1, so a head
+    # already turned is not mistaken for this person's straight-ahead pose.
+    baseline_max: float = 0.22
     hold_frames: int = 2  # frames in a row beyond the delta (one noisy frame is not a turn)
     timeout_s: float = 20.0
     frozen_frames: int = 10  # this many identical pictures in a row: a replayed still
@@ -100,6 +103,9 @@ class HeadTurnChallenge:
             return LivenessStatus(self.phase)
         raw = face.landmarks.yaw_ratio * (-1.0 if self.s.mirrored else 1.0)
         if self.phase is Phase.BASELINE:
+            if abs(raw) > self.s.baseline_max:
+                self._window = []
+                return LivenessStatus(self.phase, 0.0)
             self._window = (self._window + [raw])[-self.s.baseline_frames:]
             if len(self._window) == self.s.baseline_frames and \
                     max(self._window) - min(self._window) <= self.s.baseline_spread:

@@ -79,11 +79,12 @@ def jitter(bgr: np.ndarray, k: int) -> np.ndarray:
 
 
 def head_turn_sequence(engine: FaceEngine, name: str, degrees: float = 30.0,
-                       step: float = 10.0, hold: int = 2) -> list[np.ndarray]:
+                       step: float = 10.0, hold: int = 2, repeat: int = 1) -> list[np.ndarray]:
     """Look, turn left, turn right, look back: the frames a live citizen would give."""
     base = frame_of(name)
     pts = landmarks(engine, base)
     ramp_up = list(np.arange(step, degrees + 0.1, step))
     angles = [0.0] * 5 + ramp_up + [degrees] * hold + ramp_up[::-1] + [0.0] + \
         [-a for a in ramp_up] + [-degrees] * hold + [-a for a in ramp_up[::-1]] + [0.0] * 6
+    angles = [a for a in angles for _ in range(repeat)]  # a slower citizen
     return [jitter(turn(base, pts, a) if a else base, k) for k, a in enumerate(angles)]

@@ -8,6 +8,7 @@ import pytest
 from face_synth import frame_of, head_turn_sequence
 
 from kiosk.devices.registry import create_device
+from kiosk.face.liveness import LivenessSettings
 from kiosk.face.session import FaceCheck, FaceCheckSettings, Outcome
 
 
@@ -39,14 +40,15 @@ def test_head_turn_video_is_verified(tmp_path, engine, process_describer, descri
                                      camera_from) -> None:  # type: ignore[no-untyped-def]
     import cv2
 
-    frames = head_turn_sequence(engine, "obama_1.jpg", hold=4)
+    frames = head_turn_sequence(engine, "obama_1.jpg", hold=4, repeat=2)
     path = tmp_path / "turn.avi"
     out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 8, (640, 480))
     for f in frames:
         out.write(f)
     out.release()
     cam = camera_from(f"opencv://{path}?fps=8")
-    result = run_check(cam, describe("obama_2.jpg"), engine, process_describer, timeout_s=60)
+    result = run_check(cam, describe("obama_2.jpg"), engine, process_describer, timeout_s=90,
+                       challenge=LivenessSettings(timeout_s=80))
     assert result.outcome is Outcome.VERIFIED, result
 
 

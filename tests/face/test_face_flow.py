@@ -24,7 +24,7 @@ FLOW = {
     "id": "face_test", "title": "face.title",
     "steps": [
         {"id": "identify", "type": "identify", "methods": ["qr"], "timeout_s": 20},
-        {"id": "face", "type": "verify_face", "timeout_s": 40, "liveness_timeout_s": 30,
+        {"id": "face", "type": "verify_face", "timeout_s": 90, "liveness_timeout_s": 80,
          "on": {"fallback": "card"}},
         {"id": "welcome", "type": "finish", "on": {"done": "__end__"}},
         {"id": "card", "type": "identify", "methods": ["id_card"], "timeout_s": 5},
@@ -80,7 +80,7 @@ def run_flow(rt, flow, citizen: Citizen, session=None):  # type: ignore[no-untyp
 
 @pytest.fixture(scope="module")
 def biden_turning(engine) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
-    return head_turn_sequence(engine, "biden_2.jpg", hold=4)
+    return head_turn_sequence(engine, "biden_2.jpg", hold=4, repeat=2)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_qr_then_live_face_verified(kiosk, biden_turning) -> None:  # type: igno
 
 
 def test_someone_else_falls_back_to_the_card(kiosk, engine) -> None:  # type: ignore[no-untyped-def]
-    kiosk.devices["camera"].play(head_turn_sequence(engine, "obama_1.jpg", hold=4))
+    kiosk.devices["camera"].play(head_turn_sequence(engine, "obama_1.jpg", hold=4, repeat=2))
     citizen = Citizen(kiosk, [demo_identity_qr("li")])
     result, session, records = run_flow(kiosk, flow_def(), citizen)
     assert result.outcome == "completed"

@@ -42,10 +42,17 @@ def test_left_right_back_passes() -> None:
 
 
 def test_relative_to_the_sessions_own_baseline() -> None:
-    # A face (or camera angle) with a natural offset of 0.3 still passes the same moves,
+    # A face (or camera angle) with a natural offset of 0.15 still passes the same moves,
     # and the offset alone is not taken for a turn.
-    assert run(HeadTurnChallenge(), LIVE, bias=0.3)[-1] is Phase.PASSED
-    assert run(HeadTurnChallenge(), [0.0] * 20, bias=0.3)[-1] is Phase.TURN_LEFT
+    assert run(HeadTurnChallenge(), LIVE, bias=0.15)[-1] is Phase.PASSED
+    assert run(HeadTurnChallenge(), [0.0] * 20, bias=0.15)[-1] is Phase.TURN_LEFT
+
+
+def test_a_head_already_turned_is_no_baseline() -> None:
+    # Steady, but turned: waiting for the citizen to look straight at the camera.
+    c = HeadTurnChallenge()
+    assert run(c, [0.3] * 10)[-1] is Phase.BASELINE and c.baseline is None
+    assert run(HeadTurnChallenge(), [0.3] * 5 + LIVE)[-1] is Phase.PASSED
 
 
 def test_wrong_order_or_small_moves_do_not_pass() -> None:
