@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import requests
 
+from flowpacks import BUILTIN_DIR
 from kiosk.backend.client import BackendClient
+from kiosk.flows.engine import FlowContext
+from kiosk.flows.interaction import ScriptedInteraction
+from kiosk.flows.model import StepDef
+from kiosk.flows.package import load_package
+from kiosk.flows.screens import Response
+from kiosk.flows.steps.forms import PeriodStep
+from kiosk.session import Session
 from kiosk.flows.periods import month_cn, month_index, month_text
 from synthetic.citizens import BY_KEY
 
@@ -132,3 +141,19 @@ def test_a_second_copy_only_when_asked(business_runtime, drive) -> None:  # type
     jobs = rt.devices["a4"].jobs
     assert len(jobs) == 2 and jobs[0][1] == jobs[1][1]  # the same document, asked for
     assert len(rt.devices["receipt"].jobs) == 1
+
+
+def test_many_allowed_years_are_paged() -> None:
+    pkg = load_package(BUILTIN_DIR)
+    session = Session()
+    session.data["lim"] = {"earliest": "2008-05", "latest": "2025-05", "max_months": 12}
+    answers = iter([Response("page_next"), Response("page_next"), Response("2008")])
+    ui = ScriptedInteraction(threading.Event(), lambda s: next(answers))
+    ctx = FlowContext(pkg.flows["tax_list"], pkg, session, ui, {}, None)
+    step = PeriodStep(StepDef("year", "period", {"mode": "year", "limits": "lim"}))
+    assert step.run(ctx).outcome == "next"
+    shown = [[o.id for o in s.options] for s in ui.screens]
+    assert shown[0][0] == "2025" and shown[-1][-1] == "2008"
+    assert sum(len(x) for x in shown) == 18  # every allowed year, 8 per page
+    assert (session.data["period"]["start"], session.data["period"]["end"]) == ("2008-05",
+                                                                             "2008-12")

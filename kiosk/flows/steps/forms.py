@@ -238,16 +238,27 @@ class PeriodStep(StepType):
     def _run_year(self, ctx: FlowContext, limits: Limits) -> StepResult:
         t = ctx.t
         years = limits.years()
-        screen = ctx.screen(ScreenKind.CHOICE, say(ctx, self.param("title", "period.title.year")),
-                            text=say(ctx, self.param("text", "")),
-                            hint=self._limits_hint(ctx, limits),
-                            options=tuple(Action(str(y), t("period.year", year=y))
-                                          for y in years[:8]),
-                            actions=(Action("back", t("common.back")),))
+        size, page = 8, 0
+        pages = (len(years) + size - 1) // size
         while True:
+            actions = [Action("back", t("common.back"))]
+            if page > 0:
+                actions.append(Action("page_prev", t("common.page_prev")))
+            if page < pages - 1:
+                actions.append(Action("page_next", t("common.page_next")))
+            screen = ctx.screen(ScreenKind.CHOICE,
+                                say(ctx, self.param("title", "period.title.year")),
+                                text=say(ctx, self.param("text", "")),
+                                hint=self._limits_hint(ctx, limits),
+                                options=tuple(Action(str(y), t("period.year", year=y))
+                                              for y in years[page * size:(page + 1) * size]),
+                                actions=tuple(actions))
             resp = ask(ctx.ui, screen)
             if resp.action in ("back", "cancel"):
                 return StepResult(_back_outcome(self.step))
+            if resp.action in ("page_prev", "page_next"):
+                page = max(0, min(pages - 1, page + (1 if resp.action == "page_next" else -1)))
+                continue
             if resp.action.isdigit() and int(resp.action) in years:
                 return self._done(ctx, year_period(int(resp.action), limits), "year")
 
