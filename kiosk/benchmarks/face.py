@@ -16,8 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -114,82 +112,98 @@ def helper_rss_mb() -> float:
     return NAN
 
 
-def preview(frame: Any, seconds: float = 4.0) -> tuple[float, float]:
-    """Paint rate of the preview fed by OpenCV (a 30 fps clip) while verification runs."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import cv2
-    import numpy as np
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+PREVIEW_PROBE = r"""
+import os, sys, tempfile, threading, time
+from pathlib import Path
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+import cv2
+import numpy as np
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from kiosk.benchmarks.face import camera_frame
+from kiosk.devices.registry import create_device
+from kiosk.face.describer import ProcessDescriber
+from kiosk.face.engine import LIVE, FaceEngine
+from kiosk.face.types import FaceError
+from kiosk.ui.camera_view import CameraView
 
-    from kiosk.devices.registry import create_device
-    from kiosk.face.describer import ProcessDescriber
-    from kiosk.face.engine import LIVE, FaceEngine
-    from kiosk.face.types import FaceError
-    from kiosk.ui.camera_view import CameraView
+seconds = float(sys.argv[2])
+frame = camera_frame(Path(sys.argv[1]))
+app = QApplication([])
+tmp = tempfile.mkdtemp()
+clip = str(Path(tmp) / "clip.avi")
+out = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+rng = np.random.default_rng(0)
+for _ in range(60):  # sensor noise: every frame differs a little
+    noise = rng.integers(-3, 4, frame.shape, dtype=np.int16)
+    out.write(np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8))
+out.release()
+cam = create_device("camera", f"opencv://{clip}?fps=30")
+cam.open()
+engine, describer = FaceEngine(), ProcessDescriber()
+describer.start()
+stop = threading.Event()
 
-    app = QApplication.instance() or QApplication([])
-    with tempfile.TemporaryDirectory() as tmp:
-        clip = str(Path(tmp) / "clip.avi")
-        out = cv2.VideoWriter(clip, cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
-        rng = np.random.default_rng(0)
-        for _ in range(60):  # sensor noise: every frame differs a little
-            noise = rng.integers(-3, 4, frame.shape, dtype=np.int16)
-            out.write(np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8))
-        out.release()
-        cam = create_device("camera", f"opencv://{clip}?fps=30")
-        cam.open()
-        engine, describer = FaceEngine(), ProcessDescriber()
-        describer.start()
-        stop = threading.Event()
-        verified = [0]
-
-        def verify_loop() -> None:
-            unsubscribe = cam.subscribe(lambda f: None)  # type: ignore[attr-defined]
-            seq = 0
+def verify_loop():
+    unsubscribe = cam.subscribe(lambda f: None)
+    seq = 0
+    try:
+        while not stop.is_set():
+            f = cam.wait_frame(seq, 1.0)
+            if f is None:
+                continue
+            seq = f.seq
             try:
-                while not stop.is_set():
-                    f = cam.wait_frame(seq, 1.0)  # type: ignore[attr-defined]
-                    if f is None:
-                        continue
-                    seq = f.seq
-                    try:
-                        analysis = engine.analyze(f.image, LIVE, order="bgr")
-                        face = engine.select(analysis, LIVE)
-                        describer.describe([engine.chip(analysis, face)])
-                        verified[0] += 1
-                    except FaceError:
-                        pass
-            finally:
-                unsubscribe()
+                analysis = engine.analyze(f.image, LIVE, order="bgr")
+                face = engine.select(analysis, LIVE)
+                describer.describe([engine.chip(analysis, face)])
+            except FaceError:
+                pass
+    finally:
+        unsubscribe()
 
-        view = CameraView(cam)
-        view.resize(960, 720)
-        view.show()
-        worker = threading.Thread(target=verify_loop, daemon=True)
-        worker.start()
-        gaps: list[float] = []
-        last = [time.monotonic()]
+view = CameraView(cam)
+view.resize(960, 720)
+view.show()
+worker = threading.Thread(target=verify_loop, daemon=True)
+worker.start()
+gaps, last = [], [time.monotonic()]
 
-        def tick() -> None:
-            now = time.monotonic()
-            gaps.append(now - last[0])
-            last[0] = now
+def tick():
+    now = time.monotonic()
+    gaps.append(now - last[0])
+    last[0] = now
 
-        timer = QTimer()
-        timer.timeout.connect(tick)
-        timer.start(10)
-        QTimer.singleShot(int(seconds * 1000), app.quit)
-        app.exec()
-        timer.stop()
-        fps = view.fps
-        view.hide()
-        stop.set()
-        worker.join(5)
-        describer.close()
-        cam.close()
-    stall = max(gaps[5:]) * 1000 if len(gaps) > 5 else NAN
-    return round(fps, 1), round(stall, 1)
+timer = QTimer()
+timer.timeout.connect(tick)
+timer.start(10)
+QTimer.singleShot(int(seconds * 1000), app.quit)
+app.exec()
+timer.stop()
+fps = view.fps
+view.hide()
+stop.set()
+worker.join(5)
+describer.close()
+cam.close()
+for p in Path(tmp).iterdir():
+    p.unlink()
+os.rmdir(tmp)
+print(f"PREVIEW {fps:.2f} {max(gaps[5:]) * 1000:.1f}")
+"""
+
+
+def preview(folder: Path, seconds: float = 4.0) -> tuple[float, float]:
+    """Paint rate of the Qt preview fed by OpenCV (a 30 fps clip) while verification runs
+    on the same camera (a separate process: the bench itself stays Qt-free)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", PREVIEW_PROBE, str(folder), str(seconds)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    for line in out.stdout.splitlines():
+        if line.startswith("PREVIEW"):
+            _, fps, stall = line.split()
+            return round(float(fps), 1), round(float(stall), 1)
+    return NAN, NAN
 
 
 def measure(repeat: int) -> dict[str, float]:
@@ -203,7 +217,7 @@ def measure(repeat: int) -> dict[str, float]:
         return out
     frame = camera_frame(folder)
     detect, verify = per_frame(frame, repeat)
-    fps, stall = preview(frame)
+    fps, stall = preview(folder)
     out.update(face_detect_frame_s=detect, face_verify_frame_s=verify, preview_fps=fps,
                preview_max_stall_ms=stall)
     return out
