@@ -32,6 +32,8 @@ def speakable(text: str) -> bool:
 
 
 class VoiceGuide:
+    """Says one prompt at a time on a worker thread; the newest prompt wins."""
+
     def __init__(self, *, enabled: bool = True, engine: str = "espeak-ng", rate: int = 150,
                  sink_dir: Path | None = None) -> None:
         self.engine = shutil.which(engine)
@@ -39,10 +41,12 @@ class VoiceGuide:
         self.rate = rate
         self.sink_dir = sink_dir
         self.last: tuple[str, str] | None = None
-        self.spoken: list[tuple[str, str]] = []  # what was said (text is never personal)
-        self._lock = threading.Lock()
+        self.spoken: list[tuple[str, str]] = []  # in the order asked (never personal)
+        self._cond = threading.Condition()
+        self._pending: tuple[str, str, int] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._counter = 0
+        self._worker: threading.Thread | None = None
 
     @property
     def available(self) -> bool:
@@ -54,7 +58,7 @@ class VoiceGuide:
             self.stop()
 
     def speak(self, text: str, locale: str) -> bool:
-        """Say a prompt (interrupting the previous one). Returns whether it was spoken."""
+        """Say a prompt (interrupting the previous one). Returns whether it will be spoken."""
         if not speakable(text):
             if text.strip():
                 log.warning("voice: refused a prompt that looks like personal data")
@@ -62,8 +66,15 @@ class VoiceGuide:
         self.last = (text, locale)
         if not self.enabled or self.engine is None:
             return False
-        threading.Thread(target=self._run, args=(text, locale), daemon=True,
-                         name="voice").start()
+        with self._cond:
+            self._counter += 1
+            self._pending = (text, locale, self._counter)
+            self.spoken.append((text, locale))
+            self._kill_current()
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._loop, daemon=True, name="voice")
+                self._worker.start()
+            self._cond.notify()
         return True
 
     def replay(self) -> bool:
@@ -72,27 +83,33 @@ class VoiceGuide:
         return self.speak(*self.last)
 
     def stop(self) -> None:
-        with self._lock:
-            proc, self._proc = self._proc, None
+        with self._cond:
+            self._pending = None
+            self._kill_current()
+
+    def _kill_current(self) -> None:
+        proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
 
-    def _run(self, text: str, locale: str) -> None:
-        self.stop()
-        cmd = [str(self.engine), "-v", VOICES.get(locale, "cmn"), "-s", str(self.rate)]
-        with self._lock:
-            self._counter += 1
-            n = self._counter
-        if self.sink_dir is not None:
-            self.sink_dir.mkdir(parents=True, exist_ok=True)
-            cmd += ["-w", str(self.sink_dir / f"prompt-{n:04d}.wav")]
-        cmd.append(text)
-        try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except OSError as exc:
-            log.warning("voice: cannot start %s: %s", self.engine, exc)
-            return
-        with self._lock:
-            self._proc = proc
-            self.spoken.append((text, locale))
-        proc.wait()
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None:
+                    self._cond.wait()
+                text, locale, n = self._pending
+                self._pending = None
+                cmd = [str(self.engine), "-v", VOICES.get(locale, "cmn"), "-s", str(self.rate)]
+                if self.sink_dir is not None:
+                    self.sink_dir.mkdir(parents=True, exist_ok=True)
+                    cmd += ["-w", str(self.sink_dir / f"prompt-{n:04d}.wav")]
+                cmd.append(text)
+                try:
+                    self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.DEVNULL)
+                except OSError as exc:
+                    log.warning("voice: cannot start %s: %s", self.engine, exc)
+                    self._proc = None
+                    continue
+                proc = self._proc
+            proc.wait()
