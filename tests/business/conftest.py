@@ -122,7 +122,7 @@ def drive(qtbot, make_window):  # type: ignore[no-untyped-def]
     def run(rt: Any, flow_id: str, *, script: dict[str, Any] | None = None,
             size: tuple[int, int] = (1920, 1080),
             inspect: Callable[[MainWindow, str], None] | None = None,
-            timeout_ms: int = 60000) -> Visit:
+            timeout_ms: int = 60000, elder: bool = False) -> Visit:
         win = make_window(rt, size)
         result: dict[str, bool] = {}
         visit = Visit()
@@ -134,7 +134,7 @@ def drive(qtbot, make_window):  # type: ignore[no-untyped-def]
 
         full = {**script_for(flow_id, DEFAULT_SCRIPT), **(script or {})}
         citizen = ScriptedCitizen(win, flow_id, None, lambda ok: result.update(ok=ok),
-                                  script=full, delay_ms=30, inspect=look)
+                                  script=full, delay_ms=30, inspect=look, elder=elder)
         win.screenShown.emit(win.current_screen)
         qtbot.waitUntil(lambda: "ok" in result, timeout=timeout_ms)
         visit.ok = result["ok"]

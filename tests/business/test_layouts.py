@@ -74,3 +74,24 @@ def test_english_screens_fit_in_portrait(business_runtime, drive, flow, card, sc
     assert problems == {}
     # screen titles are English (platform data such as matter names stays Chinese)
     assert titles and not re.search(r"[\u4e00-\u9fff]", titles[0]), titles
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("flow,card,script", [PATHS[0], PATHS[6], PATHS[9], PATHS[10]],
+                         ids=["ss-form", "walk-in", "keypad", "guide-tabs"])
+def test_elder_mode_screens_fit(business_runtime, drive, size, flow, card, script) -> None:  # type: ignore[no-untyped-def]
+    rt = business_runtime(idcard=f"sim://?card={card}")
+    problems: dict[str, list[str]] = {}
+    modes: set[bool] = set()
+
+    def inspect(win: Any, name: str) -> None:
+        if "." in name:  # a flow screen (elder mode is chosen on the home screen)
+            modes.add(win.elder)
+        found = layout_problems(win)
+        if found:
+            problems[name] = found
+
+    visit = drive(rt, flow, script=script, size=size, inspect=inspect, elder=True)
+    assert visit.ok, (visit.names, visit.errors)
+    assert modes == {True}
+    assert problems == {}
