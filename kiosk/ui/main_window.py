@@ -23,7 +23,7 @@ from kiosk.i18n import Translator
 from kiosk.runtime import Runtime
 from kiosk.session import Session
 from kiosk.i18n import LOCALES
-from kiosk.ui import qt_i18n, theme
+from kiosk.ui import gc_guard, qt_i18n, theme
 from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
 from kiosk.ui.flow_view import FlowView
 from kiosk.ui.home import AttractScreen, HomeScreen
@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, runtime: Runtime, size: QSize, voice: VoiceGuide | None = None) -> None:
         super().__init__()
+        gc_guard.install()  # cyclic GC only on this (the GUI) thread
         self.runtime = runtime
         self.setObjectName("mainWindow")
         self.setWindowTitle("莞家政务")

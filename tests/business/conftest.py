@@ -82,13 +82,15 @@ def _qt_garbage_dies_on_the_gui_thread() -> Any:
     """
     import gc
 
+    was_enabled = gc.isenabled()  # the app's gc_guard keeps it off for good
     _collect_on_gui_thread()
     gc.disable()
     try:
         yield
     finally:
         _collect_on_gui_thread()
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
 @pytest.fixture

@@ -1,0 +1,45 @@
+"""Cyclic garbage collection happens on the GUI thread only once a kiosk window exists."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from PySide6.QtCore import QSize
+
+from kiosk.ui import gc_guard
+from kiosk.ui.main_window import MainWindow
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+        self.thread = threading.current_thread().name
+
+
+def test_collections_run_on_the_gui_thread(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    win = MainWindow(make_runtime(), QSize(1280, 1024))
+    qtbot.addWidget(win)
+    assert not gc.isenabled()
+    seen: list[str] = []
+
+    def callback(phase: str, info: dict) -> None:  # type: ignore[type-arg]
+        if phase == "start":
+            seen.append(threading.current_thread().name)
+
+    gc.callbacks.append(callback)
+    try:
+        def churn() -> None:  # a flow thread allocating lots of cyclic garbage
+            for _ in range(50000):
+                Cycle()
+
+        t = threading.Thread(target=churn, name="flow-churn")
+        t.start()
+        t.join()
+        assert "flow-churn" not in seen  # nothing collected on the worker
+        guard = gc_guard.install()
+        before = guard.collections
+        qtbot.waitUntil(lambda: guard.collections > before, timeout=5000)
+        assert seen and set(seen) == {threading.main_thread().name}
+    finally:
+        gc.callbacks.remove(callback)
