@@ -79,7 +79,10 @@ def wrap_text(text: str, columns: int) -> list[str]:
                 width += w
                 continue
             carry: list[str] = []
-            if tok[0] in _NO_LINE_START and len(cur) > 1:
+            # Carry the previous character down only if it fits with the punctuation
+            # (an over-long word is hard-broken below and must not be reordered).
+            if (tok[0] in _NO_LINE_START and len(cur) > 1
+                    and display_width(cur[-1]) + w <= columns):
                 carry = [cur.pop()]
             if "".join(cur).strip():
                 lines.append("".join(cur).rstrip())
