@@ -246,13 +246,15 @@ def run_ui(args: argparse.Namespace, samples: list[Sample], outcomes: Counter[st
             win.screenShown.emit(win.current_screen)
 
         def done(ok: bool) -> None:
-            outcomes[f"{state['flow']}:{'completed' if ok else 'failed'}"] += 1
-            if not args.keep_sim_jobs:
-                clear_sim_jobs(rt)
-            if state["n"] % args.sample == 0:
-                samples.append(sample(state["n"], t0, win))
-                progress(samples[-1])
-            QTimer.singleShot(0, next_session)
+            try:
+                outcomes[f"{state['flow']}:{'completed' if ok else 'failed'}"] += 1
+                if not args.keep_sim_jobs:
+                    clear_sim_jobs(rt)
+                if state["n"] % args.sample == 0:
+                    samples.append(sample(state["n"], t0, win))
+                    progress(samples[-1])
+            finally:  # whatever happens here, the next citizen comes
+                QTimer.singleShot(0, next_session)
 
         def watchdog() -> None:  # a stuck session: count it, go home, carry on
             if state["citizen"] is not None and time.monotonic() > state["deadline"]:
