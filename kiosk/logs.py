@@ -23,7 +23,8 @@ def setup_logging(level: str = "INFO", file: Path | None = None, *, max_bytes: i
     root.setLevel(level)
     for h in list(root.handlers):
         root.removeHandler(h)
-        h.close()
+        if getattr(h, "kiosk_owned", False):
+            h.close()  # ours (a file): release it; others' handlers are theirs to close
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -33,6 +34,7 @@ def setup_logging(level: str = "INFO", file: Path | None = None, *, max_bytes: i
         else:
             handlers.append(logging.handlers.WatchedFileHandler(file, encoding="utf-8"))
     for h in handlers:
+        h.kiosk_owned = True  # type: ignore[attr-defined]
         h.setFormatter(logging.Formatter(FORMAT))
         h.addFilter(MaskingFilter())
         root.addHandler(h)
