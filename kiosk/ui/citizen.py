@@ -97,7 +97,10 @@ class ScriptedCitizen(QObject):
             for step in self.script.get("start", []):
                 perform(self.win, step)
             self.flow_started = True
-            tap(self.win.home.tiles[self.flow_id])
+            home = self.win.home
+            while home.page != home.page_of(self.flow_id):  # turn pages like a person would
+                tap(home.next if home.page < home.page_of(self.flow_id) else home.prev)
+            tap(home.tiles[self.flow_id])
         else:
             kind = name.rsplit(".", 1)[-1]
             if kind == "error":

@@ -6,7 +6,15 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QFrame, QGridLayout, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from kiosk.flows.model import FlowDef
 from kiosk.i18n import Translator
@@ -57,14 +65,14 @@ class Tile(QFrame):
         self.flow_id = flow.id
         self.setProperty("flowId", flow.id)
         self.setProperty("pressed", "false")
-        self.setMinimumHeight(m.px(190))
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.setMinimumHeight(m.px(110))  # a touch target; text may make it taller
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         v = QVBoxLayout(self)
         v.setContentsMargins(m.px(28), m.px(20), m.px(28), m.px(20))
         self.title = label(t(flow.title), "tileTitle")
         self.title.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         v.addWidget(self.title)
-        if flow.subtitle:
+        if flow.subtitle and not m.elder:  # elder mode: the title alone, larger
             sub = label(t(flow.subtitle), "tileSub")
             sub.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             v.addWidget(sub)
@@ -92,6 +100,8 @@ class Tile(QFrame):
 
 
 class HomeScreen(QWidget):
+    """Service tiles, a page at a time (elder mode shows fewer, larger tiles per page)."""
+
     flowChosen = Signal(str)
 
     def __init__(self, m: theme.Metrics, t: Translator, parent: QWidget | None = None) -> None:
@@ -99,28 +109,76 @@ class HomeScreen(QWidget):
         self.setObjectName("home")
         self.m, self.t = m, t
         self.tiles: dict[str, Tile] = {}
+        self.order: list[str] = []
+        self.columns, self.per_page, self.page = 3, 9, 0
         v = QVBoxLayout(self)
-        v.setContentsMargins(m.px(60), m.px(40), m.px(60), m.px(40))
-        v.setSpacing(m.px(32))
+        v.setContentsMargins(m.space(60), m.space(36), m.space(60), m.space(30))
+        v.setSpacing(m.space(28))
         v.addWidget(label(t("home.title"), "homeTitle"))
         self.grid = QGridLayout()
-        self.grid.setSpacing(m.px(28))
+        self.grid.setSpacing(m.space(28))
         v.addLayout(self.grid)
         v.addStretch(1)
+        nav = QHBoxLayout()
+        nav.setSpacing(m.space(24))
+        self.prev = QPushButton(t("home.prev_page"))
+        self.prev.setObjectName("home-prev")
+        self.prev.clicked.connect(lambda: self.show_page(self.page - 1))
+        self.next = QPushButton(t("home.next_page"))
+        self.next.setObjectName("home-next")
+        self.next.setProperty("primary", "true")
+        self.next.clicked.connect(lambda: self.show_page(self.page + 1))
+        self.page_label = label("", "homePage", wrap=False)
+        self.page_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        nav.addWidget(self.prev)
+        nav.addStretch(1)
+        nav.addWidget(self.page_label)
+        nav.addStretch(1)
+        nav.addWidget(self.next)
+        v.addLayout(nav)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.order) // self.per_page))
 
     def set_catalog(self, flows: list[FlowDef], columns: int,
-                    is_paused: Callable[[FlowDef], bool] = lambda f: False) -> None:
+                    is_paused: Callable[[FlowDef], bool] = lambda f: False,
+                    rows: int = 3) -> None:
         for tile in self.tiles.values():
             tile.setParent(None)
             tile.deleteLater()
-        self.tiles = {}
-        for i, flow in enumerate(flows):
+        self.tiles, self.order = {}, []
+        self.columns, self.per_page = columns, max(1, columns * rows)
+        for flow in flows:
             tile = Tile(flow, self.t, self.m)
             tile.clicked.connect(lambda fid=flow.id: self.flowChosen.emit(fid))
             paused = is_paused(flow)
             tile.setEnabled(not paused)
             tile.paused.setVisible(paused)
-            self.grid.addWidget(tile, i // columns, i % columns)
+            tile.hide()
             self.tiles[flow.id] = tile
-        for c in range(columns):
-            self.grid.setColumnStretch(c, 1)
+            self.order.append(flow.id)
+        for c in range(4):
+            self.grid.setColumnStretch(c, 1 if c < columns else 0)
+        self.show_page(min(self.page, self.pages - 1))
+
+    def show_page(self, page: int) -> None:
+        self.page = max(0, min(page, self.pages - 1))
+        for tile in self.tiles.values():
+            self.grid.removeWidget(tile)
+            tile.hide()
+        first = self.page * self.per_page
+        for i, fid in enumerate(self.order[first:first + self.per_page]):
+            tile = self.tiles[fid]
+            self.grid.addWidget(tile, i // self.columns, i % self.columns)
+            tile.show()
+        many = self.pages > 1
+        self.prev.setVisible(many)
+        self.next.setVisible(many)
+        self.page_label.setVisible(many)
+        self.prev.setEnabled(self.page > 0)
+        self.next.setEnabled(self.page < self.pages - 1)
+        self.page_label.setText(self.t("home.page", n=self.page + 1, m=self.pages))
+
+    def page_of(self, flow_id: str) -> int:
+        return self.order.index(flow_id) // self.per_page

@@ -312,10 +312,13 @@ class MainWindow(QMainWindow):
     def refresh_catalog(self) -> None:
         # The package set may have changed (kiosk.packages): new tiles need its strings.
         self.home.t = self.runtime.package.translator(self.locale)
-        # Elder mode: fewer, larger tiles per row.
-        columns = (1 if self.portrait else 2) if self.elder else (2 if self.portrait else 3)
-        self.home.set_catalog(self.runtime.home_catalog(), columns,
-                              self.runtime.flow_paused)
+        # Elder mode: fewer, larger tiles per page (see docs/accessibility.md).
+        if self.elder:
+            columns, rows = (1, 4) if self.portrait else (2, 2)
+        else:
+            columns, rows = (2, 5) if self.portrait else (3, 3)
+        self.home.set_catalog(self.runtime.home_catalog(), columns, self.runtime.flow_paused,
+                              rows)
         self._show_link_state()
 
     def apply_packages(self) -> bool:

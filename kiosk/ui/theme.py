@@ -108,6 +108,7 @@ def stylesheet(m: Metrics) -> str:
                      border-radius: {m.px(16)}px; padding: {m.px(24)}px {m.px(60)}px; }}
     #attractHint {{ font-size: {m.body}px; color: {MUTED}; }}
     #homeTitle {{ font-size: {m.title}px; font-weight: bold; }}
+    #homePage {{ font-size: {m.body}px; color: {MUTED}; }}
     #tile {{ background: {SURFACE}; border: {m.px(2)}px solid #C9D6E3;
              border-radius: {m.px(18)}px; }}
     #tile[pressed="true"] {{ background: #DCE9F7; }}
