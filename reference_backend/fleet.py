@@ -103,7 +103,8 @@ class TerminalView:
                 "heartbeats": self.heartbeats, "app_version": hb.get("app_version", ""),
                 "uptime_s": hb.get("uptime_s"), "outbox": hb.get("outbox", {}),
                 "packages": hb.get("packages", {}), "last_error": hb.get("last_error"),
-                "faults": self.faults(), "events": list(self.events)[-10:]}
+                "faults": self.faults(), "events": list(self.events)[-10:],
+                "maintenance": bool(hb.get("maintenance"))}
 
 
 def _level(beat: DeviceBeat | dict[str, Any]) -> str:
@@ -231,7 +232,8 @@ def render_page(rows: list[dict[str, Any]], now: float) -> str:
             f"<tr class='terminal' data-terminal='{e(r['terminal'])}' "
             f"data-status='{e(r['status'])}'>"
             f"<td><b>{e(r['terminal'])}</b></td>"
-            f"<td class='{e(r['status'])}'>{e(r['status'])}</td>"
+            f"<td class='{e(r['status'])}'>{e(r['status'])}"
+            f"{'<br><small>maintenance</small>' if r['maintenance'] else ''}</td>"
             f"<td>{seen}<br><small>{_ago(r['age_s'])} ago</small></td>"
             f"<td>{e(str(r['app_version']))}<br><small>{e(', '.join(map(str, pk)))}</small></td>"
             f"<td>{e(str(depth))}</td>"

@@ -47,13 +47,14 @@ class Rows(HTMLParser):
         self.text.append(data)
 
 
-def beat(kiosk_config, fleet_backend, tid: str, **devices: str) -> None:  # type: ignore[no-untyped-def]
+def beat(kiosk_config, fleet_backend, tid: str, maintenance: bool = False,  # type: ignore[no-untyped-def]
+         **devices: str) -> None:
     cfg = kiosk_config.with_section("terminal", id=tid).with_section("devices", **devices)
     rt = Runtime.create(cfg)
     rt.open_devices()
     rt.backend = fleet_backend.client(tid)
     try:
-        assert Heartbeat(rt, via="direct").beat()
+        assert Heartbeat(rt, via="direct", status=lambda: {"maintenance": maintenance}).beat()
     finally:
         rt.close()
 
@@ -62,7 +63,7 @@ def test_fleet_page_lists_terminals_faults_and_last_seen(kiosk_config, fleet_bac
                                                          tmp_path) -> None:
     empty = chromium(tmp_path, "--dump-dom", fleet_backend.url + "/fleet")
     assert "No terminal has reported yet" in empty.stdout, empty.stderr[-2000:]
-    beat(kiosk_config, fleet_backend, "DG-FLEET-0001")
+    beat(kiosk_config, fleet_backend, "DG-FLEET-0001", maintenance=True)
     beat(kiosk_config, fleet_backend, "DG-FLEET-0002", receipt="sim://?paper=out",
          a4="sim://?media=low")
     out = chromium(tmp_path, "--dump-dom", fleet_backend.url + "/fleet")
@@ -76,6 +77,7 @@ def test_fleet_page_lists_terminals_faults_and_last_seen(kiosk_config, fleet_bac
     text = " ".join(page.text)
     assert "2 terminal(s), 1 with faults, 0 silent" in text
     assert "receipt: user_error paper_out" in text and "s ago" in text
+    assert text.count("maintenance") == 1  # a technician is at DG-FLEET-0001
     shot = tmp_path / "fleet.png"
     chromium(tmp_path, f"--screenshot={shot}", "--window-size=1400,600",
              fleet_backend.url + "/fleet")
