@@ -216,6 +216,14 @@ class Tx:
         return self.outbox._enqueue(self, stream, payload, key, created)
 
 
+def _close_all(conns: list[sqlite3.Connection]) -> None:
+    for c in conns:
+        try:
+            c.close()
+        except sqlite3.Error:
+            pass
+
+
 class Outbox:
     def __init__(self, path: Path | str, key: PayloadKey, policy: OutboxPolicy | None = None
                  ) -> None:
@@ -223,7 +231,10 @@ class Outbox:
         self.key = key
         self.policy = policy or OutboxPolicy()
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        # One connection per thread; a finished thread's connection is closed when the
+        # next one is opened (each citizen's flow runs on a new thread: without this
+        # every session leaked two file descriptors and a page cache).
+        self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
         self._known_streams: set[str] = set()
         self._listeners: list[Any] = []
@@ -234,7 +245,7 @@ class Outbox:
             conn.execute("INSERT INTO incidents(at, kind, path, detail) VALUES (?,?,?,?)",
                          (incident.at, incident.kind, incident.path, incident.detail))
         self._local.conn = conn
-        self._conns.append(conn)
+        self._conns.append((threading.current_thread(), conn))
         self.incident = incident
 
     # -- connections -----------------------------------------------------------------
@@ -244,17 +255,20 @@ class Outbox:
             conn = connect(self.path)
             self._local.conn = conn
             with self._conns_lock:
-                self._conns.append(conn)
+                dead = [c for t, c in self._conns if not t.is_alive()]
+                self._conns = [(t, c) for t, c in self._conns if t.is_alive()]
+                self._conns.append((threading.current_thread(), conn))
+            _close_all(dead)
         return conn
+
+    def open_connections(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
 
     def close(self) -> None:
         with self._conns_lock:
-            conns, self._conns = self._conns, []
-        for c in conns:
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
+            conns, self._conns = [c for _, c in self._conns], []
+        _close_all(conns)
 
     def on_enqueue(self, callback: Any) -> None:
         """Call `callback()` after each committed enqueue (the replay worker wakes up)."""

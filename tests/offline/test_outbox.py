@@ -238,3 +238,27 @@ def test_journal_is_pruned_to_its_bound_but_keeps_queued_rows(make_outbox) -> No
     conn = ob._conn()
     assert conn.execute("SELECT outcome FROM journal WHERE key = ?", (pending,)).fetchone() == (
         "queued",)
+
+
+def test_connections_of_finished_threads_are_closed(make_outbox) -> None:  # type: ignore[no-untyped-def]
+    """Each citizen's flow runs on its own thread: no descriptor may outlive its thread."""
+    import os
+    import threading
+
+    ob = make_outbox()
+    ob.enqueue("evaluation", {"n": -1})
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def session(i: int) -> None:
+        ob.enqueue("evaluation", {"n": i})
+
+    threading.Thread(target=session, args=(0,)).start()
+    before = fds()
+    for i in range(1, 60):
+        t = threading.Thread(target=session, args=(i,))
+        t.start()
+        t.join()
+    assert ob.open_connections() <= 3
+    assert fds() <= before + 4
