@@ -25,7 +25,8 @@ def measure(repeat: int) -> dict[str, float]:
         return {k: float("nan") for k in KEYS}
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "soak.json"
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        # as deployed: the systemd unit sets MALLOC_ARENA_MAX=2 (deploy/guanjia-kiosk.service)
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MALLOC_ARENA_MAX="2")
         subprocess.run([sys.executable, str(SOAK), "--mode", "engine", "--sessions", "105",
                         "--sample", "7", "--json", str(out), "--max-fds-per-1k", "1e9",
                         "--max-threads-per-1k", "1e9"],

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QSize, QTimer
 
 from kiosk.backend.client import BackendClient
@@ -75,6 +76,8 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                         result: dict[str, bool] = {}
 
                         def inspect(win: MainWindow, name: str, tag: str = tag) -> None:
+                            if not shiboken6.isValid(win):
+                                return  # the run timed out and its window is gone
                             found = layout_problems(win)
                             if (win.width(), win.height()) != (w, h):
                                 found.append(f"window is {win.width()}x{win.height()}")
@@ -91,8 +94,12 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                                                   elder=(mode == "elder"))
                         QTimer.singleShot(0, lambda win=win: win.screenShown.emit(
                             win.current_screen))
-                        QTimer.singleShot(int(timeout_s * 1000), lambda: done(False))
+                        watchdog = QTimer()  # per run, stopped after it: a stale
+                        watchdog.setSingleShot(True)  # timer must not end a later run
+                        watchdog.timeout.connect(lambda: done(False))
+                        watchdog.start(int(timeout_s * 1000))
                         app.exec()
+                        watchdog.stop()
                         report.runs += 1
                         report.screens += len(citizen.seen)
                         if not result.get("ok"):

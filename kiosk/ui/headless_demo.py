@@ -46,8 +46,12 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
 
         shots = out / "screens" / tag if len(sizes) > 1 else out / "screens"
         citizen = ScriptedCitizen(win, flow_id, shots, done)
-        QTimer.singleShot(int(timeout_s * 1000), lambda: done(False))
+        watchdog = QTimer()  # per size: must not end the next size's run
+        watchdog.setSingleShot(True)
+        watchdog.timeout.connect(lambda: done(False))
+        watchdog.start(int(timeout_s * 1000))
         app.exec()
+        watchdog.stop()
         ok = result.get("ok", False)
         ok_all &= ok
         prefix = "" if len(sizes) == 1 else f"{tag}-"
