@@ -30,10 +30,16 @@ class JobSaver:
     def __init__(self, printer: EmulatedPrinter, out: Path | None) -> None:
         self.printer, self.out = printer, out
         self.saved = 0
+        self._lock = threading.Lock()  # the connection thread and a test may both save
 
     def save_new(self) -> None:
         if self.out is None:
             return
+        with self._lock:
+            self._save_new()
+
+    def _save_new(self) -> None:
+        assert self.out is not None
         done = self.printer.completed_jobs
         while self.saved < len(done):
             job = done[self.saved]

@@ -96,7 +96,9 @@ class VoiceGuide:
         while True:
             with self._cond:
                 while self._pending is None:
-                    self._cond.wait()
+                    if not self._cond.wait(30.0) and self._pending is None:
+                        self._worker = None  # idle: the next prompt starts a new worker
+                        return
                 text, locale, n = self._pending
                 self._pending = None
                 cmd = [str(self.engine), "-v", VOICES.get(locale, "cmn"), "-s", str(self.rate)]

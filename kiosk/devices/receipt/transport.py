@@ -7,6 +7,8 @@ python-escpos's `Usb` connection class (pyusb) rather than inheriting from it.
 
 from __future__ import annotations
 
+import termios  # pyserial's POSIX backend raises termios.error on a vanished tty
+
 import os
 import socket
 import time
@@ -175,7 +177,7 @@ class SerialTransport:
         try:
             ser.write(data)
             ser.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise TransportError(f"{self!r}: write failed: {exc}") from exc
 
@@ -186,7 +188,7 @@ class SerialTransport:
         try:
             ser.timeout = max(timeout, 0.001)
             return bytes(ser.read(n))
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise TransportError(f"{self!r}: read failed: {exc}") from exc
 
@@ -196,7 +198,7 @@ class SerialTransport:
         ser = self._need()
         try:
             ser.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             self.close()
             raise TransportError(f"{self!r}: {exc}") from exc
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import termios  # pyserial's POSIX backend raises termios.error on a vanished tty
+
 import logging
 
 import serial
@@ -48,7 +50,7 @@ class SerialTransport:
             if data and ser.in_waiting:
                 data += ser.read(min(size, ser.in_waiting))
             return bytes(data)
-        except (serial.SerialException, OSError, TypeError) as exc:
+        except (serial.SerialException, OSError, TypeError, termios.error) as exc:
             # pyserial raises SerialException (EIO) when a USB-serial device or a pty
             # goes away; TypeError comes from a port closed under a reader.
             raise TransportLost(f"read failed on {self.port}: {exc}") from exc
@@ -60,7 +62,7 @@ class SerialTransport:
         try:
             ser.write(data)
             ser.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise TransportLost(f"write failed on {self.port}: {exc}") from exc
 
     def close(self) -> None:
@@ -68,5 +70,5 @@ class SerialTransport:
         if ser is not None:
             try:
                 ser.close()
-            except (serial.SerialException, OSError):
+            except (serial.SerialException, OSError, termios.error):
                 pass
