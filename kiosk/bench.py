@@ -7,7 +7,6 @@ merged. Numbers go into issue notes; tests never assert on time.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import resource
 import sys
@@ -40,16 +39,11 @@ def main(args: argparse.Namespace) -> int:
     results: dict[str, float] = {}
     only = set(getattr(args, "only", None) or [])
     started = time.monotonic()
-    for name in BENCH_MODULES:
-        short = name.rsplit(".", 1)[-1]
-        if only and short not in only:
-            continue
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            continue
+    from kiosk.plugins import optional_modules
+
+    wanted = [n for n in BENCH_MODULES if not only or n.rsplit(".", 1)[-1] in only]
+    for mod in optional_modules(wanted):
+        short = mod.__name__.rsplit(".", 1)[-1]
         print(f"bench: {short}…", file=sys.stderr)
         results.update(mod.measure(args.repeat))
     results["peak_rss_mb"] = peak_rss_mb()

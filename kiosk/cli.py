@@ -119,15 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8700)
     p.set_defaults(func=cmd_backend)
 
-    import importlib
+    from kiosk.plugins import optional_modules
 
-    for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            continue
+    for mod in optional_modules(COMMAND_MODULES):
         mod.register(sub)
     return ap
 

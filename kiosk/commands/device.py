@@ -8,7 +8,6 @@ they are listed in DEVICE_CLI_MODULES.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 
 DEVICE_CLI_MODULES = (
@@ -51,13 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="idcard, sscard, receipt, a4, scanner, camera (guessed from the URI)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_with_kind(cmd_status))
-    for name in DEVICE_CLI_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            continue
+    from kiosk.plugins import optional_modules
+
+    for mod in optional_modules(DEVICE_CLI_MODULES):
         mod.register(dsub)
 
 
