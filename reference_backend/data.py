@@ -60,9 +60,9 @@ def contribution_record(c: Citizen, months: int, today: date) -> dict:
     total_months = months_between(c.insured_since, end)
     schemes = [
         {"scheme": name, "status": "参保缴费", "since": f"{c.insured_since:%Y-%m}",
-         "months": total_months if rate or name != "生育保险" else total_months,
+         "months": total_months,
          "base": c.monthly_base}
-        for name, rate in SCHEMES
+        for name, _rate in SCHEMES
     ]
     return {
         "person": {"name": c.name, "gender": GENDER.get(c.gender, "未知")},

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.flows.model import DefinitionError
-from kiosk.flows.package import FlowPackage, compose, load_package, validate_package, version_key
+from kiosk.flows.package import FlowPackage, compose, load_package, validate_package
 from kiosk.packages.archive import build_archive
 from kiosk.packages.store import Entry, Store, StoreError, entries_from, entries_json
 

@@ -75,7 +75,8 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                         win.show()
                         result: dict[str, bool] = {}
 
-                        def inspect(win: MainWindow, name: str, tag: str = tag) -> None:
+                        def inspect(win: MainWindow, name: str, tag: str = tag, w: int = w,
+                                    h: int = h) -> None:
                             if not shiboken6.isValid(win):
                                 return  # the run timed out and its window is gone
                             found = layout_problems(win)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 
 from kiosk.flows.screens import ScreenKind
 from kiosk.network import LinkState
