@@ -32,25 +32,52 @@ def _avahi_running() -> bool:
     return res.returncode == 0
 
 
-def ensure_dns_sd() -> list[int]:
-    """Start the system D-Bus and avahi-daemon if needed; return the pids started."""
-    started: list[int] = []
+def _bus_answers() -> bool:
+    """True when something accepts connections on the system bus socket.
+
+    A socket file alone proves nothing: after a container restart or a killed
+    dbus-daemon the file stays behind and avahi-daemon then fails to start.
+    """
     if not SYSTEM_BUS.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(1.0)
+        try:
+            s.connect(str(SYSTEM_BUS))
+        except OSError:
+            return False
+    return True
+
+
+def ensure_dns_sd() -> list[int]:
+    """Start the system D-Bus and avahi-daemon if needed; return the pids started.
+
+    Raises RuntimeError naming the daemon that would not come up, with its output.
+    """
+    started: list[int] = []
+    if not _bus_answers():
         SYSTEM_BUS.parent.mkdir(parents=True, exist_ok=True)
-        out = subprocess.run(["dbus-daemon", "--system", "--fork", "--print-pid"],
-                             capture_output=True, text=True, check=True).stdout
-        started.append(int(out.split()[0]))
-        for _ in range(50):
-            if SYSTEM_BUS.exists():
+        for stale in (SYSTEM_BUS, SYSTEM_BUS.parent / "pid"):
+            stale.unlink(missing_ok=True)
+        res = subprocess.run(["dbus-daemon", "--system", "--fork", "--print-pid"],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError("dbus-daemon --system failed: " + (res.stderr or res.stdout))
+        started.append(int(res.stdout.split()[0]))
+        for _ in range(100):
+            if _bus_answers():
                 break
             time.sleep(0.05)
     if not _avahi_running():
-        subprocess.run(["avahi-daemon", "--daemonize", "--no-chroot", "--no-rlimits"],
-                       capture_output=True, check=False)
+        Path("/run/avahi-daemon").mkdir(parents=True, exist_ok=True)
+        res = subprocess.run(["avahi-daemon", "--daemonize", "--no-chroot", "--no-rlimits"],
+                             capture_output=True, text=True)
         for _ in range(100):
             if _avahi_running():
                 break
             time.sleep(0.05)
+        else:
+            raise RuntimeError("avahi-daemon did not start: " + (res.stderr or res.stdout))
         pid_file = Path("/run/avahi-daemon/pid")
         if pid_file.exists():
             started.append(int(pid_file.read_text().split()[0]))

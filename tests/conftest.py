@@ -32,6 +32,21 @@ def backend() -> Iterator[object]:
         be.stop()
 
 
+@pytest.fixture(scope="session")
+def dns_sd() -> Iterator[None]:
+    """D-Bus and avahi-daemon, which ippeveprinter needs even with `-r off`.
+
+    Started once for the whole run (if not already up) and stopped at its end.
+    """
+    from emulators.ippeve_peer import available, ensure_dns_sd, stop_started
+
+    if not available():
+        pytest.skip("ippeveprinter / avahi-daemon / dbus-daemon not installed")
+    started = ensure_dns_sd()
+    yield
+    stop_started(started)
+
+
 @pytest.fixture
 def client(backend):  # type: ignore[no-untyped-def]
     from kiosk.backend.client import BackendClient

@@ -13,20 +13,12 @@ from pypdf import PdfReader
 from PySide6.QtWidgets import QPushButton
 
 from emulators.escpos_listener import EscposListener
-from emulators.ippeve_peer import IppEvePrinter, available, ensure_dns_sd, stop_started
+from emulators.ippeve_peer import IppEvePrinter
 from kiosk.ui.citizen import tap
 from synthetic.citizens import BY_KEY
 
 from .conftest import all_texts, flat, needs_poppler, pdf_pages, receipt_texts
 
-
-@pytest.fixture(scope="module")
-def dns_sd() -> Iterator[None]:
-    if not available():
-        pytest.skip("ippeveprinter / avahi-daemon / dbus-daemon not installed")
-    started = ensure_dns_sd()
-    yield
-    stop_started(started)
 
 
 @pytest.fixture

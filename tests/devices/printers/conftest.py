@@ -13,8 +13,7 @@ import pytest
 
 from emulators.escpos_listener import EscposListener
 from emulators.escpos_serial import EscposSerialEmulator
-from emulators.ippeve_peer import IppEvePrinter, available, ensure_dns_sd, free_port, \
-    stop_started
+from emulators.ippeve_peer import IppEvePrinter, free_port
 
 
 @pytest.fixture
@@ -28,14 +27,6 @@ def serial_printer(tmp_path: Path) -> Iterator[EscposSerialEmulator]:
     with EscposSerialEmulator(out=tmp_path / "receipts") as emu:
         yield emu
 
-
-@pytest.fixture(scope="session")
-def dns_sd() -> Iterator[None]:
-    if not available():
-        pytest.skip("ippeveprinter / avahi-daemon / dbus-daemon not installed")
-    started = ensure_dns_sd()
-    yield
-    stop_started(started)
 
 
 @pytest.fixture
