@@ -16,6 +16,27 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs `kiosk.cli.main` installs the kiosk's log handlers on the root
+    logger, bound to that test's captured stderr; put the root logger back afterwards
+    so later tests neither write to a closed stream nor lose pytest's own handlers."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        if h not in handlers:
+            root.removeHandler(h)
+            if getattr(h, "kiosk_owned", False):
+                h.close()
+    for h in handlers:
+        if h not in root.handlers:
+            root.addHandler(h)
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def backend() -> Iterator[object]:
     """The reference backend over HTTP on 127.0.0.1, with a fresh terminal secret."""

@@ -114,15 +114,13 @@ class FlowEngine:
 
     def run(self, ctx: FlowContext) -> FlowResult:
         flow = ctx.flow
-        counted = [s.id for s in flow.counted_steps]
         index = 0
         ran: list[str] = []
         started = time.monotonic()
         while 0 <= index < len(flow.steps):
             sdef = flow.steps[index]
             ctx.step_id = sdef.id
-            ctx.position = (counted.index(sdef.id) + 1, len(counted)) if sdef.id in counted \
-                else (0, 0)
+            ctx.position = flow.position(sdef.id)
             step = self.step_types[sdef.type](sdef)
             try:
                 result = step.run(ctx)

@@ -8,7 +8,7 @@ from typing import Any
 
 END = "__end__"
 # Keys of a step table that are not parameters of the step type.
-_STEP_META = {"id", "type", "on", "counted"}
+_STEP_META = {"id", "type", "on", "counted", "position_of"}
 
 
 class DefinitionError(ValueError):
@@ -26,6 +26,9 @@ class StepDef:
     params: Mapping[str, Any] = field(default_factory=dict)
     on: Mapping[str, str] = field(default_factory=dict)
     counted: bool = True  # counts towards "step N of M"
+    # An alternative branch (e.g. the payment-detail preview beside the certificate
+    # preview) shows the position of the counted step it stands in for.
+    position_of: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,15 @@ class FlowDef:
     @property
     def counted_steps(self) -> list[StepDef]:
         return [s for s in self.steps if s.counted]
+
+    def position(self, step_id: str) -> tuple[int, int]:
+        """(n, m) for "step n of m"; (0, 0) for a step that shows no position."""
+        counted = [s.id for s in self.counted_steps]
+        step = self.steps[self.index_of(step_id)]
+        target = step.position_of or step.id
+        if target in counted:
+            return counted.index(target) + 1, len(counted)
+        return 0, 0
 
 
 def _req(d: Mapping[str, Any], key: str, typ: type, file: str, path: str) -> Any:
@@ -80,9 +92,16 @@ def parse_flow(data: Mapping[str, Any], file: str) -> FlowDef:
         if not isinstance(on, Mapping) or not all(isinstance(v, str) for v in on.values()):
             raise DefinitionError(file, f"{path}.on", "must map outcomes to step ids")
         params = {k: v for k, v in raw.items() if k not in _STEP_META}
+        position_of = raw.get("position_of", "")
+        if not isinstance(position_of, str):
+            raise DefinitionError(file, f"{path}.position_of", "must be a step id")
         steps.append(StepDef(sid, _req(raw, "type", str, file, path), params, dict(on),
-                             bool(raw.get("counted", True))))
+                             bool(raw.get("counted", True)), position_of))
+    counted_ids = {s.id for s in steps if s.counted}
     for i, s in enumerate(steps):
+        if s.position_of and s.position_of not in counted_ids:
+            raise DefinitionError(file, f"steps[{i}].position_of",
+                                  f"{s.position_of!r} is not a counted step of this flow")
         for outcome, target in s.on.items():
             if target != END and target not in seen:
                 raise DefinitionError(file, f"steps[{i}].on.{outcome}",

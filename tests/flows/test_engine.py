@@ -37,6 +37,17 @@ def test_certificate_flow_completes_and_prints(make_runtime) -> None:  # type: i
     assert ui.screens[0].position == (1, 7)
 
 
+def test_an_alternative_branch_shows_the_position_it_stands_in_for(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    """The payment-detail preview replaces the certificate preview: same "step N of M"."""
+    positions: dict[str, list[tuple[int, int]]] = {}
+    for kind in ("participation", "payment_detail"):
+        rt = make_runtime()
+        result, ui, _ = run(rt, {**HAPPY, ScreenKind.CHOICE: Response(kind)})
+        assert result.outcome == "completed", result
+        positions[kind] = [s.position for s in ui.screens if s.kind == ScreenKind.PREVIEW]
+    assert positions["participation"] == positions["payment_detail"] == [(6, 7)]
+
+
 def test_declining_consent_cancels_without_querying(make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime()
     result, ui, _ = run(rt, {**HAPPY, ScreenKind.CONSENT: Response("disagree")})

@@ -40,6 +40,8 @@ def _edit(path: Path, old: str, new: str) -> None:
     ('text = "flow.ss_certificate.consent"', 'text = "flow.nope"', "steps[1].text", "missing"),
     ('timeout_s = 90', 'timeout_s = 90\nrm_rf = true', "steps[0].rm_rf", "unknown parameter"),
     ('id = "consent"', 'id = "identify"', "steps[1].id", "duplicate"),
+    ('position_of = "preview"', 'position_of = "which"', "steps[8].position_of",
+     "not a counted step"),
     ('type = "identify"\nmethods = ["id_card", "ss_card"]', 'type = "identify"\nmethods = ["retina"]',
      "steps[0].methods[0]",
      "unknown identify method"),
