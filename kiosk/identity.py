@@ -98,6 +98,11 @@ class Identity:
     def masked_id(self) -> str:
         return mask_id_number(self.id_number)
 
+    def expired(self, today: date | None = None) -> bool:
+        """True when the card's validity ended before `today` (its last day still counts);
+        long-term (长期) cards and identities without a card never expire."""
+        return self.valid_to is not None and self.valid_to < (today or date.today())
+
     @property
     def masked_name(self) -> str:
         return mask_name(self.name)

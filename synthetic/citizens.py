@@ -55,8 +55,12 @@ CITIZENS: tuple[Citizen, ...] = (
             "东莞市南城建设工程有限公司", date(2006, 9, 1), 7600),
     # A person the platform has no record of (for "no record found" paths).
     Citizen("nobody", "赵无名", "1", "01", date(1990, 5, 5), "广东省东莞市厚街镇康乐路1号",
-            901, "东莞市公安局厚街分局", date(2016, 5, 5), date(2026, 5, 5), "",
+            901, "东莞市公安局厚街分局", date(2016, 5, 5), date(2036, 5, 5), "",
             "", date(2020, 1, 1), 0),
+    # A card that expired years ago: identify refuses it (证件已过期), whatever today is.
+    Citizen("zhou", "周慧敏", "2", "01", date(1966, 12, 9), "广东省东莞市石龙镇中山东路20号",
+            244, "东莞市公安局石龙分局", date(2004, 8, 16), date(2024, 8, 16), "D19661209",
+            "石龙食品有限公司", date(1998, 3, 1), 4200),
 )
 
 BY_KEY = {c.key: c for c in CITIZENS}

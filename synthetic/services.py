@@ -10,6 +10,7 @@ derived deterministically from `synthetic.citizens`, so tests can name outcomes:
 - li: owns a flat; retired-age employee; fund appointment two hours ago -> too late
 - ouyang: provident-fund loan since 2022 and the flat it bought; no appointment
 - nobody: unknown to every register (no record found)
+- zhou: an ID card that expired in 2024 (refused by identify, except for a queue ticket)
 """
 
 from __future__ import annotations

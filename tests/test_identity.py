@@ -68,3 +68,14 @@ def test_scrub_text_and_log_filter(caplog: pytest.LogCaptureFixture) -> None:
         logger.info("reading %s", "44190019850314362X")
     assert "44190019850314362X" not in caplog.text
     assert "4419**********362X" in caplog.text
+
+
+def test_expiry_counts_the_last_valid_day_and_long_term_never_expires() -> None:
+    from datetime import date
+
+    from synthetic.citizens import BY_KEY, identity_of
+
+    zhou, li = identity_of(BY_KEY["zhou"]), identity_of(BY_KEY["li"])  # li: 长期
+    assert zhou.valid_to == date(2024, 8, 16)
+    assert not zhou.expired(date(2024, 8, 16)) and zhou.expired(date(2024, 8, 17))
+    assert li.valid_to is None and not li.expired(date(2099, 1, 1))

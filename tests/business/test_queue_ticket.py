@@ -142,3 +142,13 @@ def test_ticket_printer_out_of_paper(business_runtime, drive) -> None:  # type: 
     (_, texts), = visit.shown("print.error")
     assert "缺纸" in texts
     assert len(printer.jobs) == 1
+
+
+def test_an_expired_card_still_gets_a_walk_in_ticket(business_runtime, drive) -> None:  # type: ignore[no-untyped-def]
+    """Certificates refuse an expired card; the queue ticket takes it (accept_expired),
+    since the counter is where its holder gets help."""
+    rt = business_runtime(idcard="sim://?card=zhou")
+    visit = drive(rt, "queue_ticket", script={**BY_CARD, "walk_in.choice": ["option-ss"]})
+    assert visit.ok, visit.names
+    number, rows = _shown_ticket(visit)
+    assert rows["取号方式"] == "现场取号" and len(rt.devices["receipt"].jobs) == 1

@@ -65,6 +65,16 @@ def test_no_record_shows_a_clear_error_and_prints_nothing(make_runtime) -> None:
     assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == []
 
 
+def test_an_expired_card_is_refused_before_anything_is_queried(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(idcard="sim://?card=zhou")  # valid until 2024-08-16
+    result, ui, session = run(rt)
+    assert result.outcome == "failed" and result.error_key == "identify.card_expired"
+    err = [s for s in ui.screens if s.kind == ScreenKind.ERROR][0]
+    assert err.text.startswith("证件已过期") and "retry" in [a.id for a in err.actions]
+    assert "query" not in result.steps_run and session.identity is None
+    assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == []
+
+
 def test_paper_out_then_retry_prints_exactly_once(make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime(a4="sim://?media=empty")
     a4 = rt.devices["a4"]

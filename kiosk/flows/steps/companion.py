@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class IdentifyCompanionStep(StepType):
     name = "identify_companion"
     optional = ("methods", "timeout_s", "title", "prompt", "store_as", "distinct_from",
-                "same_person")
+                "same_person", "accept_expired")
     string_params = ("title", "prompt", "same_person")
 
     @classmethod
@@ -100,6 +100,9 @@ class IdentifyCompanionStep(StepType):
                             if not running[m.name].is_alive():
                                 running[m.name] = start(m)
                         continue
+                    if ev.identity.expired() and not self.param("accept_expired", False):
+                        log.info("companion: expired %s card refused", ev.identity.source.value)
+                        raise StepError("identify.card_expired", "card expired", retry=True)
                     ctx.data[self.param("store_as", "companion")] = identity_data(ev.identity)
                     log.info("companion identified for %s", ctx.flow.id)
                     ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t("identify.success"),

@@ -145,7 +145,8 @@ def identity_data(identity: Identity) -> dict[str, str]:
 @step_type
 class IdentifyStep(StepType):
     name = "identify"
-    optional = ("methods", "timeout_s", "title")
+    # accept_expired: a flow that may serve an expired card (e.g. a queue ticket) says so.
+    optional = ("methods", "timeout_s", "title", "accept_expired")
 
     @classmethod
     def validate(cls, step, pkg, file, path):  # type: ignore[no-untyped-def]
@@ -196,6 +197,9 @@ class IdentifyStep(StepType):
                 except queue.Empty:
                     continue
                 if ev.kind == "ok" and ev.identity is not None:
+                    if ev.identity.expired() and not self.param("accept_expired", False):
+                        log.info("identify: expired %s card refused", ev.identity.source.value)
+                        raise StepError("identify.card_expired", "card expired", retry=True)
                     ctx.session.set_identity(ev.identity)
                     ctx.data["identity"] = identity_data(ev.identity)
                     ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t("identify.success"),
