@@ -45,7 +45,7 @@ def padded(raw: bytes, size: int, pad: bytes = b"\x00") -> bytes:
 
 def files_for(c: Citizen, name_len: int = 30) -> dict[int, dict[int, bytes]]:
     """EF05 and EF06 records (tag -> value) for a citizen's social-security card."""
-    issued = date(max(c.insured_since.year, 2014), 6, 18)
+    issued = date(max(c.insured_since.year, 2023), 6, 18)  # third-generation cards, valid 10 years
     expires = date(issued.year + 10, issued.month, issued.day)
     ef05 = {
         0x01: bcd(f"{c.region}D156000005{c.seq:03d}7{c.birth:%y%m}", 16),

@@ -21,6 +21,7 @@ Size policy (`OutboxPolicy`): the outbox is bounded in items and payload bytes.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -216,6 +217,22 @@ class Tx:
         return self.outbox._enqueue(self, stream, payload, key, created)
 
 
+class OutboxClosed(sqlite3.ProgrammingError):
+    """The outbox was closed (the app is shutting down); nothing was written."""
+
+
+def _in_use(fn: Any) -> Any:
+    """Mark a method as using a connection, so that `close()` never pulls a connection
+    out from under a statement running on another thread (sqlite3 would crash)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Outbox, *args: Any, **kwargs: Any) -> Any:
+        with self._using():
+            return fn(self, *args, **kwargs)
+
+    return wrapper
+
+
 def _close_all(conns: list[sqlite3.Connection]) -> None:
     for c in conns:
         try:
@@ -236,6 +253,9 @@ class Outbox:
         # every session leaked two file descriptors and a page cache).
         self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._conns_lock = threading.Lock()
+        self._users = 0  # calls using a connection right now (see _in_use)
+        self._users_changed = threading.Condition(self._conns_lock)
+        self._closed = False
         self._known_streams: set[str] = set()
         self._listeners: list[Any] = []
         self._free_cache: tuple[float, int] | None = None
@@ -265,10 +285,37 @@ class Outbox:
         with self._conns_lock:
             return len(self._conns)
 
-    def close(self) -> None:
-        with self._conns_lock:
-            conns, self._conns = [c for _, c in self._conns], []
-        _close_all(conns)
+    @contextmanager
+    def _using(self) -> Iterator[None]:
+        with self._users_changed:
+            if self._closed:
+                raise OutboxClosed("the outbox is closed")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._users_changed:
+                self._users -= 1
+                self._users_changed.notify_all()
+
+    def close(self, wait_s: float = 5.0) -> None:
+        """Refuse new calls, let running ones finish (up to `wait_s`), close connections.
+
+        If a call is still running after `wait_s` (a thread stuck elsewhere while inside
+        a transaction), connections of other live threads are left to their threads'
+        end rather than closed under them.
+        """
+        me = threading.current_thread()
+        with self._users_changed:
+            self._closed = True
+            idle = self._users_changed.wait_for(lambda: self._users == 0, timeout=wait_s)
+            if idle:
+                closing, self._conns = self._conns, []
+            else:
+                log.warning("outbox closed with %d call(s) still running", self._users)
+                closing = [(t, c) for t, c in self._conns if t is me or not t.is_alive()]
+                self._conns = [(t, c) for t, c in self._conns if (t, c) not in closing]
+        _close_all([c for _, c in closing])
 
     def on_enqueue(self, callback: Any) -> None:
         """Call `callback()` after each committed enqueue (the replay worker wakes up)."""
@@ -278,6 +325,19 @@ class Outbox:
     def transaction(self) -> Iterator[Tx]:
         """A write transaction: local records written through `tx.conn` and items queued
         with `tx.enqueue` commit together (durably) or not at all."""
+        with self._using():
+            tx = self._begin()
+            try:
+                yield tx
+                tx.conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(tx.conn, exc)
+                raise
+        if tx.enqueued:
+            for cb in list(self._listeners):
+                cb()
+
+    def _begin(self) -> Tx:
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -285,28 +345,23 @@ class Outbox:
             if is_disk_full(exc):
                 raise OutboxFull("outbox.disk_full", str(exc)) from exc
             raise
-        tx = Tx(self, conn)
-        try:
-            yield tx
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, OutboxFull):
-                self._count("refused")
-            if isinstance(exc, sqlite3.OperationalError) and is_disk_full(exc):
-                self._count("refused")
-                raise OutboxFull("outbox.disk_full", str(exc)) from exc
-            raise
-        if tx.enqueued:
-            for cb in list(self._listeners):
-                cb()
+        return Tx(self, conn)
+
+    def _rollback(self, conn: sqlite3.Connection, exc: BaseException) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, OutboxFull):
+            self._count("refused")
+        if isinstance(exc, sqlite3.OperationalError) and is_disk_full(exc):
+            self._count("refused")
+            raise OutboxFull("outbox.disk_full", str(exc)) from exc
 
     def enqueue(self, stream: str, payload: Any, *, key: str | None = None) -> str | None:
         """Queue one item in its own durable transaction."""
         with self.transaction() as tx:
             return tx.enqueue(stream, payload, key=key)
 
+    @_in_use
     def _count(self, name: str, n: int = 1) -> None:
         try:
             self._conn().execute("UPDATE counters SET value = value + ? WHERE name = ?", (n, name))
@@ -330,6 +385,7 @@ class Outbox:
         self._free_cache = (now, free)
         return free
 
+    @_in_use
     def refusal(self, extra_bytes: int = 0, conn: sqlite3.Connection | None = None,
                 usage: dict[str, tuple[int, int]] | None = None) -> str:
         """The key why a citizen submission would be refused now, or "" if it is accepted."""
@@ -410,15 +466,18 @@ class Outbox:
         return best
 
     # -- delivery side -------------------------------------------------------------------
+    @_in_use
     def streams(self) -> list[str]:
         return [r[0] for r in self._conn().execute("SELECT name FROM streams ORDER BY name")]
 
+    @_in_use
     def head_due(self, stream: str) -> float | None:
         """When the head of `stream` may be attempted (None: the stream is empty)."""
         row = self._conn().execute("SELECT next_attempt FROM outbox WHERE stream = ? "
                                    "ORDER BY seq LIMIT 1", (stream,)).fetchone()
         return None if row is None else float(row[0])
 
+    @_in_use
     def head(self, stream: str, limit: int = 100) -> list[Item | Undecryptable]:
         """The oldest `limit` items of a stream, in order, decrypted."""
         rows = self._conn().execute(
@@ -434,6 +493,7 @@ class Outbox:
             out.append(Item(seq, stream, key, created, payload, attempts, nxt, err))
         return out
 
+    @_in_use
     def _write(self, fn: Any) -> Any:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
@@ -523,10 +583,12 @@ class Outbox:
         return int(self._write(do))
 
     # -- status ----------------------------------------------------------------------------
+    @_in_use
     def depth(self) -> int:
         return int(self._conn().execute(
             "SELECT sum(items) FROM usage WHERE cls != 'dead'").fetchone()[0] or 0)
 
+    @_in_use
     def status(self, dead_limit: int = 100) -> OutboxStatus:
         conn = self._conn()
         streams = []

@@ -21,6 +21,7 @@ class CardEvent(str, Enum):
     READ = "read"  # read and decoded
     FAILED = "failed"  # this attempt failed (the DeviceError says why)
     REMOVED = "removed"  # the card went away
+    TAKE_OUT = "take_out"  # the card in the slot was used already: take it out first
 
 
 CardEventSink = Callable[[CardEvent], None]

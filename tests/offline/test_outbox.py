@@ -262,3 +262,54 @@ def test_connections_of_finished_threads_are_closed(make_outbox) -> None:  # typ
         t.join()
     assert ob.open_connections() <= 3
     assert fds() <= before + 4
+
+
+def test_closing_while_other_threads_read_and_write(make_outbox) -> None:  # type: ignore[no-untyped-def]
+    """Shutdown used to close a connection under a status query running on the
+    maintenance screen's poll thread: sqlite3 crashed the process. Now close waits for
+    running calls, and later calls get OutboxClosed (a sqlite3 error, so callers' error
+    handling applies) instead of a crash."""
+    import threading
+
+    from offline_cache.outbox import OutboxClosed
+
+    for _round in range(20):
+        ob = make_outbox()
+        for i in range(50):
+            ob.enqueue("audit", {"n": i})
+        started = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def reader() -> None:
+            started.wait()
+            try:
+                while True:
+                    ob.status()
+                    ob.head("audit", 50)
+            except OutboxClosed:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - the test reports it
+                errors.append(exc)
+
+        def writer() -> None:
+            started.wait()
+            try:
+                while True:
+                    with ob.transaction() as tx:
+                        tx.enqueue("audit", {"w": 1})
+            except OutboxClosed:
+                pass
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+        for t in threads:
+            t.start()
+        started.wait()
+        ob.close()
+        for t in threads:
+            t.join(10)
+        assert not any(t.is_alive() for t in threads) and errors == []
+        assert ob.open_connections() == 0
+        with pytest.raises(sqlite3.Error):
+            ob.depth()

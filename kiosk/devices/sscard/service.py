@@ -4,9 +4,14 @@ URI parameters: `reader` (case-insensitive substring of the PC/SC reader name; e
 the first reader), `slice_ms` (monitoring slice, 250).
 
 A read waits for the reader and a card (through unplug/replug and pcscd restarts),
-selects the SSSE application, reads EF05 and EF06 and returns one `Identity`. After a
-card that cannot be used (not a social-security card, unreadable), the next read waits
-for that card to be taken out first, so the citizen is not told the same thing in a loop.
+selects the SSSE application, reads EF05 and EF06 and returns one `Identity`.
+
+A card is read once per insertion. After a card that cannot be used (not a
+social-security card, unreadable) the next read waits for it to be taken out first, so
+the citizen is not told the same thing in a loop; and after a card was read, the next
+read will not take the same card again until it has been taken out and put back, so a
+card a citizen forgot in the slot never identifies the next citizen (`TAKE_OUT` tells
+the identify screen to say 请取出读卡口中的卡片).
 """
 
 from __future__ import annotations
@@ -61,8 +66,9 @@ class PcscSsCardReader(Device):
         self.slice_ms = uri.int_param("slice_ms", 250)
         self._opened = False
         self._state: ReaderState | None = None
-        self._await_removal = False  # the card on the reader already failed
-        self._failed_insertion: tuple[str | None, int] | None = None
+        # The insertion (see _insertion) that must not be read again: it failed, or it
+        # was read already. None: whatever card is in the slot may be read.
+        self._spent: tuple[int, str | None, int] | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     def open(self) -> None:
@@ -140,17 +146,16 @@ class PcscSsCardReader(Device):
         return state
 
     def _read(self, deadline: float, cancel: threading.Event, emit: CardEventSink) -> Identity:
-        if self._await_removal and self._card_changed():
-            self._await_removal = False  # taken out and put back since it failed
-        if self._await_removal:
-            emit(CardEvent.WAITING)
+        if self._spent is not None and self._card_changed():
+            self._spent = None  # taken out and put back since
+        if self._spent is not None:
+            emit(CardEvent.TAKE_OUT)
             gone = self._wait(lambda s: not s.card_present, deadline, cancel)
             if gone is None:
-                raise DeviceError("sscard.remove_card", "unusable card left in the reader")
-            self._await_removal = False
+                raise DeviceError("sscard.remove_card", "a used card is still in the slot")
+            self._spent = None
             emit(CardEvent.REMOVED)
-        else:
-            emit(CardEvent.WAITING)
+        emit(CardEvent.WAITING)
         state = self._wait(lambda s: s.card_present, deadline, cancel)
         if state is None or state.reader is None:
             if self.transport.last.reader is None:
@@ -166,28 +171,27 @@ class PcscSsCardReader(Device):
         except ApduError as err:
             log.info("sscard unusable card: %s", err.detail)
             if err.key != "sscard.read_failed":
-                self._mark_unusable(state)
+                self._spent = self._insertion(state)
             raise DeviceError(err.key, err.detail, retryable=err.retryable) from None
+        self._spent = self._insertion(state)
         emit(CardEvent.READ)
         log.info("sscard read: spec %s", identity.extra.get("spec_version", "?"))
         return identity
 
-    def _mark_unusable(self, state: ReaderState | None) -> None:
-        self._await_removal = True
-        self._failed_insertion = (state.reader, _counter(state)) if state else None
+    def _insertion(self, state: ReaderState) -> tuple[int, str | None, int]:
+        """One insertion of one card: PC/SC counts card events per reader in the high
+        word of the event state; the transport's generation covers pcscd restarts."""
+        return self.transport.generation, state.reader, _counter(state)
 
     def _card_changed(self) -> bool:
-        """Whether the card was taken out (and maybe put back) since it failed.
-
-        PC/SC counts card events per reader in the high word of the event state.
-        """
+        """Whether the spent card was taken out (and maybe put back) since."""
         try:
             now = self.transport.state()
         except PcscError:
             return False
         if not now.card_present:
             return False  # still to be waited for in _read (emits REMOVED)
-        return self._failed_insertion != (now.reader, _counter(now))
+        return self._spent != self._insertion(now)
 
     def _read_card(self) -> Identity:
         exchange(self.transport.transmit, select_by_name(SSSE_AID), "select SSSE")
@@ -211,7 +215,8 @@ class PcscSsCardReader(Device):
             emit(CardEvent.REMOVED)
             return DeviceError("sscard.card_removed", str(err))
         if err.fault is Fault.CARD_MUTE:
-            self._mark_unusable(self._state)
+            if self._state is not None:
+                self._spent = self._insertion(self._state)
             return DeviceError("sscard.card_mute", str(err))
         if err.fault is Fault.CANCELLED:
             raise Cancelled()

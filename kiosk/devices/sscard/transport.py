@@ -87,6 +87,10 @@ class PcscTransport:
         self._protocol = 0
         self._ctx_lock = threading.Lock()
         self.last = ReaderState(None)  # the latest state seen
+        # Bumped whenever a context is established: PC/SC's per-reader event counters
+        # start again after a pcscd restart, so (generation, reader, counter) names one
+        # insertion of one card.
+        self.generation = 0
 
     # -- context ----------------------------------------------------------------------
     def _ctx(self) -> int:
@@ -96,6 +100,7 @@ class PcscTransport:
                 if hresult != scard.SCARD_S_SUCCESS:
                     raise PcscError(Fault.READER_GONE, "establish context", hresult)
                 self._context = context
+                self.generation += 1
             return self._context
 
     def _check(self, hresult: int, where: str) -> None:

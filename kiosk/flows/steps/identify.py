@@ -108,7 +108,7 @@ class CardReaderMethod(IdentifyMethod):
 
 # Waiting is what the prompt already says; failures arrive as retry/error events.
 _STATUS_EVENTS = frozenset({CardEvent.PRESENT, CardEvent.READING, CardEvent.READ,
-                            CardEvent.REMOVED})
+                            CardEvent.REMOVED, CardEvent.TAKE_OUT})
 
 
 def _accepts_on_event(dev: Any) -> bool:

@@ -99,6 +99,20 @@ def test_identify_with_the_social_security_card(make_runtime, sam, pcscd, vcard)
     assert progress[0].title == "读卡成功" and progress[0].text == "李**"
 
 
+def test_a_forgotten_card_is_not_the_next_citizens(make_runtime, sam, pcscd, vcard) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(idcard=f"sam+serial://{sam.port}?{FAST}", sscard=pcscd.uri)
+    run_flow(rt, lambda: vcard.send("insert li"))  # 李建国 leaves his card in the slot
+
+    def next_citizen() -> None:
+        wait_for(lambda: t("sscard.status.take_out") in statuses(ui_holder[0]))
+        sam.place("wang")  # 王秀英 uses her ID card
+
+    ui_holder: list[ScriptedInteraction] = []
+    result, ui, ident = run_flow(rt, next_citizen, ui_holder=ui_holder)
+    assert ident["id_number"] == BY_KEY["wang"].id_number and ident["source"] == "id_card"
+    assert t("sscard.status.take_out") == "读卡口中的卡片已读取过，请取出后重新插入"
+
+
 def test_wrong_card_in_the_slot_then_the_id_card(make_runtime, sam, pcscd, vcard) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime(idcard=f"sam+serial://{sam.port}?{FAST}", sscard=pcscd.uri)
     vcard.send("not_ss on")

@@ -109,7 +109,7 @@ def test_every_key_is_translated() -> None:
     keys = {v[0] for v in SW_ERRORS.values()} | {
         "sscard.no_card", "sscard.card_removed", "sscard.card_mute", "sscard.reader_lost",
         "sscard.remove_card", "device.sscard.offline"} | {
-        f"sscard.status.{e}" for e in ("present", "reading", "read", "removed")}
+        f"sscard.status.{e}" for e in ("present", "reading", "read", "removed", "take_out")}
     for loc in LOCALES:
         assert all(Translator(loc).has(k) for k in keys), loc
 

@@ -160,12 +160,40 @@ def test_unusable_card_swapped_during_the_next_read(reader, vcard, wait_card_sta
 
     def on_event(ev: CardEvent) -> None:
         events.append(ev)
-        if ev is E.WAITING:
+        if ev is E.TAKE_OUT:
             threading.Thread(target=swap, daemon=True).start()
 
     ident = reader.read_identity(10, threading.Event(), on_event)
     assert ident.id_number == BY_KEY["wang"].id_number
-    assert events == [E.WAITING, E.REMOVED, E.PRESENT, E.READING, E.READ]
+    assert events == [E.TAKE_OUT, E.REMOVED, E.WAITING, E.PRESENT, E.READING, E.READ]
+
+
+def test_a_card_left_in_the_slot_does_not_identify_the_next_citizen(  # type: ignore[no-untyped-def]
+        reader, vcard, wait_card_state, pcscd) -> None:
+    insert(vcard, wait_card_state, pcscd, "chen")
+    assert read(reader)[0].id_number == BY_KEY["chen"].id_number  # type: ignore[attr-defined]
+    # 陈晓梅 walks away without her card; the next citizen starts a flow.
+    err, events = read_error(reader, timeout=0.5)
+    assert err.key == "sscard.remove_card" and events == [E.TAKE_OUT, E.FAILED]
+
+    def next_citizen() -> None:
+        remove(vcard, wait_card_state, pcscd)  # staff or the citizen takes hers out
+        vcard.send("insert li")
+
+    events = []
+
+    def on_event(ev: CardEvent) -> None:
+        events.append(ev)
+        if ev is E.TAKE_OUT:
+            threading.Thread(target=next_citizen, daemon=True).start()
+
+    ident = reader.read_identity(10, threading.Event(), on_event)
+    assert ident.id_number == BY_KEY["li"].id_number
+    assert events == [E.TAKE_OUT, E.REMOVED, E.WAITING, E.PRESENT, E.READING, E.READ]
+    # Taken out and put back (the same citizen, a second service): read again.
+    remove(vcard, wait_card_state, pcscd)
+    insert(vcard, wait_card_state, pcscd, "li")
+    assert read(reader)[0].id_number == BY_KEY["li"].id_number  # type: ignore[attr-defined]
 
 
 # Error status words on a given command (CLA INS P1), as the card sends them.
