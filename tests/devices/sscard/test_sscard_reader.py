@@ -8,6 +8,7 @@ the reader configured.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 from smartcard import scard
@@ -53,6 +54,19 @@ def read_error(dev: PcscSsCardReader, timeout: float = 5.0) -> tuple[DeviceError
     with pytest.raises(DeviceError) as exc:
         dev.read_identity(timeout, threading.Event(), events.append)
     return exc.value, events
+
+
+def read_acting_on(dev: PcscSsCardReader, event: CardEvent, action: Callable[[], None]
+                   ) -> tuple[object, list[CardEvent]]:
+    """Read; when the reader reports `event`, the citizen does `action` (own thread)."""
+    events: list[CardEvent] = []
+
+    def on_event(ev: CardEvent) -> None:
+        events.append(ev)
+        if ev is event:
+            threading.Thread(target=action, daemon=True).start()
+
+    return dev.read_identity(10, threading.Event(), on_event), events
 
 
 @pytest.mark.parametrize("code,fault", [
@@ -156,15 +170,8 @@ def test_unusable_card_swapped_during_the_next_read(reader, vcard, wait_card_sta
         vcard.send("not_ss off")
         vcard.send("insert wang")
 
-    events: list[CardEvent] = []
-
-    def on_event(ev: CardEvent) -> None:
-        events.append(ev)
-        if ev is E.TAKE_OUT:
-            threading.Thread(target=swap, daemon=True).start()
-
-    ident = reader.read_identity(10, threading.Event(), on_event)
-    assert ident.id_number == BY_KEY["wang"].id_number
+    ident, events = read_acting_on(reader, E.TAKE_OUT, swap)
+    assert ident.id_number == BY_KEY["wang"].id_number  # type: ignore[attr-defined]
     assert events == [E.TAKE_OUT, E.REMOVED, E.WAITING, E.PRESENT, E.READING, E.READ]
 
 
@@ -180,15 +187,8 @@ def test_a_card_left_in_the_slot_does_not_identify_the_next_citizen(  # type: ig
         remove(vcard, wait_card_state, pcscd)  # staff or the citizen takes hers out
         vcard.send("insert li")
 
-    events = []
-
-    def on_event(ev: CardEvent) -> None:
-        events.append(ev)
-        if ev is E.TAKE_OUT:
-            threading.Thread(target=next_citizen, daemon=True).start()
-
-    ident = reader.read_identity(10, threading.Event(), on_event)
-    assert ident.id_number == BY_KEY["li"].id_number
+    ident, events = read_acting_on(reader, E.TAKE_OUT, next_citizen)
+    assert ident.id_number == BY_KEY["li"].id_number  # type: ignore[attr-defined]
     assert events == [E.TAKE_OUT, E.REMOVED, E.WAITING, E.PRESENT, E.READING, E.READ]
     # Taken out and put back (the same citizen, a second service): read again.
     remove(vcard, wait_card_state, pcscd)
