@@ -287,13 +287,23 @@ class Outbox:
 
     @contextmanager
     def _using(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth:  # a call inside a call (enqueue -> refusal): the outer one counts
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth = depth
+            return
         with self._users_changed:
             if self._closed:
                 raise OutboxClosed("the outbox is closed")
             self._users += 1
+        self._local.depth = 1
         try:
             yield
         finally:
+            self._local.depth = 0
             with self._users_changed:
                 self._users -= 1
                 self._users_changed.notify_all()

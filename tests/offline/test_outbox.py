@@ -254,12 +254,14 @@ def test_connections_of_finished_threads_are_closed(make_outbox) -> None:  # typ
     def session(i: int) -> None:
         ob.enqueue("evaluation", {"n": i})
 
-    threading.Thread(target=session, args=(0,)).start()
+    first = threading.Thread(target=session, args=(0,))
+    first.start()
     before = fds()
     for i in range(1, 60):
         t = threading.Thread(target=session, args=(i,))
         t.start()
         t.join()
+    first.join()
     assert ob.open_connections() <= 3
     assert fds() <= before + 4
 
@@ -313,3 +315,33 @@ def test_closing_while_other_threads_read_and_write(make_outbox) -> None:  # typ
         assert ob.open_connections() == 0
         with pytest.raises(sqlite3.Error):
             ob.depth()
+
+
+def test_a_transaction_running_at_close_completes(make_outbox) -> None:  # type: ignore[no-untyped-def]
+    """Close lets a transaction that has begun finish, nested calls included (enqueue
+    asks `refusal` inside it); only new calls are refused."""
+    import threading
+
+    ob = make_outbox()
+    inside, closing = threading.Event(), threading.Event()
+    keys: list[str | None] = []
+
+    def flow() -> None:
+        with ob.transaction() as tx:
+            inside.set()
+            closing.wait(5)
+            keys.append(tx.enqueue("evaluation", {"stars": 5}))
+
+    t = threading.Thread(target=flow)
+    t.start()
+    inside.wait(5)
+    closer = threading.Thread(target=ob.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive()  # waiting for the transaction
+    closing.set()
+    t.join(5)
+    closer.join(5)
+    assert not closer.is_alive() and len(keys) == 1 and keys[0]
+    reopened = make_outbox()
+    assert [i.key for i in reopened.head("evaluation")] == keys
