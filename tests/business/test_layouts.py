@@ -95,3 +95,24 @@ def test_elder_mode_screens_fit(business_runtime, drive, size, flow, card, scrip
     assert visit.ok, (visit.names, visit.errors)
     assert modes == {True}
     assert problems == {}
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_expired_card_screen_fits(business_runtime, drive, size, locale, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rt = business_runtime(idcard="sim://?card=zhou")  # an ID card that expired in 2024
+    rt.config = rt.config.with_section("terminal", locale=locale)
+    problems: dict[str, list[str]] = {}
+
+    def inspect(win: Any, name: str) -> None:
+        found = layout_problems(win)
+        if found:
+            problems[name] = found
+        win.grab().save(str(tmp_path / f"{name}.png"))  # to look at
+
+    visit = drive(rt, "ss_certificate", script={"ss_certificate.identify.error": ["action-home"]}, size=size,
+                  inspect=inspect)
+    assert not visit.ok and "ss_certificate.identify.error" in visit.names
+    (err, texts), = visit.shown("ss_certificate.identify.error")
+    assert ("证件已过期" in err.text) if locale == "zh_CN" else ("expired" in err.text)
+    assert problems == {}
