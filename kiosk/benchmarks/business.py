@@ -38,6 +38,9 @@ def _answer(plan: dict[str, Any]) -> Any:
                 return Response(got)
         if s.kind is ScreenKind.CHOICE and s.options:
             return Response(s.options[0].id)
+        if s.kind is ScreenKind.INFO and s.actions:  # e.g. "reprint or done": the primary
+            primary = [a for a in s.actions if a.primary] or list(s.actions)
+            return Response(primary[0].id)
         return None
 
     return answer
