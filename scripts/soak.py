@@ -62,8 +62,24 @@ def count(path: str) -> int:
         return -1
 
 
+def fd_kinds() -> Counter[str]:
+    """Open descriptors by what they point at (socket, pipe, eventfd, a file path)."""
+    kinds: Counter[str] = Counter()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        kinds[target.split(":[", 1)[0] if ":[" in target else target] += 1
+    return kinds
+
+
+FD_KINDS: list[tuple[int, Counter[str]]] = []  # (sessions, fd_kinds()) at every sample
+
+
 def sample(n: int, t0: float, root: Any = None) -> Sample:
     gc.collect()
+    FD_KINDS.append((n, fd_kinds()))
     qobjects = 0
     if root is not None:
         from PySide6.QtCore import QObject
@@ -331,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         "qobjects_growth_per_1k_sessions": slope_per_1k(samples, "qobjects"),
         "py_objects_growth_per_1k_sessions": slope_per_1k(samples, "py_objects"),
         "outcomes": dict(sorted(outcomes.items())),
+        # descriptors open at the last sample beyond those open after the warm-up
+        "fds_added": dict(FD_KINDS[-1][1] - FD_KINDS[len(FD_KINDS) // 4][1])
+        if FD_KINDS else {},
     }
     if args.tracemalloc and snap0 is not None:
         import tracemalloc
