@@ -90,6 +90,30 @@ def test_client_maps_errors_to_keys(backend) -> None:  # type: ignore[no-untyped
     assert unreachable.value.key == "backend.unreachable" and unreachable.value.retryable
 
 
+@pytest.mark.parametrize("skew_s", [-3 * 3600, 2 * 86400])  # RTC behind by 3 h; 2 days ahead
+def test_a_terminal_with_a_wrong_clock_signs_with_platform_time(backend, skew_s, caplog) -> None:  # type: ignore[no-untyped-def]
+    c = BackendClient(backend.url, backend.terminal_id, backend.secret,
+                      clock=lambda: time.time() + skew_s)
+    payload = {"service": f"skew-{skew_s}", "stars": 5, "tags": []}
+    first = c.post_json("/api/v1/evaluations", payload, idempotency_key=f"skew-{skew_s}")
+    assert abs(c.clock_offset + skew_s) < 5  # learnt from the platform's Date header
+    assert "clock differs from the platform's" in caplog.text
+    # Later requests are signed right the first time; the write was applied once.
+    assert c.post_json(PATH, {"id_number": BY_KEY["chen"].id_number})["person"]
+    again = c.post_json("/api/v1/evaluations", payload, idempotency_key=f"skew-{skew_s}")
+    assert again == first
+    state = requests.get(backend.url + "/_admin/state",
+                         headers={"X-Admin-Token": backend.admin_token}, timeout=5).json()
+    assert sum(1 for e in state["evaluations"] if e["service"] == payload["service"]) == 1
+
+
+def test_other_refusals_do_not_move_the_clock(backend) -> None:  # type: ignore[no-untyped-def]
+    bad = BackendClient(backend.url, backend.terminal_id, b"wrong")
+    with pytest.raises(BackendError) as auth:
+        bad.post_json(PATH, {"id_number": BY_KEY["chen"].id_number})
+    assert auth.value.key == "backend.auth_failed" and bad.clock_offset == 0.0
+
+
 def test_idempotent_write_is_applied_once(backend) -> None:  # type: ignore[no-untyped-def]
     c = BackendClient(backend.url, backend.terminal_id, backend.secret)
     payload = {"service": "idem-test", "stars": 4, "tags": []}
