@@ -75,6 +75,14 @@ class FlowContext:
     def data(self) -> dict[str, Any]:
         return self.session.data
 
+    def for_identity(self, key: str) -> str:
+        """`KEY.<source>` when the strings have a variant for how the citizen identified
+        (result.take.ss_card: take the card out of the slot), else `KEY`."""
+        source = (self.data.get("identity") or {}).get("source", "")
+        if key and source and self.t.has(f"{key}.{source}"):
+            return f"{key}.{source}"
+        return key
+
     @property
     def cancel(self) -> Any:
         return self.session.cancel

@@ -48,6 +48,18 @@ def test_an_alternative_branch_shows_the_position_it_stands_in_for(make_runtime)
     assert positions["participation"] == positions["payment_detail"] == [(6, 7)]
 
 
+@pytest.mark.parametrize("idcard,sscard,closing", [
+    ("sim://?card=chen", "sim://", "请取走您的证明和凭条，并带好您的身份证"),
+    ("sim://", "sim://?card=li", "请取走您的证明和凭条，并从读卡口取出您的社保卡"),
+])
+def test_the_closing_screen_names_the_card_the_citizen_used(make_runtime, idcard, sscard,  # type: ignore[no-untyped-def]
+                                                             closing) -> None:
+    rt = make_runtime(idcard=idcard, sscard=sscard)
+    result, ui, _ = run(rt)
+    assert result.outcome == "completed", result
+    assert [s.text for s in ui.screens if s.kind == ScreenKind.RESULT][-1] == closing
+
+
 def test_declining_consent_cancels_without_querying(make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime()
     result, ui, _ = run(rt, {**HAPPY, ScreenKind.CONSENT: Response("disagree")})

@@ -116,7 +116,8 @@ class FinishStep(StepType):
     def run(self, ctx: FlowContext) -> StepResult:
         t = ctx.t
         screen = ctx.screen(ScreenKind.RESULT, t(self.param("title", "result.title")),
-                            text=t(self.param("text", "result.take")), illustration="check",
+                            text=t(ctx.for_identity(self.param("text", "result.take"))),
+                            illustration="check",
                             actions=(Action("done", t("common.done"), primary=True),),
                             position=(0, 0))
         ask(ctx.ui, screen)

@@ -45,7 +45,7 @@ def say(ctx: FlowContext, key: str, **kw: Any) -> str:
     """Translate `key` and fill data placeholders (masked: this is for the screen)."""
     if not key:
         return ""
-    text = ctx.t(key, **kw)
+    text = ctx.t(ctx.for_identity(key), **kw)
     try:
         return render(text, ctx.template_data(), masked=True)
     except TemplateError as err:
