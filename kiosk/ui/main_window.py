@@ -25,6 +25,7 @@ from kiosk.session import Session
 from kiosk.i18n import LOCALES
 from kiosk.ui import gc_guard, qt_i18n, theme
 from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
+from kiosk.ui.card_reminder import CardReminder
 from kiosk.ui.flow_view import FlowView
 from kiosk.ui.home import AttractScreen, HomeScreen
 from kiosk.ui.idle import IdleOverlay, IdleWatcher
@@ -113,6 +114,13 @@ class MainWindow(QMainWindow):
         self.offline_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.offline_banner.hide()
         root.layout().insertWidget(1, self.offline_banner)
+        # A card left in the reader when the session ends: remind until it is taken.
+        self.card_banner = label("", "cardBanner")
+        self.card_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.card_banner.hide()
+        root.layout().insertWidget(2, self.card_banner)
+        self.card_reminder = CardReminder(runtime.devices, parent=self)
+        self.card_reminder.changed.connect(self._on_card_left)
         self.linkChanged.connect(self._on_link_changed, Qt.ConnectionType.QueuedConnection)
         runtime.offline.subscribe_link(lambda state: self.linkChanged.emit(state.value))
         self._show_link_state()
@@ -413,9 +421,13 @@ class MainWindow(QMainWindow):
 
     def _end_session(self, reason: str) -> None:
         if self.session is not None:
+            identity = self.session.identity
+            source = identity.source.value if identity is not None else ""
             self.session.wipe(reason)
             self.bridge.cancel_all()
             self.session = None
+            if source and reason != "shutdown":
+                self.card_reminder.watch(source)
         self.flow_view.clear()
         self._hide_overlay()
         self.apply_packages()
@@ -443,7 +455,17 @@ class MainWindow(QMainWindow):
         if getattr(self, "overlay", None) is not None and self.overlay.isVisible():
             self.overlay.setGeometry(self.overlay.parentWidget().rect())
 
+    def _on_card_left(self, source: str, present: bool) -> None:
+        if present:
+            text = self.t(f"card.left.{source}")
+            self.card_banner.setText(text)
+            self.card_banner.show()
+            self._say(text)
+        else:
+            self.card_banner.hide()
+
     def closeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+        self.card_reminder.stop()
         self._end_session("shutdown")
         thread = self.flow_thread
         if thread is not None and thread.is_alive():

@@ -101,6 +101,8 @@ def stylesheet(m: Metrics) -> str:
     QPushButton#chrome[on="true"] {{ background: white; color: {PRIMARY}; }}
     #offlineBanner {{ background: {WARN}; color: white; font-size: {m.small}px;
                       padding: {m.px(8)}px; }}
+    #cardBanner {{ background: {WARN}; color: white; font-size: {m.body}px; font-weight: bold;
+                   padding: {m.px(16)}px; }}
     #attractTitle {{ font-size: {m.px(84 / (ELDER_SCALE if m.elder else 1))}px;
                      font-weight: bold; color: {PRIMARY}; }}
     #attractSub {{ font-size: {m.px(40 / (ELDER_SCALE if m.elder else 1))}px; color: {MUTED}; }}

@@ -51,6 +51,29 @@ def test_certificate_flow_through_the_widgets(qtbot, make_runtime) -> None:  # t
     assert citizen.seen[-1] == "home"
 
 
+def test_a_social_security_card_left_in_the_slot_is_called_back(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime(idcard="sim://", sscard="sim://?card=li")  # 李建国 uses his card
+    win = make_window(qtbot, rt)
+    citizen = run_citizen(qtbot, win)
+    assert citizen.result is True, citizen.seen
+    # The flow is over and the card is still in the slot: a banner until it is taken.
+    qtbot.waitUntil(lambda: win.card_banner.isVisible(), timeout=5000)
+    assert win.card_banner.text() == "请取走读卡口中的社保卡"
+    assert win.card_reminder.showing == "ss_card" and layout_problems(win) == []
+    assert BY_KEY["li"].name not in all_texts(win)
+    rt.devices["sscard"].remove_card()
+    qtbot.waitUntil(lambda: not win.card_banner.isVisible(), timeout=5000)
+    assert win.card_reminder.showing == ""
+
+
+def test_an_id_card_session_sets_no_reminder(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    rt = make_runtime()  # the ID card lies on top of the reader: picked up, not watched
+    win = make_window(qtbot, rt)
+    assert run_citizen(qtbot, win).result is True
+    qtbot.wait(500)
+    assert not win.card_banner.isVisible()
+
+
 def test_idle_timeout_counts_down_wipes_and_returns_to_attract(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime()
     rt.config = rt.config.with_section("session", idle_timeout_s=1.5, countdown_s=1.0)

@@ -1,0 +1,88 @@
+"""A card left in the reader when the session ends: a banner and a spoken reminder
+(请取走您的社保卡) until it is taken out.
+
+The reader is polled on a worker thread (its status may talk to pcscd); results come
+back to the UI thread through a queued signal, so the event loop never waits on it.
+Only inserted cards are watched: a social-security card sits in a slot and is the card
+citizens forget; an ID card lies on top of the reader and is picked up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+log = logging.getLogger(__name__)
+
+# identity source -> the reader whose card can be left behind
+READERS = {"ss_card": "sscard"}
+
+
+class CardReminder(QObject):
+    """Watches one reader after a session; `changed(source, present)` on the UI thread."""
+
+    changed = Signal(str, bool)
+
+    def __init__(self, devices: Mapping[str, Any], *, poll_s: float = 0.3,
+                 timeout_s: float = 120.0, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.devices = devices
+        self.poll_s, self.timeout_s = poll_s, timeout_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.showing = ""  # the source whose card is shown as left behind, "" if none
+        self.changed.connect(self._remember, Qt.ConnectionType.QueuedConnection)
+
+    def watch(self, source: str) -> bool:
+        """Start watching the reader of `source` (a session identified with it ended)."""
+        device = self.devices.get(READERS.get(source, ""))
+        if device is None:
+            return False
+        self.stop()
+        stop = self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, args=(device, source, stop),
+                                        daemon=True, name=f"card-left-{source}")
+        self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _poll(self, device: Any, source: str, stop: threading.Event) -> None:
+        present: bool | None = None  # the first look is always reported
+        waited = 0.0
+        while not stop.is_set():  # stopped: a newer watch (or the window) takes over
+            try:
+                now = "card_present" in device.status().details
+            except Exception:  # noqa: BLE001 - a reader that fails to answer: stop asking
+                log.warning("card reminder: %s status failed", source, exc_info=True)
+                now = False
+            if now != present:
+                present = now
+                if not self._emit(source, now):
+                    return
+            if not now:
+                return  # taken (or never left): nothing to remind of
+            if waited >= self.timeout_s:
+                log.info("card reminder: a %s card is still in the reader", source)
+                self._emit(source, False)  # gave up; the next citizen's reader says it too
+                return
+            stop.wait(self.poll_s)
+            waited += self.poll_s
+
+    def _emit(self, source: str, present: bool) -> bool:
+        try:
+            self.changed.emit(source, present)
+            return True
+        except RuntimeError:  # the window is gone
+            return False
+
+    def _remember(self, source: str, present: bool) -> None:
+        self.showing = source if present else ""
+
+
+__all__ = ["READERS", "CardReminder"]
