@@ -32,6 +32,14 @@ class Pending:
             self.response = response
             self.event.set()
 
+    def answered(self, cancel: threading.Event) -> Response | None:
+        """The answer if there is one yet, None while the screen is still up; raises
+        FlowCancelled once the session ended. For steps that watch workers and the
+        screen at once (card readers, the camera) instead of blocking in `wait`."""
+        if cancel.is_set() or (self.event.is_set() and self.response is None):
+            raise FlowCancelled()
+        return self.response if self.event.is_set() else None
+
     def wait(self, timeout: float | None = None) -> Response:
         """Wait for the response; raise FlowCancelled if the session ends first."""
         step = 0.05

@@ -33,7 +33,6 @@ class CardReminder(QObject):
         self.devices = devices
         self.poll_s, self.timeout_s = poll_s, timeout_s
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.showing = ""  # the source whose card is shown as left behind, "" if none
         self.changed.connect(self._remember, Qt.ConnectionType.QueuedConnection)
 
@@ -44,9 +43,8 @@ class CardReminder(QObject):
             return False
         self.stop()
         stop = self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, args=(device, source, stop),
-                                        daemon=True, name=f"card-left-{source}")
-        self._thread.start()
+        threading.Thread(target=self._poll, args=(device, source, stop), daemon=True,
+                         name=f"card-left-{source}").start()
         return True
 
     def stop(self) -> None:

@@ -81,6 +81,19 @@ def test_a_person_who_is_not_the_spouse_is_refused(business_runtime, drive) -> N
     assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == []
 
 
+def test_an_expired_spouse_card_is_refused(business_runtime, drive, admin) -> None:  # type: ignore[no-untyped-def]
+    before = admin.services()["documents"].get("no_property", 0)
+    rt = business_runtime()
+    visit = drive(rt, "no_property", script={"scope.choice": ["option-couple"],
+                                             "spouse.identify": ["card:zhou"]})  # expired 2024
+    assert not visit.ok
+    (_, texts), = visit.shown(".error")
+    assert "证件已过期" in texts
+    assert not any("spouse_consent" in n or "query" in n for n in visit.names)
+    assert admin.services()["documents"].get("no_property", 0) == before
+    assert rt.devices["a4"].jobs == []
+
+
 def test_spouse_declines_so_nothing_is_looked_up(business_runtime, drive, admin) -> None:  # type: ignore[no-untyped-def]
     before = admin.services()["documents"].get("no_property", 0)
     rt = business_runtime()

@@ -15,11 +15,15 @@ import time
 
 from kiosk.documents.textfmt import TemplateError, lookup
 from kiosk.flows.engine import FlowContext, StepError, StepResult
-from kiosk.flows.interaction import FlowCancelled
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps import StepType, step_type
-from kiosk.flows.steps.identify import IDENTIFY_METHODS, IdentifyEvent, identity_data
+from kiosk.flows.steps.identify import (
+    IDENTIFY_METHODS,
+    IdentifyEvent,
+    identity_data,
+    refuse_expired,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +78,9 @@ class IdentifyCompanionStep(StepType):
         shown = ""
         try:
             while True:
-                if ctx.cancel.is_set():
-                    raise FlowCancelled()
-                if pending.event.is_set():
-                    if pending.response is None:
-                        raise FlowCancelled()
-                    if pending.response.action == "cancel":
-                        return StepResult("back" if "back" in self.step.on else "cancel")
+                answer = pending.answered(ctx.cancel)
+                if answer is not None and answer.action == "cancel":
+                    return StepResult("back" if "back" in self.step.on else "cancel")
                 try:
                     ev = events.get(timeout=0.05)
                 except queue.Empty:
@@ -100,9 +100,7 @@ class IdentifyCompanionStep(StepType):
                             if not running[m.name].is_alive():
                                 running[m.name] = start(m)
                         continue
-                    if ev.identity.expired() and not self.param("accept_expired", False):
-                        log.info("companion: expired %s card refused", ev.identity.source.value)
-                        raise StepError("identify.card_expired", "card expired", retry=True)
+                    refuse_expired(self, ev.identity)
                     ctx.data[self.param("store_as", "companion")] = identity_data(ev.identity)
                     log.info("companion identified for %s", ctx.flow.id)
                     ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t("identify.success"),

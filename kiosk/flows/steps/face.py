@@ -24,7 +24,6 @@ from typing import Any
 
 from kiosk.devices.base import DeviceState
 from kiosk.flows.engine import FlowContext, StepError, StepResult
-from kiosk.flows.interaction import FlowCancelled
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps import StepType, step_type
@@ -169,15 +168,11 @@ class VerifyFaceStep(StepType):
         worker.start()
         try:
             while True:
-                if ctx.cancel.is_set():
-                    raise FlowCancelled()
-                if pending.event.is_set():
-                    if pending.response is None:
-                        raise FlowCancelled()
-                    if pending.response.action == "cancel":
-                        return StepResult("cancel")
-                    if pending.response.action == "other":
-                        raise _Fallback("face.other_method", "citizen chose another way")
+                answer = pending.answered(ctx.cancel)
+                if answer is not None and answer.action == "cancel":
+                    return StepResult("cancel")
+                if answer is not None and answer.action == "other":
+                    raise _Fallback("face.other_method", "citizen chose another way")
                 try:
                     ev = events.get(timeout=0.05)
                 except queue.Empty:

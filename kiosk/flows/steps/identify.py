@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
 from kiosk.devices.interfaces import CardEvent
 from kiosk.flows.engine import FlowContext, StepError, StepResult
-from kiosk.flows.interaction import FlowCancelled
 from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps import StepType, step_type
 from kiosk.identity import Identity
@@ -142,6 +141,13 @@ def identity_data(identity: Identity) -> dict[str, str]:
             "source": identity.source.value}
 
 
+def refuse_expired(step: StepType, identity: Identity) -> None:
+    """An expired card identifies nobody, unless the flow says so (`accept_expired`)."""
+    if identity.expired() and not step.param("accept_expired", False):
+        log.info("%s: expired %s card refused", step.name, identity.source.value)
+        raise StepError("identify.card_expired", "card expired", retry=True)
+
+
 @step_type
 class IdentifyStep(StepType):
     name = "identify"
@@ -185,21 +191,15 @@ class IdentifyStep(StepType):
             failures = 0
             shown_status = ""
             while True:
-                if ctx.cancel.is_set():
-                    raise FlowCancelled()
-                if pending.event.is_set():
-                    if pending.response is None:
-                        raise FlowCancelled()
-                    if pending.response.action == "cancel":
-                        return StepResult("cancel")
+                answer = pending.answered(ctx.cancel)
+                if answer is not None and answer.action == "cancel":
+                    return StepResult("cancel")
                 try:
                     ev = events.get(timeout=0.05)
                 except queue.Empty:
                     continue
                 if ev.kind == "ok" and ev.identity is not None:
-                    if ev.identity.expired() and not self.param("accept_expired", False):
-                        log.info("identify: expired %s card refused", ev.identity.source.value)
-                        raise StepError("identify.card_expired", "card expired", retry=True)
+                    refuse_expired(self, ev.identity)
                     ctx.session.set_identity(ev.identity)
                     ctx.data["identity"] = identity_data(ev.identity)
                     ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t("identify.success"),
