@@ -16,7 +16,8 @@ from kiosk.backend.client import BackendClient
 from kiosk.backend.embedded import EmbeddedBackend
 from kiosk.config import Config
 from kiosk.devices.registry import DeviceSet
-from kiosk.flows.engine import FlowContext, FlowEngine, FlowResult, StepError
+from kiosk.flows.context import FlowContext, FlowResult, StepError
+from kiosk.flows.engine import FlowEngine
 from kiosk.flows.interaction import Interaction
 from kiosk.network import LinkState
 from kiosk.offline import OfflineServices, embedded_secret

@@ -9,113 +9,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
 
-from kiosk.flows.interaction import FlowCancelled, Interaction, ask
-from kiosk.flows.model import END, FlowDef
-from kiosk.flows.package import FlowPackage
-from kiosk.flows.screens import Action, Response, Screen, ScreenKind
-from kiosk.i18n import Translator
-from kiosk.session import Session
+from kiosk.flows.context import FlowContext, FlowResult, StepError, StepResult
+from kiosk.flows.interaction import FlowCancelled, ask
+from kiosk.flows.model import END
+from kiosk.flows.screens import Action, Response, ScreenKind
+
+# Callers that imported the step types from here keep working (they live in context.py).
+__all__ = ["FlowContext", "FlowEngine", "FlowResult", "StepError", "StepResult"]
 
 log = logging.getLogger(__name__)
-
-
-class StepError(Exception):
-    """A step failed in a way the citizen should be told about.
-
-    `key` is a translation key; `retry` offers a retry button; `skippable` offers to
-    continue without this step (e.g. a receipt after the certificate printed).
-    """
-
-    def __init__(self, key: str, detail: str = "", *, retry: bool = True,
-                 skippable: bool = False) -> None:
-        super().__init__(f"{key}: {detail}" if detail else key)
-        self.key, self.detail, self.retry, self.skippable = key, detail, retry, skippable
-
-
-@dataclass(frozen=True)
-class StepResult:
-    outcome: str = "next"
-
-
-@dataclass(frozen=True)
-class FlowResult:
-    outcome: str  # completed | cancelled | failed
-    error_key: str = ""
-    steps_run: tuple[str, ...] = ()
-
-
-@dataclass
-class FlowContext:
-    flow: FlowDef
-    package: FlowPackage
-    session: Session
-    ui: Interaction
-    devices: Mapping[str, Any]
-    backend: Any  # kiosk.backend.client.BackendClient | None
-    terminal: Mapping[str, str] = field(default_factory=dict)
-    # Records a write that must reach the platform (transaction record, print record,
-    # evaluation, audit event): `record(stream, payload)`. The runtime routes it to
-    # the durable outbox; payloads must carry masked personal data only.
-    recorder: Callable[[str, dict[str, Any]], None] | None = None
-    # Platform answers kept for offline use (offline_cache.ReadCache: get/put by kind, key).
-    read_cache: Any = None
-    step_id: str = ""
-    position: tuple[int, int] = (0, 0)
-
-    @property
-    def t(self) -> Translator:
-        return self.package.translator(self.session.locale)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return self.session.data
-
-    def for_identity(self, key: str) -> str:
-        """`KEY.<source>` when the strings have a variant for how the citizen identified
-        (result.take.ss_card: take the card out of the slot), else `KEY`."""
-        source = (self.data.get("identity") or {}).get("source", "")
-        if key and source and self.t.has(f"{key}.{source}"):
-            return f"{key}.{source}"
-        return key
-
-    @property
-    def cancel(self) -> Any:
-        return self.session.cancel
-
-    def screen(self, kind: ScreenKind, title: str, **kwargs: Any) -> Screen:
-        return Screen(kind=kind, step_id=self.step_id, title=title,
-                      position=kwargs.pop("position", self.position), **kwargs)
-
-    def template_data(self) -> dict[str, Any]:
-        now = datetime.now()
-        out = dict(self.session.data)
-        out["terminal"] = dict(self.terminal)
-        out["now"] = {"date": now.strftime("%Y-%m-%d"), "datetime": now.strftime("%Y-%m-%d %H:%M"),
-                      "year": now.year}
-        return out
-
-    def record(self, stream: str, payload: dict[str, Any]) -> None:
-        if self.recorder is None:
-            log.info("record %s (no recorder configured): %s", stream, sorted(payload))
-            return
-        self.recorder(stream, payload)
-
-    def device(self, kind: str) -> Any:
-        dev = self.devices.get(kind)
-        if dev is None:
-            raise StepError(f"device.{kind}.offline", f"{kind} not configured", retry=False)
-        return dev
 
 
 class FlowEngine:
     def __init__(self, step_types: Mapping[str, type] | None = None) -> None:
         if step_types is None:
-            from kiosk.flows.steps import STEP_TYPES
+            # The registry holds built-in step types by name and imports each one the
+            # first time a flow uses it; no step module is imported here.
+            from kiosk.flows.steps.registry import STEP_TYPES
 
             step_types = STEP_TYPES
         self.step_types = step_types

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from kiosk.flows.engine import FlowResult
+from kiosk.flows.context import FlowResult
 from kiosk.flows.interaction import Pending
 from kiosk.flows.screens import Response, Screen
 

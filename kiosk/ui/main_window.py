@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.flows.engine import FlowResult
+from kiosk.flows.context import FlowResult
 from kiosk.flows.interaction import Pending
 from kiosk.flows.screens import Response
 from kiosk.i18n import Translator

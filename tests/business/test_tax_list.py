@@ -9,12 +9,12 @@ import requests
 
 from flowpacks import BUILTIN_DIR
 from kiosk.backend.client import BackendClient
-from kiosk.flows.engine import FlowContext
+from kiosk.flows.context import FlowContext
 from kiosk.flows.interaction import ScriptedInteraction
 from kiosk.flows.model import StepDef
 from kiosk.flows.package import load_package
 from kiosk.flows.screens import Response
-from kiosk.flows.steps.forms import PeriodStep
+from kiosk.flows.steps.period import PeriodStep
 from kiosk.session import Session
 from kiosk.flows.periods import month_cn, month_index, month_text
 from synthetic.citizens import BY_KEY

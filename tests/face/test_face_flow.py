@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from face_synth import frame_of, head_turn_sequence
 
-from kiosk.flows.engine import FlowContext
+from kiosk.flows.context import FlowContext
 from kiosk.flows.interaction import ScriptedInteraction
 from kiosk.flows.model import parse_flow
 from kiosk.flows.screens import Response, Screen, ScreenKind

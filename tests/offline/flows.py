@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.flows.engine import FlowResult
+from kiosk.flows.context import FlowResult
 from kiosk.flows.interaction import ScriptedInteraction
 from kiosk.flows.screens import Response, Screen, ScreenKind
 

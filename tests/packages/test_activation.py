@@ -142,7 +142,7 @@ def test_garbage_state_file_starts_on_builtin(tmp_path: Path) -> None:
 def test_set_that_fails_at_activation_is_rolled_back(
         tmp_path: Path, ops_env: OpsEnv, server: Server, terminal: PackageManager) -> None:
     """Staged with a plug-in step type that is gone by activation time: roll back."""
-    from kiosk.flows.steps.basic import FinishStep
+    from kiosk.flows.steps.finish import FinishStep
 
     STEP_TYPES["stamp_book"] = FinishStep
     try:

@@ -14,21 +14,20 @@ import threading
 import time
 
 from kiosk.documents.textfmt import TemplateError, lookup
-from kiosk.flows.engine import FlowContext, StepError, StepResult
+from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
-from kiosk.flows.steps import StepType, step_type
-from kiosk.flows.steps.identify import (
+from kiosk.flows.steps._identify import (
     IDENTIFY_METHODS,
     IdentifyEvent,
     identity_data,
     refuse_expired,
 )
+from kiosk.flows.steps.base import StepType
 
 log = logging.getLogger(__name__)
 
 
-@step_type
 class IdentifyCompanionStep(StepType):
     name = "identify_companion"
     optional = ("methods", "timeout_s", "title", "prompt", "store_as", "distinct_from",

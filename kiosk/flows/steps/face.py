@@ -23,10 +23,10 @@ import threading
 from typing import Any
 
 from kiosk.devices.base import DeviceState
-from kiosk.flows.engine import FlowContext, StepError, StepResult
+from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
-from kiosk.flows.steps import StepType, step_type
+from kiosk.flows.steps.base import StepType
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ class _Fallback(Exception):
         self.key, self.detail = key, detail
 
 
-@step_type
 class VerifyFaceStep(StepType):
     name = "verify_face"
     optional = ("title", "reference", "threshold", "frames_required", "liveness",

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from kiosk.flows.engine import FlowContext, StepError, StepResult
+from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.interaction import ask
 from kiosk.flows.screens import Action, ScreenKind
-from kiosk.flows.steps import StepType, step_type
+from kiosk.flows.steps.base import StepType
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,6 @@ def _vocabulary(matters: list[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
-@step_type
 class GuideBrowseStep(StepType):
     name = "guide_browse"
     optional = ("source", "cache_key", "max_age_s", "store_as", "page_size")

@@ -1,154 +1,29 @@
 """`identify`: wait for the citizen on every allowed method at once; go on by itself.
 
-Identify *methods* (resident ID card, social-security card, QR code, face…) are
-small classes registered by name in `IDENTIFY_METHODS`. Each runs on its own
-thread and reports through `emit`: a status line (card present, reading, …), a
-retryable problem, a final failure, or the identity. The first identity wins.
+The methods (`_identify.py`, `identify_qr.py`) each run on their own thread; the
+first identity wins.
 """
 
 from __future__ import annotations
 
-import inspect
-import logging
 import queue
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar
 
-from kiosk.devices.base import Cancelled, DeviceError, DeviceState
-from kiosk.devices.interfaces import CardEvent
-from kiosk.flows.engine import FlowContext, StepError, StepResult
+from kiosk.flows.context import FlowContext, StepError, StepResult
+from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
-from kiosk.flows.steps import StepType, step_type
-from kiosk.identity import Identity
+from kiosk.flows.steps._identify import (
+    IDENTIFY_METHODS,
+    IdentifyEvent,
+    identity_data,
+    refuse_expired,
+)
+from kiosk.flows.steps.base import StepType
 
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class IdentifyEvent:
-    kind: str  # "status" | "retry" | "error" | "ok"
-    key: str = ""  # translation key for status/retry/error
-    identity: Identity | None = None
-    detail: str = ""
+__all__ = ["IDENTIFY_METHODS", "IdentifyStep"]
 
 
-Emit = Callable[[IdentifyEvent], None]
-
-
-class IdentifyMethod(ABC):
-    name: ClassVar[str]
-    prompt_key: ClassVar[str]
-    illustration: ClassVar[str] = ""
-
-    def __init__(self, ctx: FlowContext, params: dict[str, Any]) -> None:
-        self.ctx = ctx
-        self.params = params
-
-    @abstractmethod
-    def available(self) -> bool:
-        """Whether this terminal can offer the method right now."""
-
-    @abstractmethod
-    def run(self, stop: threading.Event, deadline: float, emit: Emit) -> None:
-        """Wait for the citizen until `stop` or `deadline`; emit events; return when done."""
-
-
-IDENTIFY_METHODS: dict[str, type[IdentifyMethod]] = {}
-
-
-def identify_method(cls: type[IdentifyMethod]) -> type[IdentifyMethod]:
-    IDENTIFY_METHODS[cls.name] = cls
-    return cls
-
-
-class CardReaderMethod(IdentifyMethod):
-    """Read a card on a reader that implements `IdCardReader.read_identity`."""
-
-    device_kind: ClassVar[str]
-
-    def _device(self) -> Any:
-        return self.ctx.devices.get(self.device_kind)
-
-    def available(self) -> bool:
-        dev = self._device()
-        return dev is not None and dev.status().state not in (DeviceState.NO_DEVICE,)
-
-    def run(self, stop: threading.Event, deadline: float, emit: Emit) -> None:
-        dev = self._device()
-        kwargs = {"on_event": self._status_sink(emit)} if _accepts_on_event(dev) else {}
-        while not stop.is_set():
-            try:
-                ident = dev.read_identity(max(0.1, deadline - time.monotonic()), stop, **kwargs)
-                emit(IdentifyEvent("ok", identity=ident))
-                return
-            except Cancelled:
-                return
-            except DeviceError as err:
-                if err.key.endswith(".no_card") or not err.retryable:
-                    emit(IdentifyEvent("error", err.key, detail=err.detail))
-                    return
-                # Card moved, read failed: tell the citizen and keep polling.
-                emit(IdentifyEvent("retry", err.key, detail=err.detail))
-                stop.wait(0.3)
-
-    def _status_sink(self, emit: Emit) -> Callable[[CardEvent], None]:
-        """Reader events -> status lines: card present → 正在读卡 → 读卡成功, card removed."""
-
-        def sink(event: CardEvent) -> None:
-            if event in _STATUS_EVENTS:
-                emit(IdentifyEvent("status", f"{self.device_kind}.status.{event.value}"))
-
-        return sink
-
-
-# Waiting is what the prompt already says; failures arrive as retry/error events.
-_STATUS_EVENTS = frozenset({CardEvent.PRESENT, CardEvent.READING, CardEvent.READ,
-                            CardEvent.REMOVED, CardEvent.TAKE_OUT})
-
-
-def _accepts_on_event(dev: Any) -> bool:
-    try:
-        params = inspect.signature(dev.read_identity).parameters
-    except (TypeError, ValueError):
-        return False
-    return "on_event" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-@identify_method
-class IdCardMethod(CardReaderMethod):
-    name = "id_card"
-    prompt_key = "identify.prompt.id_card"
-    illustration = "id_card"
-    device_kind = "idcard"
-
-
-@identify_method
-class SsCardMethod(CardReaderMethod):
-    name = "ss_card"
-    prompt_key = "identify.prompt.ss_card"
-    illustration = "ss_card"
-    device_kind = "sscard"
-
-
-def identity_data(identity: Identity) -> dict[str, str]:
-    """What later steps and templates may use (the session wipes it)."""
-    return {"id_number": identity.id_number, "name": identity.name,
-            "masked_id": identity.masked_id, "masked_name": identity.masked_name,
-            "source": identity.source.value}
-
-
-def refuse_expired(step: StepType, identity: Identity) -> None:
-    """An expired card identifies nobody, unless the flow says so (`accept_expired`)."""
-    if identity.expired() and not step.param("accept_expired", False):
-        log.info("%s: expired %s card refused", step.name, identity.source.value)
-        raise StepError("identify.card_expired", "card expired", retry=True)
-
-
-@step_type
 class IdentifyStep(StepType):
     name = "identify"
     # accept_expired: a flow that may serve an expired card (e.g. a queue ticket) says so.
@@ -157,8 +32,6 @@ class IdentifyStep(StepType):
     @classmethod
     def validate(cls, step, pkg, file, path):  # type: ignore[no-untyped-def]
         super().validate(step, pkg, file, path)
-        from kiosk.flows.model import DefinitionError
-
         for i, m in enumerate(step.params.get("methods", ["id_card"])):
             if m not in IDENTIFY_METHODS:
                 raise DefinitionError(file, f"{path}.methods[{i}]", f"unknown identify method {m!r}")

@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
-from kiosk.flows.steps.identify import Emit, IdentifyEvent, IdentifyMethod, identify_method
+from kiosk.flows.steps._identify import Emit, IdentifyEvent, IdentifyMethod
 from kiosk.identity import Gender, Identity, IdentitySource
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ def holder_identity(holder: dict[str, Any], kind: str) -> Identity:
                     card_kind="", extra={"qr_kind": kind})
 
 
-@identify_method
 class QrMethod(IdentifyMethod):
     name = "qr"
     prompt_key = "identify.prompt.qr"

@@ -7,7 +7,8 @@ from typing import Any
 
 from emulators.escpos_listener import EscposListener
 from emulators.ippeve_peer import IppEvePrinter
-from kiosk.flows.engine import FlowContext, FlowEngine
+from kiosk.flows.context import FlowContext
+from kiosk.flows.engine import FlowEngine
 from kiosk.flows.interaction import ScriptedInteraction
 from kiosk.flows.model import parse_flow
 from kiosk.flows.package import FlowPackage

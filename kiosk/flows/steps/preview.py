@@ -1,0 +1,41 @@
+"""`preview`: render the A4 document, show a masked preview, print on confirmation."""
+
+from __future__ import annotations
+
+from kiosk.documents.a4 import render_a4
+from kiosk.documents.preview import pdf_page_png
+from kiosk.documents.textfmt import TemplateError
+from kiosk.flows.context import FlowContext, StepError, StepResult
+from kiosk.flows.interaction import ask
+from kiosk.flows.screens import Action, ScreenKind
+from kiosk.flows.steps._printing import TemplateStep
+
+
+class PreviewStep(TemplateStep):
+    """Render the A4 document; show a masked preview; print on confirmation."""
+
+    name = "preview"
+    required = ("template",)
+    optional = ("store_as", "title")
+    template_params = ("template",)
+    string_params = ("title",)
+
+    def run(self, ctx: FlowContext) -> StepResult:
+        t = ctx.t
+        template = ctx.package.templates[self.param("template")]
+        data = ctx.template_data()
+        try:
+            doc = render_a4(template, data, ctx.package.asset)
+            preview = render_a4(template, data, ctx.package.asset, masked=True)
+        except TemplateError as err:
+            raise StepError("device.a4.bad_document", str(err), retry=False) from err
+        key = self.param("store_as", "document")
+        ctx.data[key] = doc
+        ctx.data.setdefault("document_kinds", {})[key] = self.param("template")
+        png = pdf_page_png(preview.pdf, 0, width_px=1000)
+        screen = ctx.screen(ScreenKind.PREVIEW, t(self.param("title", "preview.title")),
+                            hint=t("preview.hint"), image_png=png,
+                            actions=(Action("cancel", t("common.cancel")),
+                                     Action("print", t("common.print"), primary=True)))
+        resp = ask(ctx.ui, screen)
+        return StepResult("next" if resp.action == "print" else "cancel")

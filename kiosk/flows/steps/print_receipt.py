@@ -1,0 +1,55 @@
+"""`print_receipt`: print the receipt; on failure the citizen may retry or go on without it.
+
+See `_printing.py` for what happens when the printer fails and what is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kiosk.devices.receipt.escpos_protocol import EncodeError, encode_receipt
+from kiosk.documents.receipt import render_receipt
+from kiosk.documents.textfmt import TemplateError
+from kiosk.flows.context import FlowContext, StepError, StepResult
+from kiosk.flows.screens import ScreenKind
+from kiosk.flows.steps._printing import TemplateStep, failure_choice, record_print
+
+log = logging.getLogger(__name__)
+
+
+class PrintReceiptStep(TemplateStep):
+    """Print the receipt; on failure the citizen may retry or go on without it."""
+
+    name = "print_receipt"
+    required = ("template",)
+    optional = ("reprint",)
+    template_params = ("template",)
+
+    def run(self, ctx: FlowContext) -> StepResult:
+        name = self.param("template")
+        reprint = bool(self.param("reprint", False))
+        printed = ctx.data.setdefault("printed", {})
+        if printed.get("receipt") and not reprint:
+            return StepResult("next")
+        printer = ctx.device("receipt")
+        profile = getattr(printer, "profile", None)
+        try:
+            receipt = render_receipt(ctx.package.templates[name], ctx.template_data(),
+                                     columns=profile.columns if profile else 48)
+            data = encode_receipt(receipt, profile)
+        except (TemplateError, EncodeError) as err:
+            raise StepError("device.receipt.offline", str(err), retry=False,
+                            skippable=True) from err
+        attempt = 0
+        while True:
+            attempt += 1
+            ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, ctx.t("print.receipt.progress"),
+                                   illustration="receipt", idle=False))
+            outcome = printer.print_raw(data)
+            record_print(ctx, "receipt", name, outcome, attempt, reprint)
+            if outcome.ok:
+                printed["receipt"] = {"pages": outcome.pages}
+                return StepResult("next")
+            log.warning("receipt print failed: %s %s", outcome.error_key, outcome.detail)
+            if failure_choice(ctx, outcome, receipt=True) != "retry":
+                return StepResult("next")

@@ -1,0 +1,44 @@
+"""`ticket`: ask the platform to issue something once (a queue number), idempotently."""
+
+from __future__ import annotations
+
+import uuid
+
+from kiosk.documents.textfmt import TemplateError
+from kiosk.flows.context import FlowContext, StepError, StepResult
+from kiosk.flows.screens import ScreenKind
+from kiosk.flows.steps._request import render_request
+from kiosk.flows.steps.base import StepType
+
+
+class TicketStep(StepType):
+    """Ask the platform to issue something once (a queue number): an idempotent POST.
+
+    The idempotency key is kept for the session, so a retry after a timeout or a
+    lost answer gets the same ticket instead of a second one.
+    """
+
+    name = "ticket"
+    required = ("endpoint",)
+    optional = ("request", "store_as", "progress")
+    string_params = ("progress",)
+
+    def run(self, ctx: FlowContext) -> StepResult:
+        from kiosk.backend.client import BackendError
+
+        ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, ctx.t(self.param("progress", "ticket.progress")),
+                               illustration="receipt", idle=False))
+        if ctx.backend is None:
+            raise StepError("backend.unreachable", "no backend configured")
+        try:
+            body = render_request(self.param("request", {}), ctx.template_data())
+        except TemplateError as err:
+            raise StepError("error.app", str(err), retry=False) from err
+        keys = ctx.data.setdefault("_idempotency", {})
+        key = keys.setdefault(self.step.id, uuid.uuid4().hex)
+        try:
+            answer = ctx.backend.post_json(self.param("endpoint"), body, idempotency_key=key)
+        except BackendError as err:
+            raise StepError(err.key, err.detail, retry=err.retryable) from err
+        ctx.data[self.param("store_as", "ticket")] = answer
+        return StepResult("next")
