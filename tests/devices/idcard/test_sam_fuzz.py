@@ -22,6 +22,7 @@ from synthetic.cards import CARDS
 # Random bytes biased towards the preamble so that the interesting paths are hit.
 chunks = st.lists(st.one_of(st.binary(max_size=64), st.just(PREAMBLE),
                             st.just(PREAMBLE + b"\x00"), st.just(b"\xaa\xaa")), max_size=30)
+FRAME_OVERHEAD = 11  # AA AA AA 96 69, length (2), SW1 SW2 SW3, checksum
 replies = st.builds(lambda sw3, data: reply_frame(sw3, data), st.integers(0, 255),
                     st.binary(max_size=40))
 
@@ -30,13 +31,19 @@ replies = st.builds(lambda sw3, data: reply_frame(sw3, data), st.integers(0, 255
 @given(chunks)
 def test_decoder_never_crashes_on_random_input(parts: list[bytes]) -> None:
     dec = FrameDecoder()
-    fed = 0
+    fed = accounted = 0
     for part in parts:
         fed += len(part)
         for item in dec.feed(part):
             assert isinstance(item, (Reply, FrameError))
+            # A reply consumes its whole frame (preamble, length, SW1-3, data, checksum);
+            # an error gives up exactly one byte, the start of the frame that failed.
+            accounted += FRAME_OVERHEAD + len(item.data) if isinstance(item, Reply) else 1
         # The buffer never holds more than one maximal frame: no unbounded growth.
         assert dec.pending <= 7 + MAX_BODY_LEN
+        # Every byte fed is in a reply, an error, the noise count or still pending:
+        # nothing is lost or counted twice (so a resync cannot skip a real frame).
+        assert accounted + dec.skipped + dec.pending == fed
 
 
 @settings(max_examples=300, deadline=None)
