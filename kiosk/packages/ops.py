@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from kiosk.flows.package import check_listed, compose, load_package, validate_package
 from kiosk.packages import keys as keymod
-from kiosk.packages.archive import SUFFIX, build_archive, read_archive
+from kiosk.packages.archive import SUFFIX, build_archive, read_archive, read_archive_file
 from kiosk.packages.repository import ONLINE_ROLES, Published, Repository, RepositoryError
 from kiosk.packages.rollout import Rollout
 from kiosk.packages.store import Store
@@ -66,7 +66,7 @@ def build(src: Path, out: Path | None) -> tuple[Path, Checked]:
 
 
 def sign(archive: Path, key: Ed25519PrivateKey) -> Path:
-    data = archive.read_bytes()
+    data = read_archive_file(archive)
     read_archive(data, archive.name)  # never sign something that is not a package
     path = sig_path(archive)
     keymod.write_json(path, keymod.sign_detached(data, key))
@@ -75,7 +75,7 @@ def sign(archive: Path, key: Ed25519PrivateKey) -> Path:
 
 def verify(archive: Path, pubkeys: Sequence[Ed25519PublicKey]) -> tuple[Checked, str]:
     """Signature, then content; return the check result and the signer's key id."""
-    data = archive.read_bytes()
+    data = read_archive_file(archive)  # size first: never read a huge file into memory
     sig = sig_path(archive)
     keyid = keymod.verify_detached(data, sig.read_bytes() if sig.is_file() else None,
                                    list(pubkeys))
@@ -115,7 +115,7 @@ def publish(archive: Path, repo_dir: Path, keydir: Path, *,
     privs, dir_signers = load_key_dir(keydir)
     repo = Repository(repo_dir)
     _refuse_root_keys(repo, privs)
-    data = archive.read_bytes()
+    data = read_archive_file(archive)
     sig = sig_path(archive)
     sig_doc = json.loads(sig.read_bytes()) if sig.is_file() else None
     keymod.verify_detached(data, sig_doc, list(signers) or dir_signers)

@@ -97,7 +97,7 @@ def test_execute_bit_duplicates_and_sizes() -> None:
     with pytest.raises(ArchiveError, match="larger than"):
         read_archive(_tar([("assets/big.png", PNG + b"\0" * MAX_MEMBER_BYTES)]))
     with pytest.raises(ArchiveError, match="manifest.toml: missing"):
-        read_archive(pack_files({"flows/a.toml": b"x"}))
+        read_archive(pack_files({"flows/a.toml": b"x = 1"}))
 
 
 def test_truncated_and_garbage_archives() -> None:
