@@ -20,12 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.package import FlowPackage, compose, load_package, validate_package
 from kiosk.packages.archive import build_archive
 from kiosk.packages.store import Entry, Store, StoreError, entries_from, entries_json
+
+if TYPE_CHECKING:
+    from kiosk.packages.updater import ClientSettings
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +217,18 @@ class PackageManager:
             return pkg
 
     # -- poll (background) ------------------------------------------------------------
+    def client_settings(self) -> ClientSettings:
+        """What the repository client needs to know about this terminal."""
+        from kiosk.packages.updater import ClientSettings
+
+        return ClientSettings(self.repository_url, self.trusted_root, self.data_dir,
+                              self.terminal_id, self.ring, self.app_version,
+                              tuple(self.signer_keys))
+
     def poll(self, fetcher: Any = None) -> PollResult:
         """Check the repository; download, verify, unpack and validate; stage a new set."""
+        # Imported here, not at the top: it pulls in TUF, which a terminal without a
+        # repository never needs at start. The updater does not import this module.
         from kiosk.packages import updater
 
         with self._exclusive():
@@ -227,7 +240,8 @@ class PackageManager:
             except StoreError:
                 current = []
             try:
-                client = updater.RepositoryClient(self, fetcher)
+                client = updater.RepositoryClient(self.client_settings(), self.store,
+                                                  fetcher)
                 choice = client.choose(current, set(state.get("rejected", {})))
             except updater.UpdateError as exc:
                 self._error(state, exc.stage, exc.reason)
@@ -241,7 +255,8 @@ class PackageManager:
                 try:
                     entry = client.fetch(target, self._checkpoint)
                 except updater.UpdateError as exc:
-                    self._error(state, exc.stage, exc.reason, target.label)
+                    self._error(state, exc.stage, exc.reason, target.label,
+                                target.sha256 if exc.permanent else "")
                     rejected.append(f"{target.label}: {exc.reason}")
                     keep = [e for e in current if e.id == target.package]
                     desired.extend(keep)

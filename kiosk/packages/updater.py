@@ -7,6 +7,9 @@ snapshot that ties targets together (no mix-and-match), and length and hash of e
 download (no tampered or truncated file). On top of that we refuse to install an older
 version of a package than the one in use, and may require the builder's detached
 signature (`packages.signer_keys`).
+
+The client knows the terminal only through `ClientSettings` and the `Store` it installs
+into; it never imports the package manager (the manager drives it, one way).
 """
 
 from __future__ import annotations
@@ -16,27 +19,42 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import Metadata, Targets
 
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.package import PACKAGE_ID, VERSION, version_key
+from kiosk.packages.archive import MAX_ARCHIVE_BYTES
 from kiosk.packages.rollout import Rollout
-from kiosk.packages.store import Entry, StoreError
-
-if TYPE_CHECKING:
-    from kiosk.packages.manager import PackageManager
+from kiosk.packages.store import Entry, Store, StoreError
 
 log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class UpdateError(RuntimeError):
-    def __init__(self, stage: str, reason: str) -> None:
+    """One stage of an update failed. `permanent`: the signed bytes themselves are bad, so
+    the same file will fail again (the caller records its hash and never fetches it again);
+    otherwise (network, metadata) the next poll tries again."""
+
+    def __init__(self, stage: str, reason: str, permanent: bool = False) -> None:
         super().__init__(f"{stage}: {reason}")
-        self.stage, self.reason = stage, reason
+        self.stage, self.reason, self.permanent = stage, reason, permanent
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the client needs to know about the terminal (from packages.* and terminal.id)."""
+
+    repository_url: str
+    trusted_root: Path | None  # root.json pinned at installation
+    work_dir: Path  # TUF metadata cache and downloads live under it
+    terminal_id: str
+    ring: int
+    app_version: str
+    signer_keys: tuple[Any, ...] = ()  # Ed25519 public keys; empty = no builder check
 
 
 @dataclass(frozen=True)
@@ -80,15 +98,15 @@ def _describe(exc: BaseException) -> str:
 
 
 class RepositoryClient:
-    def __init__(self, manager: PackageManager, fetcher: Any = None) -> None:
+    def __init__(self, settings: ClientSettings, store: Store, fetcher: Any = None) -> None:
         from tuf.ngclient import Updater
 
-        self.m = manager
-        if not manager.repository_url:
+        self.m, self.store = settings, store
+        if not settings.repository_url:
             raise UpdateError("config", "no packages.repository_url configured")
-        base = manager.repository_url.rstrip("/")
-        self.md_dir = manager.data_dir / "tuf" / "metadata"
-        self.dl_dir = manager.data_dir / "tuf" / "downloads"
+        base = settings.repository_url.rstrip("/")
+        self.md_dir = settings.work_dir / "tuf" / "metadata"
+        self.dl_dir = settings.work_dir / "tuf" / "downloads"
         self.md_dir.mkdir(parents=True, exist_ok=True)
         self.dl_dir.mkdir(parents=True, exist_ok=True)
         pinned = self._pinned_root()
@@ -180,7 +198,7 @@ class RepositoryClient:
         from kiosk.packages.keys import SignatureError, verify_detached
 
         try:
-            self.m.store.verify(t.entry)
+            self.store.verify(t.entry)
             return t.entry
         except StoreError:
             if not t.path:
@@ -188,6 +206,9 @@ class RepositoryClient:
         info = self.updater.get_targetinfo(t.path)
         if info is None:
             raise UpdateError("verify", f"{t.path} not in the signed targets")
+        if info.length > MAX_ARCHIVE_BYTES:
+            raise UpdateError("verify", f"{t.label}: {info.length} bytes, above the package "
+                                        f"limit of {MAX_ARCHIVE_BYTES}", permanent=True)
         dest = self.dl_dir / t.sha256
         try:
             self.updater.download_target(info, str(dest))
@@ -205,9 +226,9 @@ class RepositoryClient:
             except SignatureError as exc:
                 raise UpdateError("verify", f"builder signature: {exc}") from exc
         try:
-            entry = self.m.store.install(data, Path(t.path).name, checkpoint)
-        except DefinitionError as exc:
-            raise UpdateError("verify", str(exc)) from exc
+            entry = self.store.install(data, Path(t.path).name, checkpoint)
+        except DefinitionError as exc:  # the archive's own content: it will never pass
+            raise UpdateError("verify", str(exc), permanent=True) from exc
         if (entry.id, entry.version) != (t.package, t.version):
             raise UpdateError("verify", f"archive says {entry.label}, metadata says {t.label}")
         return entry

@@ -305,3 +305,57 @@ def test_targets_threshold_needs_enough_keys(ops_env: OpsEnv, tmp_path: Path) ->
     ops_env.publish("dg-extra", "1.0.0")
     md = Metadata.from_file(str(ops_env.repo_dir / "metadata" / "1.targets.json"))
     assert len(md.signatures) == 2
+
+
+def _publish_raw(ops_env: OpsEnv, files: dict[str, bytes], pkg_id: str, version: str) -> None:
+    """Sign metadata for an archive the ops tooling would refuse to build (pack_files does
+    not check), as a compromised build machine or a buggy tool could."""
+    from kiosk.packages.archive import pack_files
+
+    privs = [keymod.load_private(p) for p in ops_env.keys.glob("*.key")]
+    ops_env.repo.publish(pack_files(files), pkg_id, version, privs)
+
+
+def _bad_files(ops_env: OpsEnv, kind: str) -> dict[str, bytes]:
+    from kiosk.packages.archive import read_archive
+
+    good = ops_env.build_signed(ops_env.source("dg-bad", "1.0.0", flows={"bad_flow": {}}))
+    files = read_archive(good.read_bytes())
+    deep = b"deep = " + b"[" * 10_000 + b"]" * 10_000 + b"\n"
+    if kind == "manifest-malformed":
+        files["manifest.toml"] = b'id = "dg-bad"\nversion = "1.0.0"\nflows = ["bad_flow"\n'
+    elif kind == "manifest-deep":
+        files["manifest.toml"] += deep
+    elif kind == "flow-deep":
+        files["flows/bad_flow.toml"] += b"\n[params]\n" + deep
+    elif kind == "strings-deep":
+        files["strings/en.json"] = b'{"x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    return files
+
+
+@pytest.mark.parametrize("kind,words", [
+    ("manifest-malformed", "not valid toml"),
+    ("manifest-deep", "nested more than"),
+    ("flow-deep", "nested more than"),
+    ("strings-deep", "nested more than"),
+])
+def test_signed_package_with_bad_toml_is_rejected_and_the_poll_goes_on(
+        ops_env: OpsEnv, server: Server, terminal: PackageManager, kind: str,
+        words: str) -> None:
+    """Malformed or absurdly nested TOML/JSON in a signed package: that package is recorded
+    as rejected (not downloaded again), the others are staged, the active set stays."""
+    ops_env.publish("dg-extra", "1.0.0")
+    _publish_raw(ops_env, _bad_files(ops_env, kind), "dg-bad", "1.0.0")
+    result = terminal.poll()
+    assert result.changed and result.staged == ("dg-extra@1.0.0",)
+    assert any(r.startswith("dg-bad@1.0.0") and words in r.lower() for r in result.rejected), \
+        result.rejected
+    status = terminal.status()
+    assert status["active"] == ["builtin@1.0.0"]  # last known-good set until activation
+    (rejected,) = [r for r in status["rejected"] if r["package"] == "dg-bad@1.0.0"]
+    assert words in rejected["reason"].lower()
+    hits = len(server.hits)
+    assert not terminal.poll().changed
+    assert not [h for h in server.hits[hits:] if "dg-bad" in h]  # not downloaded again
+    pkg = terminal.activate_staged()
+    assert pkg is not None and pkg.versions == {"builtin": "1.0.0", "dg-extra": "1.0.0"}
