@@ -11,11 +11,22 @@ EF06 (holder) for the synthetic citizens, behaves like a T=0 card (`61 xx` after
 SELECT, `6C xx` for a wrong Le) and misbehaves on request. Independent of
 `kiosk.devices`.
 
+Issuers address the records of an EF in different ways; `--layout` picks the issuer:
+- `tag`: record number = the item's tag (READ RECORD P2 = 04, or by SFI in P2);
+- `position`: record number = position in the EF (EF06: 1 = item 08, 2 = item 09, …);
+- `identifier`: the tag as record identifier (P2 = 00, first occurrence);
+- `none`: an issuer whose records are addressed in none of those ways.
+Each answers only its own way: a record it does not have is `6A83`, the other P2 mode
+`6A81` (function not supported). Each issuer's cards have their own ATR (historical
+bytes), as real batches do.
+
     python -m emulators.vpcd_card --port 35963 --card li [--not-ss] [--name-len 32]
+                                  [--layout tag|position|identifier|none]
 
 prints `READY` and takes commands on stdin, one per line, answering `OK`:
-    insert KEY | remove | t0 on|off | not_ss on|off | name_len N |
+    insert KEY | remove | t0 on|off | not_ss on|off | name_len N | layout NAME |
     fail CLA-INS-P1 SWHEX [TIMES] | pull_after N | garbage | reset | quit
+and `apdus` answers `OK` and the command APDUs of the current insertion in hex.
 """
 
 from __future__ import annotations
@@ -32,6 +43,10 @@ from synthetic.citizens import BY_KEY, Citizen
 
 SSSE_AID = b"sx1.sh." + "社会保障".encode("gbk")
 ATR_T0 = bytes.fromhex("3B021450")  # T=0 only, two historical bytes
+LAYOUTS = ("tag", "position", "identifier", "none")
+# One ATR per issuer: the same chip, another second historical byte.
+ATRS = {"tag": ATR_T0, "position": bytes.fromhex("3B021451"),
+        "identifier": bytes.fromhex("3B021452"), "none": bytes.fromhex("3B021453")}
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
 
 
@@ -75,6 +90,7 @@ class Behaviour:
     fails: dict[bytes, list[int]] = field(default_factory=dict)  # CLA INS P1 -> [sw, times]
     pull_after: int = 0  # remove the card instead of answering the Nth APDU
     garbage: bool = False  # answer the next APDU with a 1-byte (invalid) response
+    layout: str = "tag"  # how the issuer addresses records (LAYOUTS)
 
 
 class VirtualSsCard:
@@ -85,6 +101,7 @@ class VirtualSsCard:
         self.behaviour = Behaviour()
         self.citizen: Citizen | None = None
         self.apdus = 0
+        self.log: list[bytes] = []  # command APDUs since the card was inserted
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._wanted = threading.Event()
@@ -104,6 +121,7 @@ class VirtualSsCard:
         self.remove()
         self.citizen = citizen
         self._files = files_for(citizen, self.behaviour.name_len)
+        self.log = []
         self._wanted.set()
         self._connected.clear()
         self._thread = threading.Thread(target=self._slot, daemon=True, name="vpcd-card")
@@ -162,7 +180,8 @@ class VirtualSsCard:
                     break
                 if len(msg) == 1:
                     if msg[0] == CTRL_ATR:
-                        sock.sendall(len(ATR_T0).to_bytes(2, "big") + ATR_T0)
+                        atr = ATRS[self.behaviour.layout]
+                        sock.sendall(len(atr).to_bytes(2, "big") + atr)
                     elif msg[0] in (CTRL_ON, CTRL_RESET, CTRL_OFF):
                         self._reset_state()
                     continue
@@ -177,6 +196,7 @@ class VirtualSsCard:
     def _apdu(self, apdu: bytes) -> bytes | None:
         with self._lock:
             self.apdus += 1
+            self.log.append(bytes(apdu))
             b = self.behaviour
             if b.pull_after and self.apdus >= b.pull_after:
                 b.pull_after = 0
@@ -249,16 +269,30 @@ class VirtualSsCard:
         ef = {5: 0xEF05, 6: 0xEF06}.get(sfi) if sfi else self._ef
         if ef is None or not self._df_selected:
             return b"\x69\x86"  # command not allowed: no current EF
-        if p2 & 0x07 not in (0x04, 0x00):
+        mode = p2 & 0x07
+        if mode not in (0x04, 0x00):
             return b"\x6a\x86"
-        value = self._files[ef].get(p1)
-        if value is None:
-            return b"\x6a\x83"
-        record = bytes((p1, len(value))) + value
+        tag = self._find(self._files[ef], p1, by_identifier=mode == 0x00)
+        if isinstance(tag, bytes):
+            return tag  # the status word of a card that does not address records so
+        value = self._files[ef][tag]
+        record = bytes((tag, len(value))) + value
         le = body[0] if len(body) == 1 else -1
+        if le == 0 and not self.behaviour.t0:
+            return record + b"\x90\x00"  # Le 00: the whole record
         if le != len(record):
             return bytes((0x6C, len(record))) if self.behaviour.t0 else b"\x67\x00"
         return record + b"\x90\x00"
+
+    def _find(self, records: dict[int, bytes], p1: int, by_identifier: bool) -> int | bytes:
+        """The tag of the record P1 names in this issuer's layout, or the status word."""
+        layout = self.behaviour.layout
+        if layout == "none" or by_identifier != (layout == "identifier"):
+            return b"\x6a\x83" if layout == "none" else b"\x6a\x81"
+        if layout == "position":
+            order = list(records)  # the EF's records in the order the issuer wrote them
+            return order[p1 - 1] if 1 <= p1 <= len(order) else b"\x6a\x83"
+        return p1 if p1 in records else b"\x6a\x83"
 
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
@@ -303,6 +337,12 @@ def command(card: VirtualSsCard, line: str) -> str:
         b.pull_after = card.apdus + int(args[0])
     elif op == "garbage":
         b.garbage = True
+    elif op == "layout":
+        if args[:1] == [] or args[0] not in LAYOUTS:
+            return f"ERR layout is one of {', '.join(LAYOUTS)}"
+        b.layout = args[0]
+    elif op == "apdus":
+        return "OK " + " ".join(a.hex().upper() for a in list(card.log))
     elif op == "reset":
         card.remove()
         card.behaviour = Behaviour()
@@ -321,11 +361,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--not-ss", action="store_true", help="behave like a non-SS card (6A82)")
     ap.add_argument("--t1", action="store_true", help="no 61xx/6Cxx (T=1 style answers)")
     ap.add_argument("--name-len", type=int, default=30)
+    ap.add_argument("--layout", choices=LAYOUTS, default="tag",
+                    help="how the issuer addresses records (default: record number = tag)")
     args = ap.parse_args(argv)
     card = VirtualSsCard(args.port, args.host)
     card.behaviour.not_ss = args.not_ss
     card.behaviour.t0 = not args.t1
     card.behaviour.name_len = args.name_len
+    card.behaviour.layout = args.layout
     if args.card:
         card.insert(args.card)
     print("READY", flush=True)

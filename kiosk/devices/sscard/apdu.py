@@ -1,15 +1,30 @@
 """APDUs of the social-security card (社会保障卡) and decoding of EF05/EF06, as pure functions.
 
 Sequence: SELECT the SSSE environment by name, SELECT EF05, READ RECORD its items,
-SELECT EF06, READ RECORD its items. Records are `tag len value`; on these cards the
-record number equals the item's tag (`00 B2 07 04 0B` reads item 07 of the current EF).
+SELECT EF06, READ RECORD its items. Records are `tag len value`, but issuers address
+them in three ways (all valid ISO 7816-4; `Layout`):
+
+- TAG_NUMBER: record number = the item's tag (`00 B2 08 04 14` reads item 08);
+- IDENTIFIER: the tag as record identifier, P2 = 00 (`00 B2 08 00 14`);
+- POSITION: record number = position in the EF (`00 B2 01 04 00` is EF06's first
+  record, which holds item 08 on such cards).
+
+`read_ef` tries them in LAYOUT_ORDER, per EF, at the EF's first required item, and
+moves to the next layout only when the card says the record is not there that way
+(6A83, 6A86, 6A81) or answers with another item's record; any other error is the
+card's answer and is raised. The order: TAG_NUMBER first (most cards in the field, and
+on every other kind of card EF05's tags equal its positions, so EF05 costs nothing
+extra); IDENTIFIER next, because the card checks the tag itself; POSITION last,
+because a record number says nothing about what the card will return, so each record
+is taken by the tag it carries. A card that matches none gets `sscard.unsupported_card`.
+
 T=0 cards may answer `61 xx` (fetch with GET RESPONSE) or `6C xx` (resend with Le=xx);
 `exchange` follows both, with a bound so that a looping card cannot hang the kiosk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -58,6 +73,11 @@ def select_ef(fid: bytes) -> bytes:
 def read_record(number: int, le: int) -> bytes:
     """READ RECORD `number` of the current EF (P2 = 04)."""
     return bytes((0x00, 0xB2, number, 0x04, le & 0xFF))
+
+
+def read_record_by_id(identifier: int, le: int) -> bytes:
+    """READ RECORD, first occurrence of record identifier `identifier` (P2 = 00)."""
+    return bytes((0x00, 0xB2, identifier, 0x00, le & 0xFF))
 
 
 def get_response(le: int) -> bytes:
@@ -257,3 +277,95 @@ def to_identity(info: CardInfo, holder: Holder) -> Identity:
 def read_plan() -> list[tuple[bytes, tuple[Item, ...]]]:
     """Which EF to select and which items to read from it, in order."""
     return [(EF05, EF05_ITEMS), (EF06, EF06_ITEMS)]
+
+
+# --- record layouts of the issuers -------------------------------------------------------
+
+class Layout(str, Enum):
+    TAG_NUMBER = "tag_number"  # P1 = tag, P2 = 04
+    IDENTIFIER = "identifier"  # P1 = tag, P2 = 00
+    POSITION = "position"  # P1 = 1, 2, … in the EF, P2 = 04; each record names its tag
+
+
+LAYOUT_ORDER = (Layout.TAG_NUMBER, Layout.IDENTIFIER, Layout.POSITION)
+# The card's "not this way": record not found, P1-P2 wrong, addressing not supported.
+NOT_THIS_WAY = frozenset({0x6A83, 0x6A86, 0x6A81})
+MAX_POSITIONS = 16  # more records than any EF05/EF06 holds: a card cannot keep us reading
+
+
+class LayoutMismatch(Exception):
+    """The EF's first required item is not where this layout looks for it."""
+
+
+def layout_order(first: Layout | None = None) -> tuple[Layout, ...]:
+    """LAYOUT_ORDER, with a layout this card answered to before tried first."""
+    if first is None:
+        return LAYOUT_ORDER
+    return (first, *(lay for lay in LAYOUT_ORDER if lay is not first))
+
+
+def read_ef(transmit: Transmit, name: str, items: tuple[Item, ...],
+            order: Iterable[Layout] = LAYOUT_ORDER) -> tuple[Layout, dict[int, bytes]]:
+    """Read `items` of the selected EF in the first layout of `order` the card answers
+    to; return that layout and the values by tag. Raise ApduError if none fits."""
+    tried: list[str] = []
+    for layout in order:
+        try:
+            if layout is Layout.POSITION:
+                return layout, _read_by_position(transmit, name, items)
+            return layout, _read_by_tag(transmit, name, items, layout)
+        except LayoutMismatch as miss:
+            tried.append(f"{layout.value}: {miss}")
+    raise ApduError("sscard.unsupported_card",
+                    f"{name}: records in no known layout ({'; '.join(tried)})", retryable=False)
+
+
+def _read_by_tag(transmit: Transmit, name: str, items: tuple[Item, ...],
+                 layout: Layout) -> dict[int, bytes]:
+    command = read_record if layout is Layout.TAG_NUMBER else read_record_by_id
+    first = next(i.tag for i in items if i.required)
+    values: dict[int, bytes] = {}
+    for item in items:
+        context = f"{name} {layout.value} read record {item.tag:02X}"
+        try:
+            resp = exchange(transmit, command(item.tag, item.length + 2), context)
+        except ApduError as err:
+            if item.tag == first and err.sw in NOT_THIS_WAY:
+                raise LayoutMismatch(f"record {item.tag:02X} SW {err.sw:04X}") from None
+            if not item.required and err.sw in (0x6A83, 0x6A82):
+                continue
+            raise
+        if item.tag == first and resp.data[:1] != bytes((item.tag,)):
+            raise LayoutMismatch(f"record {item.tag:02X} holds tag {resp.data[:1].hex() or '-'}")
+        values[item.tag] = record_value(resp.data, item.tag)
+    return values
+
+
+def _read_by_position(transmit: Transmit, name: str, items: tuple[Item, ...]
+                      ) -> dict[int, bytes]:
+    """Read records 1, 2, … until the card has no more (6A83) or every item is in;
+    take each record by the tag it carries (Le 00: the whole record, 6C xx if T=0)."""
+    wanted = {i.tag for i in items}
+    values: dict[int, bytes] = {}
+    for number in range(1, MAX_POSITIONS + 1):
+        context = f"{name} position read record {number}"
+        try:
+            resp = exchange(transmit, read_record(number, 0), context)
+        except ApduError as err:
+            if err.sw == 0x6A83 and number > 1:
+                break  # past the last record
+            if number == 1 and err.sw in NOT_THIS_WAY:
+                raise LayoutMismatch(f"record 1 SW {err.sw:04X}") from None
+            raise
+        tag = resp.data[0] if resp.data else -1
+        if tag in wanted and tag not in values:
+            values[tag] = record_value(resp.data, tag)
+        if wanted <= values.keys():
+            break
+    missing = [i.tag for i in items if i.required and i.tag not in values]
+    if len(missing) == len([i for i in items if i.required]):
+        raise LayoutMismatch("no record carries a known tag")
+    if missing:
+        raise ApduError("sscard.invalid_card", f"{name}: no record {missing[0]:02X} "
+                        f"among the records by position", retryable=False)
+    return values

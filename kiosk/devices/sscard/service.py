@@ -6,6 +6,12 @@ the first reader), `slice_ms` (monitoring slice, 250).
 A read waits for the reader and a card (through unplug/replug and pcscd restarts),
 selects the SSSE application, reads EF05 and EF06 and returns one `Identity`.
 
+Issuers lay out the records in three ways (`apdu.Layout`); each EF is read in the first
+layout of `apdu.LAYOUT_ORDER` the card answers to. The layout is remembered per ATR (the
+ATR names the card's chip, operating system and issuer batch), so the next read of the
+same card, or of its issuer's other cards, goes straight there; a card that differs
+from its ATR's last one costs one refused READ RECORD and is remembered instead.
+
 A card is read once per insertion. After a card that cannot be used (not a
 social-security card, unreadable) the next read waits for it to be taken out first, so
 the citizen is not told the same thing in a loop; and after a card was read, the next
@@ -19,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from kiosk.devices.base import (
@@ -33,14 +40,16 @@ from kiosk.devices.base import (
 )
 from kiosk.devices.interfaces import CardEvent, CardEventSink
 from kiosk.devices.sscard.apdu import (
+    LAYOUT_ORDER,
     SSSE_AID,
     ApduError,
+    Layout,
     decode_ef05,
     decode_ef06,
     exchange,
+    layout_order,
+    read_ef,
     read_plan,
-    read_record,
-    record_value,
     select_by_name,
     select_ef,
     to_identity,
@@ -51,6 +60,7 @@ from kiosk.identity import Identity
 log = logging.getLogger(__name__)
 
 OFFLINE_KEY = "device.sscard.offline"
+REMEMBERED_ATRS = 32  # kinds of card whose layout is kept (a fleet meets a handful)
 
 
 def _counter(state: ReaderState) -> int:
@@ -69,6 +79,8 @@ class PcscSsCardReader(Device):
         # The insertion (see _insertion) that must not be read again: it failed, or it
         # was read already. None: whatever card is in the slot may be read.
         self._spent: tuple[int, str | None, int] | None = None
+        # (ATR, EF) -> the layout that card answered to, most recent last.
+        self._layouts: OrderedDict[tuple[bytes, str], Layout] = OrderedDict()
 
     # -- lifecycle --------------------------------------------------------------------
     def open(self) -> None:
@@ -106,7 +118,8 @@ class PcscSsCardReader(Device):
             self.lock.release()
 
     def capabilities(self) -> dict[str, Any]:
-        return {**super().capabilities(), "application": "SSSE", "files": ["EF05", "EF06"]}
+        return {**super().capabilities(), "application": "SSSE", "files": ["EF05", "EF06"],
+                "layouts": [lay.value for lay in LAYOUT_ORDER]}
 
     def self_test(self) -> SelfTestReport:
         try:
@@ -163,9 +176,9 @@ class PcscSsCardReader(Device):
             raise DeviceError("sscard.no_card", "no card within timeout")
         emit(CardEvent.PRESENT)
         try:
-            self.transport.connect(state.reader)
+            atr = self.transport.connect(state.reader)
             emit(CardEvent.READING)
-            identity = self._read_card()
+            identity = self._read_card(atr)
         except PcscError as err:
             raise self._error_for(err, emit) from None
         except ApduError as err:
@@ -193,22 +206,31 @@ class PcscSsCardReader(Device):
             return False  # still to be waited for in _read (emits REMOVED)
         return self._spent != self._insertion(now)
 
-    def _read_card(self) -> Identity:
+    def _read_card(self, atr: bytes) -> Identity:
         exchange(self.transport.transmit, select_by_name(SSSE_AID), "select SSSE")
         values: dict[int, bytes] = {}
+        used: list[str] = []
         for fid, items in read_plan():
-            exchange(self.transport.transmit, select_ef(fid), f"select EF{fid.hex().upper()}")
-            for item in items:
-                context = f"read record {item.tag:02X}"
-                try:
-                    resp = exchange(self.transport.transmit,
-                                    read_record(item.tag, item.length + 2), context)
-                except ApduError as err:
-                    if not item.required and err.sw in (0x6A83, 0x6A82):
-                        continue
-                    raise
-                values[item.tag] = record_value(resp.data, item.tag)
+            name = fid.hex().upper()  # "EF05"
+            exchange(self.transport.transmit, select_ef(fid), f"select {name}")
+            layout, got = read_ef(self.transport.transmit, name, items,
+                                  layout_order(self._layouts.get((atr, name))))
+            self._remember(atr, name, layout)
+            values.update(got)
+            used.append(f"{name} {layout.value}")
+        log.info("sscard records: %s (ATR %s)", ", ".join(used), atr.hex().upper())
         return to_identity(decode_ef05(values), decode_ef06(values))
+
+    def _remember(self, atr: bytes, name: str, layout: Layout) -> None:
+        self._layouts[(atr, name)] = layout
+        self._layouts.move_to_end((atr, name))
+        while len(self._layouts) > 2 * REMEMBERED_ATRS:
+            self._layouts.popitem(last=False)
+
+    def remembered_layout(self, atr: bytes, name: str) -> Layout | None:
+        """The layout a card with this ATR answered to last in EF `name` (for tests and
+        the technician's status)."""
+        return self._layouts.get((atr, name))
 
     def _error_for(self, err: PcscError, emit: CardEventSink) -> DeviceError:
         if err.fault is Fault.CARD_REMOVED:

@@ -181,6 +181,15 @@ class CardProcess:
         reply = self._line(20)
         assert reply == "OK", f"{line!r}: {reply}"
 
+    def apdus(self) -> list[bytes]:
+        """The command APDUs the card received since it was inserted."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("apdus\n")
+        self.proc.stdin.flush()
+        reply = self._line(20).split()
+        assert reply[:1] == ["OK"], reply
+        return [bytes.fromhex(a) for a in reply[1:]]
+
     def close(self) -> None:
         if self.proc.poll() is None:
             try:

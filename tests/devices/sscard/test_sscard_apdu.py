@@ -13,10 +13,15 @@ from kiosk.devices.sscard.apdu import (
     EF05_ITEMS,
     EF06,
     EF06_ITEMS,
+    LAYOUT_ORDER,
     MAX_GET_RESPONSE,
+    MAX_POSITIONS,
     SSSE_AID,
     SW_ERRORS,
     ApduError,
+    CardInfo,
+    Holder,
+    Layout,
     Response,
     SwClass,
     classify,
@@ -24,14 +29,17 @@ from kiosk.devices.sscard.apdu import (
     decode_ef06,
     exchange,
     get_response,
+    layout_order,
+    read_ef,
     read_record,
+    read_record_by_id,
     record_value,
     select_by_name,
     select_ef,
     to_identity,
     with_le,
 )
-from kiosk.identity import Gender, IdentitySource
+from kiosk.identity import Gender, IdentitySource, is_valid_id_number
 
 H = bytes.fromhex
 
@@ -44,6 +52,8 @@ COMMANDS = [
     (read_record(0x09, 32), "00 B2 09 04 20"),  # name
     (get_response(0x13), "00 C0 00 00 13"),
     (with_le(read_record(0x09, 32), 0x22), "00 B2 09 04 22"),
+    (read_record_by_id(0x08, 20), "00 B2 08 00 14"),  # SSN by record identifier
+    (read_record(0x01, 0), "00 B2 01 04 00"),  # first record by position, whole record
 ]
 
 
@@ -229,20 +239,172 @@ def test_bad_holder_fields(tag: int, record: str, field: str) -> None:
     assert exc.value.key == "sscard.invalid_card"
 
 
+# -- issuers' record layouts (read_ef), as byte vectors ------------------------------------
+
+OK = " 90 00"
+EF06_TAGS = [i.tag for i in EF06_ITEMS]
+EF06_BY_POSITION = [t for t in EF06_TAGS if t in EF06_RECORDS]  # 08 09 0A 0B 0C 0D
+
+
+def by_tag_script(p2: str, first: tuple[str, str] | None = None) -> list[tuple[str, str]]:
+    """EF06 read item by item with P1 = tag and this P2; 4E (optional) is not there."""
+    script = []
+    for item in EF06_ITEMS:
+        cmd = f"00 B2 {item.tag:02X} {p2} {item.length + 2:02X}"
+        script.append((cmd, EF06_RECORDS[item.tag] + OK if item.tag in EF06_RECORDS
+                       else "6A 83"))
+    return script
+
+
+POSITION_SCRIPT = [(f"00 B2 {n:02X} 04 00", EF06_RECORDS[t] + OK)
+                   for n, t in enumerate(EF06_BY_POSITION, 1)] + [("00 B2 07 04 00", "6A 83")]
+
+
+def test_the_fallback_order_and_a_remembered_layout_first() -> None:
+    assert LAYOUT_ORDER == (Layout.TAG_NUMBER, Layout.IDENTIFIER, Layout.POSITION)
+    assert layout_order() == LAYOUT_ORDER
+    assert layout_order(Layout.POSITION) == (Layout.POSITION, Layout.TAG_NUMBER,
+                                             Layout.IDENTIFIER)
+
+
+def test_a_card_by_tag_number_is_read_at_once() -> None:
+    card = Card(*by_tag_script("04"))
+    assert read_ef(card, "EF06", EF06_ITEMS) == (Layout.TAG_NUMBER, values(EF06_RECORDS))
+    assert card.script == []
+
+
+def test_a_card_by_position_answers_6A83_to_record_08_and_is_read_by_position() -> None:
+    card = Card(("00 B2 08 04 14", "6A 83"),  # no record number 8 in its EF06
+                ("00 B2 08 00 14", "6A 81"),  # no addressing by identifier
+                *POSITION_SCRIPT)
+    assert read_ef(card, "EF06", EF06_ITEMS) == (Layout.POSITION, values(EF06_RECORDS))
+    assert card.script == []
+
+
+def test_a_remembered_position_layout_goes_straight_there() -> None:
+    card = Card(*POSITION_SCRIPT)
+    assert read_ef(card, "EF06", EF06_ITEMS, layout_order(Layout.POSITION))[0] \
+        is Layout.POSITION
+    assert card.script == []
+
+
+def test_a_t0_card_by_position_gets_each_record_through_6Cxx() -> None:
+    script = []
+    for n, tag in enumerate(EF06_BY_POSITION, 1):
+        rec = EF06_RECORDS[tag]
+        size = len(H(rec))
+        script += [(f"00 B2 {n:02X} 04 00", f"6C {size:02X}"),
+                   (f"00 B2 {n:02X} 04 {size:02X}", rec + OK)]
+    card = Card(*script, ("00 B2 07 04 00", "6A 83"))
+    assert read_ef(card, "EF06", EF06_ITEMS, [Layout.POSITION]) == (Layout.POSITION,
+                                                                   values(EF06_RECORDS))
+
+
+def test_a_card_by_identifier() -> None:
+    card = Card(("00 B2 08 04 14", "6A 81"), *by_tag_script("00"))
+    assert read_ef(card, "EF06", EF06_ITEMS) == (Layout.IDENTIFIER, values(EF06_RECORDS))
+    assert card.script == []
+
+
+def test_a_record_of_another_item_is_not_this_layout() -> None:
+    # record number 8 exists on this card but holds item 0A: the card is not by tag
+    card = Card(("00 B2 08 04 14", EF06_RECORDS[0x0A] + OK), *by_tag_script("00"))
+    assert read_ef(card, "EF06", EF06_ITEMS)[0] is Layout.IDENTIFIER
+
+
+def test_a_card_in_no_known_layout_is_a_clear_error() -> None:
+    card = Card(("00 B2 08 04 14", "6A 83"), ("00 B2 08 00 14", "6A 86"),
+                ("00 B2 01 04 00", "6A 83"))
+    with pytest.raises(ApduError) as exc:
+        read_ef(card, "EF06", EF06_ITEMS)
+    assert (exc.value.key, exc.value.retryable) == ("sscard.unsupported_card", False)
+    assert exc.value.detail == ("EF06: records in no known layout (tag_number: record 08 SW "
+                                "6A83; identifier: record 08 SW 6A86; position: record 1 SW "
+                                "6A83)")
+
+
+def test_records_by_position_with_no_known_tag_are_no_known_layout() -> None:
+    card = Card(("00 B2 01 04 00", "77 01 00" + OK), ("00 B2 02 04 00", "6A 83"))
+    with pytest.raises(ApduError, match="position: no record carries a known tag"):
+        read_ef(card, "EF06", EF06_ITEMS, [Layout.POSITION])
+
+
+@pytest.mark.parametrize("sw,key", [(0x6982, "sscard.access_denied"),
+                                    (0x6983, "sscard.card_locked"),
+                                    (0x6581, "sscard.card_error"),
+                                    (0x6700, "sscard.read_failed")])
+def test_a_card_error_on_the_first_item_is_its_answer_not_a_layout(sw: int, key: str) -> None:
+    card = Card(("00 B2 08 04 14", f"{sw:04X}"))  # nothing else may be sent
+    with pytest.raises(ApduError) as exc:
+        read_ef(card, "EF06", EF06_ITEMS)
+    assert (exc.value.key, exc.value.sw) == (key, sw) and card.script == []
+
+
+def test_a_missing_record_after_the_layout_is_known_is_an_invalid_card() -> None:
+    script = by_tag_script("04")
+    script[3] = ("00 B2 0A 04 03", "6A 83")  # gender (required) missing
+    card = Card(*script[:4])
+    with pytest.raises(ApduError) as exc:
+        read_ef(card, "EF06", EF06_ITEMS)
+    assert (exc.value.key, exc.value.sw) == ("sscard.invalid_card", 0x6A83)
+
+
+def test_a_card_by_position_without_a_required_record_is_an_invalid_card() -> None:
+    card = Card(*POSITION_SCRIPT[:5], ("00 B2 06 04 00", "6A 83"))  # no 0D (birth date)
+    with pytest.raises(ApduError) as exc:
+        read_ef(card, "EF06", EF06_ITEMS, [Layout.POSITION])
+    assert exc.value.key == "sscard.invalid_card" and "no record 0D" in exc.value.detail
+
+
+def test_ef05_of_a_positional_card_reads_by_tag_number_as_its_tags_are_its_positions() -> None:
+    script = [(f"00 B2 {i.tag:02X} 04 {i.length + 2:02X}",
+               EF05_RECORDS[i.tag] + OK if i.tag in EF05_RECORDS else "6A 83")
+              for i in EF05_ITEMS]
+    assert read_ef(Card(*script), "EF05", EF05_ITEMS) == (Layout.TAG_NUMBER,
+                                                          values(EF05_RECORDS))
+
+
 # -- fuzzing ------------------------------------------------------------------------------
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.binary(max_size=40), min_size=1, max_size=MAX_GET_RESPONSE + 5))
 def test_exchange_never_crashes_or_loops(responses: list[bytes]) -> None:
     queue = list(responses)
+    sent: list[bytes] = []
 
-    def card(_apdu: bytes) -> bytes:
+    def card(apdu: bytes) -> bytes:
+        sent.append(apdu)
         return queue.pop(0) if queue else b"\x6f\x00"
 
     try:
-        exchange(card, read_record(0x08, 20), "fuzz")
+        resp = exchange(card, read_record(0x08, 20), "fuzz")
+    except ApduError as err:
+        assert err.key in {v[0] for v in SW_ERRORS.values()} | {"sscard.card_error"}
+    else:
+        assert resp.sw == 0x9000  # only a 90 00 answer is a success
+    # the command, one 6Cxx resend and a bounded number of GET RESPONSE
+    assert len(sent) <= 2 + MAX_GET_RESPONSE + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=60))
+def test_read_ef_on_any_answers_gives_every_required_item_or_a_typed_error(
+        answers: list[bytes]) -> None:
+    queue = list(answers)
+    sent: list[bytes] = []
+
+    def card(apdu: bytes) -> bytes:
+        sent.append(apdu)
+        return queue.pop(0) if queue else b"\x6a\x83"
+
+    try:
+        _layout, vals = read_ef(card, "EF06", EF06_ITEMS)
     except ApduError:
         pass
+    else:
+        assert {i.tag for i in EF06_ITEMS if i.required} <= vals.keys()
+    per_command = 2 + MAX_GET_RESPONSE + 1
+    assert len(sent) <= (2 * len(EF06_ITEMS) + MAX_POSITIONS) * per_command
 
 
 @settings(max_examples=400, deadline=None)
@@ -251,18 +413,27 @@ def test_exchange_never_crashes_or_loops(responses: list[bytes]) -> None:
        st.dictionaries(st.sampled_from([0x01, 0x02, 0x03, 0x05, 0x06, 0x07]),
                        st.binary(max_size=20)))
 def test_decoders_give_only_typed_errors(ef06: dict[int, bytes], ef05: dict[int, bytes]) -> None:
-    for decode, vals in ((decode_ef06, {**values(EF06_RECORDS), **ef06}),
-                         (decode_ef05, {**values(EF05_RECORDS), **ef05})):
-        try:
-            decode(vals)
-        except ApduError:
-            pass
+    try:
+        holder = decode_ef06({**values(EF06_RECORDS), **ef06})
+    except ApduError as err:
+        assert err.key == "sscard.invalid_card"
+    else:  # what it returns keeps its promises
+        assert isinstance(holder, Holder) and is_valid_id_number(holder.ssn) and holder.name
+    try:
+        info = decode_ef05({**values(EF05_RECORDS), **ef05})
+    except ApduError as err:
+        assert err.key == "sscard.invalid_card"
+    else:
+        assert isinstance(info, CardInfo) and info.issued.year > 0 and info.expires.year > 0
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=60), st.integers(0, 255))
-def test_record_value_never_crashes(data: bytes, tag: int) -> None:
+@given(st.binary(max_size=60), st.integers(0, 255), st.booleans())
+def test_record_value_never_crashes(rest: bytes, tag: int, tagged: bool) -> None:
+    data = bytes((tag,)) + rest if tagged else rest  # half of them start with the tag
     try:
-        record_value(data, tag)
-    except ApduError:
-        pass
+        value = record_value(data, tag)
+    except ApduError as err:
+        assert err.key == "sscard.invalid_card"
+    else:
+        assert data[0] == tag and value == data[2:2 + data[1]] and len(value) == data[1]
