@@ -128,10 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from kiosk.config import ConfigError
     from kiosk.logs import setup_logging
 
     setup_logging(args.log_level)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        # Commands load the configuration before they start anything (a backend child
+        # process, a window, a device), so nothing is left running here.
+        print(f"kiosk {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

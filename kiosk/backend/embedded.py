@@ -1,15 +1,76 @@
-"""Start the reference backend as a child process on 127.0.0.1 (demo, dev, tests)."""
+"""Start the reference backend as a child process on 127.0.0.1 (demo, dev, tests).
+
+The child must never outlive the kiosk (two orphaned backends were found after a crash at
+start). Three layers see to it:
+
+- `child_guard.py` runs first in the child and sets PR_SET_PDEATHSIG (Linux), so the
+  kernel sends SIGTERM when the parent dies in any way, SIGKILL included; it also closes
+  the race where the parent died before that was set;
+- the death signal follows the *thread* that forked the child, so children are forked by
+  one spawner thread that lives as long as the process, never by a worker thread that
+  may end first (the kiosk starts the backend on whatever thread it likes);
+- the child leads its own process group, and `stop()` ends the whole group (SIGTERM,
+  then SIGKILL), so nothing it started is left either.
+"""
 
 from __future__ import annotations
 
 import os
+import queue
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
 
 import requests
+
+GUARD = Path(__file__).with_name("child_guard.py")
+
+
+class _Spawner:
+    """One daemon thread that forks every guarded child. It is never joined, so it ends
+    only with the process: exactly when the children's death signal should fire."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.jobs: queue.SimpleQueue[tuple[Future[subprocess.Popen[bytes]], list[str],
+                                           dict[str, Any]]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, daemon=True, name="child-spawner").start()
+
+    def _run(self) -> None:
+        while True:
+            future, argv, popen = self.jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(subprocess.Popen(argv, **popen))
+                except Exception as exc:  # noqa: BLE001 (handed to the caller, who raises it)
+                    future.set_exception(exc)
+
+    def popen(self, argv: list[str], popen: dict[str, Any]) -> subprocess.Popen[bytes]:
+        future: Future[subprocess.Popen[bytes]] = Future()
+        self.jobs.put((future, argv, popen))
+        return future.result()
+
+
+_spawner: _Spawner | None = None
+_spawner_lock = threading.Lock()
+
+
+def spawn_guarded(argv: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Popen `argv` as a child that dies with this process, in its own process group."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None or _spawner.pid != os.getpid():  # none yet, or we were forked
+            _spawner = _Spawner()
+        spawner = _spawner
+    guarded = [sys.executable, str(GUARD), str(os.getpid()), *argv]
+    return spawner.popen(guarded, {**popen, "start_new_session": True})
 
 
 def free_port() -> int:
@@ -33,7 +94,7 @@ class EmbeddedBackend:
     def start(self) -> EmbeddedBackend:
         env = dict(os.environ)
         env["REFBACKEND_TERMINALS"] = f"{self.terminal_id}:{self.secret.hex()}"
-        self.proc = subprocess.Popen(
+        self.proc = spawn_guarded(
             [sys.executable, "-m", "reference_backend", "--host", "127.0.0.1",
              "--port", str(self.port), *self.extra_args],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -55,12 +116,22 @@ class EmbeddedBackend:
         return False
 
     def stop(self) -> None:
+        """End the backend and anything it started (its process group)."""
+        # The group is signalled only while its leader is not reaped yet: after that its
+        # number may belong to someone else's group.
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
+            _signal_group(self.proc, signal.SIGTERM)
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                _signal_group(self.proc, signal.SIGKILL)
                 self.proc.wait()
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # the child leads its group (start_new_session)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already

@@ -159,8 +159,12 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 def _guarded(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
+        from kiosk.config import ConfigError
+
         try:
             return int(func(args))
+        except ConfigError:
+            raise  # reported by kiosk.cli like every command's (exit status 2)
         except _errors() as exc:
             return _fail(str(exc))
         except ValueError as exc:  # rollout or version arguments

@@ -133,10 +133,18 @@ def run_all(devices: Mapping[str, Device], *, timeout_s: float = 30.0,
 
 def run_configured(config: Config, *, timeout_s: float = 30.0,
                    only: set[str] | None = None) -> SelftestRun:
-    """Create every configured device, open it, self-test it and close it again."""
+    """Create every configured device, open it, self-test it and close it again.
+
+    The configuration is checked first by the same schema as at start (`kiosk demo`,
+    `kiosk run`), so a value that would stop the kiosk fails the self-test too
+    (ConfigError) instead of passing it.
+    """
     from dataclasses import fields
 
+    from kiosk.config import validate_config
     from kiosk.devices.registry import create_device
+
+    config = validate_config(config)
 
     devices: dict[str, Device] = {}
     broken: dict[str, DeviceResult] = {}

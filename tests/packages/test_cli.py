@@ -116,3 +116,15 @@ def test_encrypted_key_needs_the_passphrase(tmp_path: Path, capsys: pytest.Captu
     assert rc == 1 and "wrong passphrase" in out
     monkeypatch.setenv("KIOSK_PACK_PASSPHRASE", "correct horse")
     assert run(capsys, "pack", "sign", str(pkg), "--key", str(tmp_path / "root.key"))[0] == 0
+
+
+def test_terminal_commands_report_a_bad_configuration(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`kiosk pack status/poll` load the configuration like `kiosk run`: one report, exit 2."""
+    bad = tmp_path / "k.toml"
+    bad.write_text("[packages]\nring = 12\npoll_interval_s = -1\n", encoding="utf-8")
+    for command in ("status", "poll"):
+        rc, out = run(capsys, "pack", command, "--config", str(bad))
+        assert rc == 2, out
+        assert f"{bad}:2: packages.ring: must be at most 9, got 12" in out
+        assert f"{bad}:3: packages.poll_interval_s: must be greater than 0, got -1" in out
