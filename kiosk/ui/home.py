@@ -65,7 +65,8 @@ class Tile(QFrame):
         self.flow_id = flow.id
         self.setProperty("flowId", flow.id)
         self.setProperty("pressed", "false")
-        self.setMinimumHeight(m.px(110))  # a touch target; text may make it taller
+        self.setProperty("touchTarget", True)  # checked against theme.TARGETS["tile"]
+        self.setMinimumHeight(theme.target_minimum("tile", m)[1])  # text may make it taller
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         v = QVBoxLayout(self)
         v.setContentsMargins(m.px(28), m.px(20), m.px(28), m.px(20))

@@ -63,6 +63,27 @@ class Metrics:
         return self.px(24)
 
 
+# Minimum touch targets (width, height) at u = 1, as docs/accessibility.md promises;
+# `px` makes them 1.4x larger in elder mode. Keys keep their width in elder mode (a row of
+# ten keys must fit across a 1080 px portrait panel) and grow in height.
+TARGETS: dict[str, tuple[int, int]] = {
+    "button": (88, 88),  # anything touched
+    "action": (240, 88),  # a step's way back / way forward
+    "tile": (240, 190),  # a service tile on the home screen
+    "key": (80, 88),  # on-screen keyboard keys
+}
+
+
+def target_minimum(name: str, m: Metrics) -> tuple[int, int]:
+    """The smallest (width, height) allowed for a touch target named `name`."""
+    if name == "key":
+        w, h = TARGETS["key"]
+        return m.space(w), m.px(h)
+    kind = "action" if name.startswith("action-") else "tile" if name == "tile" else "button"
+    w, h = TARGETS[kind]
+    return m.px(w), m.px(h)
+
+
 def metrics_for(width: int, height: int, elder: bool = False) -> Metrics:
     u = min(width, height) / 1080.0
     return Metrics(u * ELDER_SCALE if elder else u, elder)
