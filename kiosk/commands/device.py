@@ -1,8 +1,9 @@
 """`kiosk device …`: technician commands for one device, by URI.
 
-`status` works for every kind. Device areas add their own sub-commands (read-id,
-print-test, scan, …) in `kiosk/devices/<kind>/cli.py` with a `register(sub)` function;
-they are listed in DEVICE_CLI_MODULES.
+`status` works for every kind. Device areas add their own sub-commands (read-id, scan,
+…) in `kiosk/devices/<kind>/cli.py` with a `register(sub)` function; commands that
+compose documents (print-test) live in `kiosk/commands/`. All are listed in
+DEVICE_CLI_MODULES.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import json
 DEVICE_CLI_MODULES = (
     "kiosk.devices.idcard.cli",
     "kiosk.devices.sscard.cli",
-    "kiosk.devices.receipt.cli",
-    "kiosk.devices.a4.cli",
+    "kiosk.commands.print_test",
     "kiosk.devices.scanner.cli",
     "kiosk.devices.camera.cli",
 )

@@ -1,15 +1,35 @@
 """Create device services from URIs: `sim://`, `sam+serial://…`, `escpos+tcp://…`.
 
 Factories are named by dotted path and imported lazily, so a terminal without
-pyscard or OpenCV installed still starts when it does not use them.
+pyscard or OpenCV installed still starts when it does not use them. Each kind has a
+contract (`CONTRACTS`, the Protocol in `<kind>/api.py`); a driver class is checked
+against it the first time it is loaded, so a driver that breaks its kind's contract
+is refused by name instead of failing later in front of a citizen.
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
 from dataclasses import dataclass, field, fields
 
-from kiosk.devices.base import Device, DeviceError, DeviceUri
+from kiosk.devices.a4.api import A4Printer
+from kiosk.devices.base import Device, DeviceError, DeviceService, DeviceUri
+from kiosk.devices.camera.api import Camera
+from kiosk.devices.contracts import violations
+from kiosk.devices.idcard.api import IdCardReader
+from kiosk.devices.receipt.api import ReceiptPrinter
+from kiosk.devices.scanner.api import CodeScanner
+from kiosk.devices.sscard.api import SsCardReader
+
+CONTRACTS: dict[str, type] = {
+    "idcard": IdCardReader,
+    "sscard": SsCardReader,
+    "receipt": ReceiptPrinter,
+    "a4": A4Printer,
+    "scanner": CodeScanner,
+    "camera": Camera,
+}
 
 FACTORIES: dict[str, dict[str, str]] = {
     "idcard": {
@@ -47,16 +67,47 @@ def register(kind: str, scheme: str, target: str) -> None:
     FACTORIES.setdefault(kind, {})[scheme] = target
 
 
-def create_device(kind: str, uri: str) -> Device:
-    parsed = DeviceUri.parse(uri)
+_checked: dict[tuple[str, type], list[str]] = {}
+_checked_lock = threading.Lock()
+
+
+def driver_class(kind: str, scheme: str) -> type[Device]:
+    """The driver class registered for `kind` and `scheme` (imported, not instantiated)."""
     try:
-        target = FACTORIES[kind][parsed.scheme]
+        target = FACTORIES[kind][scheme]
     except KeyError:
-        raise DeviceError("device.unsupported_uri", f"{kind}: no driver for {parsed.scheme}://",
+        raise DeviceError("device.unsupported_uri", f"{kind}: no driver for {scheme}://",
                           retryable=False) from None
     module_name, _, cls_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    device: Device = cls(parsed)
+    cls: type[Device] = getattr(importlib.import_module(module_name), cls_name)
+    return cls
+
+
+def contract_violations(kind: str, cls: type) -> list[str]:
+    """How `cls` breaks the contract of `kind` (cached per class; empty: it keeps it).
+
+    A placeholder for a kind the terminal has not fitted (`placeholder = True`) keeps
+    only the outer shape every device has."""
+    proto = DeviceService if getattr(cls, "placeholder", False) else CONTRACTS.get(kind)
+    if proto is None:
+        return []
+    with _checked_lock:
+        if (kind, cls) not in _checked:
+            _checked[(kind, cls)] = violations(cls, proto)
+        return _checked[(kind, cls)]
+
+
+def create_device(kind: str, uri: str) -> Device:
+    """Create (not open) the device a URI names; DeviceError for a URI it cannot serve:
+    an unknown scheme, a query parameter the driver does not know, a broken driver."""
+    parsed = DeviceUri.parse(uri)
+    cls = driver_class(kind, parsed.scheme)
+    broken = contract_violations(kind, cls)
+    if broken:
+        raise DeviceError("device.unsupported_uri", f"{kind}: {cls.__name__} does not keep "
+                          f"the {CONTRACTS[kind].__name__} contract: {'; '.join(broken)}",
+                          retryable=False)
+    device: Device = cls(parsed)  # checks the query parameters (Device.accepted_params)
     device.kind = kind
     return device
 

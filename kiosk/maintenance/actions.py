@@ -16,7 +16,11 @@ from datetime import datetime
 from typing import Any
 
 from kiosk import __version__
+from kiosk.devices.a4.api import A4Printer
 from kiosk.devices.base import Cancelled, Device, DeviceError
+from kiosk.devices.idcard.api import CardReader
+from kiosk.devices.receipt.api import ReceiptPrinter
+from kiosk.devices.scanner.api import CodeScanner
 from kiosk.identity import mask_id_number, mask_name, scrub_text
 
 log = logging.getLogger(__name__)
@@ -74,15 +78,16 @@ def make_test_receipt(terminal_id: str, now: datetime | None = None) -> Any:
     ))
 
 
+def _unsupported(action: str, device: Device) -> ActionResult:
+    return ActionResult(action, device.kind, False, "maintenance.result.unsupported",
+                        f"{type(device).__name__} is not a device for {action}")
+
+
 def print_test_receipt(device: Device, terminal_id: str) -> ActionResult:
     def run() -> ActionResult:
-        receipt = make_test_receipt(terminal_id)
-        if hasattr(device, "print_receipt"):
-            outcome = device.print_receipt(receipt)
-        else:
-            from kiosk.devices.receipt.escpos_protocol import encode_receipt
-
-            outcome = device.print_raw(encode_receipt(receipt))  # type: ignore[attr-defined]
+        if not isinstance(device, ReceiptPrinter):
+            return _unsupported("test_receipt", device)
+        outcome = device.print_receipt(make_test_receipt(terminal_id))
         return _print_result("test_receipt", device.kind, outcome)
 
     return _timed("test_receipt", device.kind, run)
@@ -128,8 +133,9 @@ def make_test_page(terminal_id: str, now: datetime | None = None) -> bytes:
 
 def print_test_page(device: Device, terminal_id: str, timeout_s: float = 120.0) -> ActionResult:
     def run() -> ActionResult:
-        outcome = device.print_pdf(make_test_page(terminal_id), "test page",  # type: ignore[attr-defined]
-                                   timeout_s)
+        if not isinstance(device, A4Printer):
+            return _unsupported("test_page", device)
+        outcome = device.print_pdf(make_test_page(terminal_id), "test page", timeout_s)
         return _print_result("test_page", device.kind, outcome)
 
     return _timed("test_page", device.kind, run)
@@ -149,7 +155,9 @@ def try_card_read(device: Device, timeout_s: float, cancel: threading.Event) -> 
     """Read one card and show only masked fields; the identity is dropped at once."""
 
     def run() -> ActionResult:
-        ident = device.read_identity(timeout_s, cancel)  # type: ignore[attr-defined]
+        if not isinstance(device, CardReader):
+            return _unsupported("card_read", device)
+        ident = device.read_identity(timeout_s, cancel)
         data = {"id_number": mask_id_number(ident.id_number), "name": mask_name(ident.name),
                 "card_kind": ident.card_kind, "source": ident.source.value,
                 "photo": bool(ident.photo)}
@@ -159,22 +167,13 @@ def try_card_read(device: Device, timeout_s: float, cancel: threading.Event) -> 
     return _timed("card_read", device.kind, run)
 
 
-SCAN_METHODS = ("read_code", "scan", "read_qr", "read")
-
-
 def try_scan(device: Device, timeout_s: float, cancel: threading.Event) -> ActionResult:
     """Wait for one code at the scanner; show its length and a masked excerpt."""
 
     def run() -> ActionResult:
-        for name in SCAN_METHODS:
-            fn = getattr(device, name, None)
-            if callable(fn):
-                got = fn(timeout_s, cancel)
-                break
-        else:
-            return ActionResult("scan", device.kind, False, "maintenance.result.unsupported")
-        text = got if isinstance(got, str) else str(getattr(got, "text", None)
-                                                    or getattr(got, "data", "") or "")
+        if not isinstance(device, CodeScanner):
+            return _unsupported("scan", device)
+        text = device.read_code(timeout_s, cancel)
         return ActionResult("scan", device.kind, True, "maintenance.result.scanned",
                             f"{len(text)} chars: {mask_id_number(text)}",
                             {"length": len(text), "masked": mask_id_number(text)})

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kiosk import __version__
 from kiosk.devices.base import Device, DeviceError, DeviceState, DeviceStatus
+from kiosk.devices.camera.api import Camera
+from kiosk.devices.scanner.api import CodeScanner
 from kiosk.identity import scrub_text
 
 log = logging.getLogger(__name__)
@@ -121,9 +123,8 @@ class StatusProber:
         if callable(fn):
             return {str(k): v for k, v in dict(fn()).items()}
         key = id(device)
-        latest = getattr(device, "latest", None)
-        if kind == "camera" and callable(latest):
-            frame = latest()
+        if kind == "camera" and isinstance(device, Camera):
+            frame = device.latest()
             if frame is None:
                 return {"fps": 0.0}
             seq, at = int(frame.seq), float(frame.at)
@@ -135,8 +136,7 @@ class StatusProber:
             elif before is not None:
                 out["fps"] = 0.0  # no new frame since the last look: not capturing
             return out
-        subscribe = getattr(device, "subscribe", None)
-        if kind == "scanner" and callable(subscribe):
+        if kind == "scanner" and isinstance(device, CodeScanner):
             if key not in self._reads:
                 box: dict[str, Any] = {"reads": 0}
                 self._reads[key] = box
@@ -146,7 +146,7 @@ class StatusProber:
                     box["last_read_at"] = round(time.time(), 3)
 
                 try:
-                    self._unsubscribe.append(subscribe(seen))
+                    self._unsubscribe.append(device.subscribe(seen))
                 except Exception:  # not open yet: try again next round
                     del self._reads[key]
                     return {}

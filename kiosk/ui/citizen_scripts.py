@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
+from kiosk.devices.scanner.api import ScriptableScanner
 from synthetic.services import appointment_qr
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def perform(win: Any, step: str) -> bool:
         devices["idcard"].remove_card()
     elif verb == "scan":
         scanner = devices.get("scanner")
-        if scanner is None or not hasattr(scanner, "scan"):
+        if not isinstance(scanner, ScriptableScanner):
             log.warning("scripted citizen: no scriptable scanner for %s", step)
         else:
             _present(win, scanner, arg, view.pending, 6)

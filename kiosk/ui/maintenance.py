@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.devices.idcard.api import CardReader
 from kiosk.i18n import Translator
 from kiosk.maintenance.access import AccessResult, MaintenanceAccess
 from kiosk.runtime import Runtime
@@ -220,7 +221,7 @@ class MaintenanceView(QWidget):
         self._card_stop = threading.Event()
         for kind in CARD_KINDS:
             dev = self.runtime.devices.get(kind)
-            if dev is not None and hasattr(dev, "read_identity"):
+            if isinstance(dev, CardReader):
                 threading.Thread(target=self._watch_cards, args=(dev, self._card_stop),
                                  daemon=True, name=f"maint-card-{kind}").start()
 

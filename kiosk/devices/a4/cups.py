@@ -27,6 +27,7 @@ DEFAULT_SOCKET = "/run/cups/cups.sock"
 
 
 class CupsA4Printer(IppA4Printer):
+    uri_params = IppA4Printer.uri_params | {"server"}
     def __init__(self, uri: DeviceUri) -> None:
         self.queue = urlsplit(uri.raw).netloc or uri.path.strip("/")
         if not self.queue or not re.fullmatch(r"[\w.@-]+", self.queue):

@@ -22,8 +22,14 @@ from kiosk.devices.a4.ipp_client import IppClient, IppError
 from kiosk.devices.a4.ipp_protocol import GroupTag, IppMessage, JobState, Op, Tag, \
     operation_attributes
 from kiosk.devices.a4.ipp_status import error_key, job_failure_key, printer_status
-from kiosk.devices.base import Device, DeviceError, DeviceState, DeviceStatus, DeviceUri
-from kiosk.devices.interfaces import PrintOutcome
+from kiosk.devices.base import (
+    Device,
+    DeviceError,
+    DeviceState,
+    DeviceStatus,
+    DeviceUri,
+    PrintOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,7 @@ def count_pdf_pages(pdf: bytes) -> int:
 
 class IppA4Printer(Device):
     kind = "a4"
+    uri_params = frozenset({"timeout", "poll", "cancel_wait", "user"})
 
     def __init__(self, uri: DeviceUri) -> None:
         super().__init__(uri)

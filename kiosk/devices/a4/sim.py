@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kiosk.devices.base import Device, DeviceState, DeviceStatus
-from kiosk.devices.interfaces import PrintOutcome
+from kiosk.devices.base import Device, DeviceState, DeviceStatus, PrintOutcome
 
 
 class SimA4Printer(Device):
     kind = "a4"
+    uri_params = frozenset({"media", "door", "spool"})
 
     def __init__(self, uri):  # type: ignore[no-untyped-def]
         super().__init__(uri)

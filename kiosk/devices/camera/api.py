@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from kiosk.devices.base import DeviceStatus
+from kiosk.devices.base import DeviceService
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,7 @@ class FrameSource(Protocol):
 
 
 @runtime_checkable
-class Camera(FrameSource, Protocol):
-    kind: str
-
+class Camera(FrameSource, DeviceService, Protocol):
     def wait_frame(self, after_seq: int, timeout: float) -> Frame | None:
         """The first frame newer than `after_seq`, or None after `timeout` (lost camera)."""
         ...
-
-    def status(self) -> DeviceStatus: ...

@@ -32,6 +32,7 @@ class CaptureDevice(Device):
     """A camera service over any frame source (shared by OpenCV and the simulator)."""
 
     kind = "camera"
+    uri_params = frozenset({"lost_after", "retry_ms", "idle_release_ms"})
 
     def __init__(self, uri: DeviceUri, source: FrameReader) -> None:
         super().__init__(uri)
@@ -111,5 +112,7 @@ def source_from_uri(uri: DeviceUri) -> FrameReader:
 
 
 class OpenCvCamera(CaptureDevice):
+    uri_params = CaptureDevice.uri_params | {"width", "height", "fps", "loop", "backend"}
+
     def __init__(self, uri: DeviceUri) -> None:
         super().__init__(uri, source_from_uri(uri))

@@ -95,6 +95,8 @@ def _fit(img: Any, width: int, height: int) -> Any:
 
 
 class SimCamera(CaptureDevice):
+    uri_params = CaptureDevice.uri_params | {"size", "fps", "images"}
+
     def __init__(self, uri: DeviceUri) -> None:
         try:
             w, _, h = uri.param("size", "640x480").lower().partition("x")

@@ -27,6 +27,7 @@ from kiosk.devices.base import (
     DeviceUri,
     SelfTestReport,
 )
+from kiosk.devices.idcard.api import CardEvent, CardEventSink
 from kiosk.devices.idcard.card_text import CardType, TextBlockError, decode_text_block, to_identity
 from kiosk.devices.idcard.sam_protocol import (
     Command,
@@ -40,7 +41,6 @@ from kiosk.devices.idcard.sam_protocol import (
 )
 from kiosk.devices.idcard.transport import LinkDown, NoReply, SerialTransport, Timing
 from kiosk.devices.idcard.wlt import PhotoDecodeError, PhotoDecoder, load_decoder
-from kiosk.devices.interfaces import CardEvent, CardEventSink
 from kiosk.identity import Identity
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ def port_of(uri: DeviceUri) -> str:
 
 class SamIdCardReader(Device):
     kind = "idcard"
+    uri_params = frozenset({"baud", "reply_ms", "read_reply_ms", "gap_ms", "poll_ms",
+                            "fingerprint", "wlt", "wlt_api", "wlt_symbol"})
 
     def __init__(self, uri: DeviceUri) -> None:
         super().__init__(uri)

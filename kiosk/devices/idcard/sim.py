@@ -11,13 +11,14 @@ import threading
 import time
 
 from kiosk.devices.base import Cancelled, Device, DeviceError, DeviceState, DeviceStatus
-from kiosk.devices.interfaces import CardEvent, CardEventSink
+from kiosk.devices.idcard.api import CardEvent, CardEventSink
 from kiosk.identity import Identity
 from synthetic.citizens import BY_KEY, identity_of
 
 
 class SimIdCardReader(Device):
     kind = "idcard"
+    uri_params = frozenset({"card", "delay_ms", "fail"})
 
     def __init__(self, uri):  # type: ignore[no-untyped-def]
         super().__init__(uri)

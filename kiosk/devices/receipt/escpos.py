@@ -5,7 +5,8 @@ URI parameters: `profile=80mm|58mm|58mm-basic`, `qr=native|image`,
 `job_timeout` (s, until the printer confirms the job), plus the transport's own
 (`baud`, `flow`, `connect_timeout`, `write_timeout`, `in_ep`, `out_ep`).
 
-`print_raw` reports the real outcome: it refuses to start when the printer says
+`print_receipt(receipt)` encodes with the URI's profile and prints; `print_raw` (the
+same for bytes already encoded) reports the real outcome: it refuses to start when the printer says
 paper out / cover open, and after sending it asks `GS r 1`, which the printer
 answers only once everything before it has printed. While waiting it polls
 `DLE EOT` (answered in real time), so paper running out mid-job ends the job with
@@ -26,9 +27,9 @@ from kiosk.devices.base import (
     DeviceState,
     DeviceStatus,
     DeviceUri,
+    PrintOutcome,
     SelfTestReport,
 )
-from kiosk.devices.interfaces import PrintOutcome
 from kiosk.devices.receipt import escpos_protocol as proto
 from kiosk.devices.receipt.escpos_status import (
     QUERY_ORDER,
@@ -65,8 +66,22 @@ def profile_from_uri(uri: DeviceUri) -> PaperProfile:
     return prof.with_options(**kw) if kw else prof
 
 
+_COMMON_PARAMS = frozenset({"profile", "qr", "size", "end_marker", "clear_on_error",
+                            "status_timeout", "job_timeout", "poll_interval", "write_timeout"})
+_TRANSPORT_PARAMS = {
+    "escpos+tcp": frozenset({"connect_timeout"}),
+    "escpos+serial": frozenset({"baud", "flow", "port"}),
+    "escpos+usb": frozenset({"in_ep", "out_ep"}),
+}
+
+
 class EscposReceiptPrinter(Device):
     kind = "receipt"
+    uri_params = _COMMON_PARAMS
+
+    @classmethod
+    def accepted_params(cls, scheme: str) -> frozenset[str] | None:
+        return _COMMON_PARAMS | _TRANSPORT_PARAMS.get(scheme, frozenset())
 
     def __init__(self, uri: DeviceUri, transport: Transport | None = None) -> None:
         super().__init__(uri)
@@ -149,8 +164,20 @@ class EscposReceiptPrinter(Device):
         return SelfTestReport(self.kind, self.uri.raw, all(c.passed for c in checks), checks)
 
     # -- printing ----------------------------------------------------------------
+    @property
+    def columns(self) -> int:
+        return self.profile.columns
+
+    def encode(self, receipt: Receipt) -> bytes:
+        return proto.encode_receipt(receipt, self.profile)
+
     def print_receipt(self, receipt: Receipt) -> PrintOutcome:
-        return self.print_raw(proto.encode_receipt(receipt, self.profile))
+        try:
+            data = self.encode(receipt)
+        except proto.EncodeError as exc:  # this printer cannot print it: retrying cannot help
+            return PrintOutcome(False, error_key="device.receipt.bad_document",
+                                detail=str(exc), retryable=False)
+        return self.print_raw(data)
 
     def print_raw(self, data: bytes) -> PrintOutcome:
         with self.lock:

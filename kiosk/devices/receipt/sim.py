@@ -1,23 +1,28 @@
-"""In-process receipt printer simulator (`sim://?paper=ok&spool=DIR`).
+"""In-process receipt printer simulator (`sim://?paper=ok&spool=DIR&profile=80mm`).
 
-Keeps every job's bytes in `jobs` and, with `spool`, writes them as
-`receipt-NNN.bin`. `paper=low|out` and `cover=open` make it misbehave; the
-`set_paper()` / `set_cover()` methods change that at run time.
+Encodes like a real printer of the chosen `profile` (and `qr`, `size`), keeps every
+job's bytes in `jobs` and, with `spool`, writes them as `receipt-NNN.bin`.
+`paper=low|out` and `cover=open` make it misbehave; the `set_paper()` method changes
+that at run time.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.devices.base import Device, DeviceState, DeviceStatus
-from kiosk.devices.interfaces import PrintOutcome
+from kiosk.devices.base import Device, DeviceState, DeviceStatus, DeviceUri, PrintOutcome
+from kiosk.devices.receipt.escpos import profile_from_uri
+from kiosk.devices.receipt.escpos_protocol import EncodeError, encode_receipt
+from kiosk.devices.receipt.model import Receipt
 
 
 class SimReceiptPrinter(Device):
     kind = "receipt"
+    uri_params = frozenset({"paper", "cover", "spool", "profile", "qr", "size"})
 
-    def __init__(self, uri):  # type: ignore[no-untyped-def]
+    def __init__(self, uri: DeviceUri) -> None:
         super().__init__(uri)
+        self.profile = profile_from_uri(uri)
         self.jobs: list[bytes] = []
         self.paper = uri.param("paper", "ok")
         self.cover_open = uri.param("cover") == "open"
@@ -48,6 +53,21 @@ class SimReceiptPrinter(Device):
             details.add("cover_open")
         state = DeviceState.USER_ERROR if {"paper_out", "cover_open"} & details else DeviceState.ONLINE
         return DeviceStatus(state, frozenset(details))
+
+    @property
+    def columns(self) -> int:
+        return self.profile.columns
+
+    def encode(self, receipt: Receipt) -> bytes:
+        return encode_receipt(receipt, self.profile)
+
+    def print_receipt(self, receipt: Receipt) -> PrintOutcome:
+        try:
+            data = self.encode(receipt)
+        except EncodeError as exc:
+            return PrintOutcome(False, error_key="device.receipt.bad_document",
+                                detail=str(exc), retryable=False)
+        return self.print_raw(data)
 
     def print_raw(self, data: bytes) -> PrintOutcome:
         with self.lock:

@@ -6,14 +6,12 @@ import threading
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from kiosk.devices.base import DeviceStatus
+from kiosk.devices.base import DeviceService
 from kiosk.devices.scanner.pipeline import ScanEvent
 
 
 @runtime_checkable
-class CodeScanner(Protocol):
-    kind: str
-
+class CodeScanner(DeviceService, Protocol):
     def read_code(self, timeout: float, cancel: threading.Event, *, fresh: bool = True) -> str:
         """Wait for the next code (`fresh`: scanned from now on); raise DeviceError/Cancelled."""
         ...
@@ -22,4 +20,11 @@ class CodeScanner(Protocol):
         """Call `cb` for every code (on the reader thread); return an unsubscribe function."""
         ...
 
-    def status(self) -> DeviceStatus: ...
+
+@runtime_checkable
+class ScriptableScanner(CodeScanner, Protocol):
+    """A scanner a script can present codes to (the simulator: demo, training, tests)."""
+
+    def scan(self, code: str) -> None:
+        """Act as if `code` had been shown to the scanner."""
+        ...

@@ -13,6 +13,10 @@ from kiosk.devices.scanner.protocol import (
     Suffix,
 )
 
+# Query parameters `from_uri` reads; FRAMING_PARAMS are the ones the simulator honours.
+FRAMING_PARAMS = frozenset({"suffix", "gap_ms", "max_len", "dedup_ms"})
+OPTION_PARAMS = FRAMING_PARAMS | {"trigger", "retrigger_ms", "reconnect_ms", "baud"}
+
 
 @dataclass(frozen=True)
 class ScannerOptions:

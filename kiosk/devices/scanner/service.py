@@ -29,7 +29,7 @@ from kiosk.devices.base import (
     DeviceUri,
     SelfTestReport,
 )
-from kiosk.devices.scanner.options import ScannerOptions
+from kiosk.devices.scanner.options import OPTION_PARAMS, ScannerOptions
 from kiosk.devices.scanner.pipeline import ScanEvent, ScanPipeline
 from kiosk.devices.scanner.protocol import TRIGGERS, LineFramer
 from kiosk.devices.scanner.transport import SerialTransport, TransportLost
@@ -52,6 +52,7 @@ def port_of(uri: DeviceUri) -> str:
 
 class SerialQrScanner(Device):
     kind = "scanner"
+    uri_params = OPTION_PARAMS
 
     def __init__(self, uri: DeviceUri) -> None:
         super().__init__(uri)

@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable
 
 from kiosk.devices.base import Device, DeviceError, DeviceState, DeviceStatus, DeviceUri
-from kiosk.devices.scanner.options import ScannerOptions
+from kiosk.devices.scanner.options import FRAMING_PARAMS, ScannerOptions
 from kiosk.devices.scanner.pipeline import ScanEvent, ScanPipeline
 from kiosk.devices.scanner.protocol import LineFramer, Suffix
 
 
 class SimQrScanner(Device):
     kind = "scanner"
+    uri_params = FRAMING_PARAMS | {"code", "delay_ms"}
 
     def __init__(self, uri: DeviceUri) -> None:
         super().__init__(uri)

@@ -38,7 +38,6 @@ from kiosk.devices.base import (
     DeviceUri,
     SelfTestReport,
 )
-from kiosk.devices.interfaces import CardEvent, CardEventSink
 from kiosk.devices.sscard.apdu import (
     LAYOUT_ORDER,
     SSSE_AID,
@@ -54,6 +53,7 @@ from kiosk.devices.sscard.apdu import (
     select_ef,
     to_identity,
 )
+from kiosk.devices.sscard.api import CardEvent, CardEventSink
 from kiosk.devices.sscard.transport import Fault, PcscError, PcscTransport, ReaderState
 from kiosk.identity import Identity
 
@@ -69,6 +69,7 @@ def _counter(state: ReaderState) -> int:
 
 class PcscSsCardReader(Device):
     kind = "sscard"
+    uri_params = frozenset({"reader", "slice_ms"})
 
     def __init__(self, uri: DeviceUri) -> None:
         super().__init__(uri)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from kiosk.devices.idcard.api import CardEventSink
 from kiosk.devices.idcard.sim import SimIdCardReader
-from kiosk.devices.interfaces import CardEventSink
 from kiosk.identity import Identity, IdentitySource
 
 

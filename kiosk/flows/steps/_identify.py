@@ -8,7 +8,6 @@ retryable problem, a final failure, or the identity.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
-from kiosk.devices.interfaces import CardEvent
+from kiosk.devices.idcard.api import CardEvent, CardReader
 from kiosk.flows.context import FlowContext, StepError
 from kiosk.flows.steps.base import StepType
 from kiosk.flows.steps.registry import LazyTable
@@ -71,12 +70,13 @@ def identify_method(cls: type[IdentifyMethod]) -> type[IdentifyMethod]:
 
 
 class CardReaderMethod(IdentifyMethod):
-    """Read a card on a reader that implements `IdCardReader.read_identity`."""
+    """Read a card on a reader that keeps the `CardReader` contract (`idcard/api.py`)."""
 
     device_kind: ClassVar[str]
 
-    def _device(self) -> Any:
-        return self.ctx.devices.get(self.device_kind)
+    def _device(self) -> CardReader | None:
+        dev = self.ctx.devices.get(self.device_kind)
+        return dev if isinstance(dev, CardReader) else None
 
     def available(self) -> bool:
         dev = self._device()
@@ -84,10 +84,12 @@ class CardReaderMethod(IdentifyMethod):
 
     def run(self, stop: threading.Event, deadline: float, emit: Emit) -> None:
         dev = self._device()
-        kwargs = {"on_event": self._status_sink(emit)} if _accepts_on_event(dev) else {}
+        if dev is None:
+            return
+        sink = self._status_sink(emit)
         while not stop.is_set():
             try:
-                ident = dev.read_identity(max(0.1, deadline - time.monotonic()), stop, **kwargs)
+                ident = dev.read_identity(max(0.1, deadline - time.monotonic()), stop, sink)
                 emit(IdentifyEvent("ok", identity=ident))
                 return
             except Cancelled:
@@ -113,14 +115,6 @@ class CardReaderMethod(IdentifyMethod):
 # Waiting is what the prompt already says; failures arrive as retry/error events.
 _STATUS_EVENTS = frozenset({CardEvent.PRESENT, CardEvent.READING, CardEvent.READ,
                             CardEvent.REMOVED, CardEvent.TAKE_OUT})
-
-
-def _accepts_on_event(dev: Any) -> bool:
-    try:
-        params = inspect.signature(dev.read_identity).parameters
-    except (TypeError, ValueError):
-        return False
-    return "on_event" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 class IdCardMethod(CardReaderMethod):

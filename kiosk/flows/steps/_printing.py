@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.devices.interfaces import PrintOutcome
+from kiosk.devices.base import PrintOutcome
 from kiosk.documents.schema import TemplateSchemaError, validate_template
 from kiosk.flows.context import FlowContext
 from kiosk.flows.interaction import ask

@@ -23,6 +23,7 @@ import threading
 from typing import Any
 
 from kiosk.devices.base import DeviceState
+from kiosk.devices.camera.api import Camera
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
@@ -90,7 +91,7 @@ class VerifyFaceStep(StepType):
 
     def _camera(self, ctx: FlowContext) -> Any:
         cam = ctx.devices.get("camera")
-        if cam is None or not hasattr(cam, "wait_frame"):
+        if not isinstance(cam, Camera):
             raise _Fallback("face.camera_unavailable", "no camera")
         if cam.status().state in (DeviceState.OFFLINE, DeviceState.NO_DEVICE):
             raise _Fallback("face.camera_unavailable", cam.status().state.value)

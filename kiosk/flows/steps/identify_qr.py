@@ -19,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
+from kiosk.devices.scanner.api import CodeScanner
 from kiosk.flows.steps._identify import Emit, IdentifyEvent, IdentifyMethod
 from kiosk.identity import Gender, Identity, IdentitySource
 
@@ -56,7 +57,7 @@ class QrMethod(IdentifyMethod):
 
     def available(self) -> bool:
         dev = self._scanner()
-        if dev is None or self.ctx.backend is None or not hasattr(dev, "read_code"):
+        if not isinstance(dev, CodeScanner) or self.ctx.backend is None:
             return False
         return dev.status().state not in (DeviceState.NO_DEVICE, DeviceState.OFFLINE)
 

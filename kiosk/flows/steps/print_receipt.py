@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from kiosk.devices.receipt.escpos_protocol import EncodeError, encode_receipt
+from kiosk.devices.receipt.api import ReceiptPrinter
 from kiosk.documents.receipt import render_receipt
 from kiosk.documents.textfmt import TemplateError
 from kiosk.flows.context import FlowContext, StepError, StepResult
@@ -31,25 +31,25 @@ class PrintReceiptStep(TemplateStep):
         printed = ctx.data.setdefault("printed", {})
         if printed.get("receipt") and not reprint:
             return StepResult("next")
-        printer = ctx.device("receipt")
-        profile = getattr(printer, "profile", None)
-        try:
+        printer: ReceiptPrinter = ctx.device("receipt")
+        try:  # laid out for this printer's paper width; the printer encodes it itself
             receipt = render_receipt(ctx.package.templates[name], ctx.template_data(),
-                                     columns=profile.columns if profile else 48)
-            data = encode_receipt(receipt, profile)
-        except (TemplateError, EncodeError) as err:
-            raise StepError("device.receipt.offline", str(err), retry=False,
+                                     columns=printer.columns)
+        except TemplateError as err:
+            raise StepError("device.receipt.bad_document", str(err), retry=False,
                             skippable=True) from err
         attempt = 0
         while True:
             attempt += 1
             ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, ctx.t("print.receipt.progress"),
                                    illustration="receipt", idle=False))
-            outcome = printer.print_raw(data)
+            outcome = printer.print_receipt(receipt)
             record_print(ctx, "receipt", name, outcome, attempt, reprint)
             if outcome.ok:
                 printed["receipt"] = {"pages": outcome.pages}
                 return StepResult("next")
             log.warning("receipt print failed: %s %s", outcome.error_key, outcome.detail)
+            if not outcome.retryable:  # this printer cannot print it: offer to go on
+                raise StepError(outcome.error_key, outcome.detail, retry=False, skippable=True)
             if failure_choice(ctx, outcome, receipt=True) != "retry":
                 return StepResult("next")

@@ -14,9 +14,9 @@ from kiosk.devices.registry import create_device
 
 @pytest.fixture(scope="module")
 def pdf() -> bytes:
-    from kiosk.devices.a4.cli import test_page_pdf
+    from kiosk.commands.print_test import sample_page_pdf
 
-    return test_page_pdf("ipp://test")
+    return sample_page_pdf("ipp://test")
 
 
 def _dev(uri: str):  # type: ignore[no-untyped-def]
