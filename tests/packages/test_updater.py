@@ -359,3 +359,16 @@ def test_signed_package_with_bad_toml_is_rejected_and_the_poll_goes_on(
     assert not [h for h in server.hits[hits:] if "dg-bad" in h]  # not downloaded again
     pkg = terminal.activate_staged()
     assert pkg is not None and pkg.versions == {"builtin": "1.0.0", "dg-extra": "1.0.0"}
+
+
+def test_package_above_the_size_limit_is_not_downloaded(
+        ops_env: OpsEnv, server: Server, terminal: PackageManager,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signed length is checked against the package limit before any download (the
+    limit is lowered here so that an ordinary package exceeds it)."""
+    ops_env.publish("dg-extra", "1.0.0")
+    monkeypatch.setattr("kiosk.packages.updater.MAX_ARCHIVE_BYTES", 100)
+    result = terminal.poll()
+    assert not result.changed and "above the package limit" in result.rejected[0]
+    assert not [h for h in server.hits if ".kpkg" in h]
+    assert terminal.status()["rejected"][0]["package"] == "dg-extra@1.0.0"
