@@ -4,9 +4,16 @@ Qt-free. `Runtime` owns one `OfflineServices`; the app starts it after the backe
 client exists (threads, never on the UI thread's time), the UI subscribes to link
 changes, flows record through `record()`.
 
-If the outbox cannot be opened (disk full, unwritable folder) the terminal still
-starts: `error` says why, citizen submissions are refused with that key, telemetry is
-dropped, and every later `record()` tries to open the outbox again.
+If the outbox cannot be opened (disk full, unwritable folder, its data key file gone)
+the terminal still starts: `error` says why (`error_detail` in full, for the
+technician), citizen submissions are refused with that key, telemetry is dropped, and
+every later `record()` tries to open the outbox again.
+
+The outbox is sealed with its own data key (`outbox.key` beside `outbox.db`), not with
+the terminal's signing secret, so rotating the secret loses nothing. The secret is still
+asked for once per open, only to take over items that earlier builds sealed with a key
+derived from it; `old_secrets` (the technician's `retry-dead --old-secret-file`) does
+the same for items of a secret that was rotated before this build.
 """
 
 from __future__ import annotations
@@ -15,13 +22,13 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from kiosk.config import Config
 from kiosk.network import LinkState, NetworkMonitor
-from offline_cache.crypto import PayloadKey
+from offline_cache.crypto import DataKeyFile, PayloadKey
 from offline_cache.db import StorageError
 from offline_cache.outbox import Outbox, OutboxFull, OutboxPolicy, StreamClass
 from offline_cache.readcache import Cached, ReadCache
@@ -30,6 +37,7 @@ from offline_cache.replay import Backoff, HttpDeliverer, ReplayWorker
 log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.db"
+OUTBOX_KEY_FILE = "outbox.key"  # the outbox's data key (0600); back it up with the data
 READCACHE_FILE = "readcache.db"
 EMBEDDED_SECRET_FILE = "embedded-terminal.secret"
 
@@ -56,12 +64,15 @@ def embedded_secret(data_dir: Path) -> bytes:
 
 
 class OfflineServices:
-    def __init__(self, config: Config, secret: Callable[[], bytes]) -> None:
+    def __init__(self, config: Config, secret: Callable[[], bytes], *,
+                 old_secrets: Sequence[bytes] = ()) -> None:
         self.config = config
         self._secret = secret
+        self._old_secrets = tuple(old_secrets)
         self.outbox: Outbox | None = None
         self.cache: ReadCache | None = None
         self.error = ""  # translation key while the outbox is unavailable
+        self.error_detail = ""  # the same in full, for the log and `kiosk outbox status`
         self.monitor: NetworkMonitor | None = None
         self.worker: ReplayWorker | None = None
         self._lock = threading.Lock()
@@ -75,15 +86,15 @@ class OfflineServices:
                 return self.outbox
             data_dir = self.config.data_dir
             try:
-                key = PayloadKey.derive(self._secret(), self.config.terminal.id)
-                self.outbox = Outbox(data_dir / OUTBOX_FILE, key, policy_from(self.config))
-                self.error = ""
+                keys = DataKeyFile(data_dir / OUTBOX_KEY_FILE, self._legacy_keys())
+                self.outbox = Outbox(data_dir / OUTBOX_FILE, keys, policy_from(self.config))
+                self.error = self.error_detail = ""
             except StorageError as exc:
-                self.error = exc.key
+                self.error, self.error_detail = exc.key, str(exc)
                 log.error("outbox unavailable: %s", exc)
                 return None
             except OSError as exc:
-                self.error = "outbox.unavailable"
+                self.error, self.error_detail = "outbox.unavailable", str(exc)
                 log.error("outbox unavailable: %s", exc)
                 return None
             if self.outbox.incident is not None:
@@ -91,6 +102,17 @@ class OfflineServices:
             if self.worker is not None:
                 self.worker.outbox = self.outbox
             return self.outbox
+
+    def _legacy_keys(self) -> tuple[PayloadKey, ...]:
+        """Keys earlier builds derived from the terminal secret (current, then old ones)."""
+        secrets_: list[bytes] = []
+        try:
+            secrets_.append(self._secret())
+        except (RuntimeError, OSError, ValueError) as exc:  # not needed to open the outbox
+            log.warning("terminal secret unavailable (items of earlier builds stay "
+                        "sealed): %s", exc)
+        secrets_ += self._old_secrets
+        return tuple(PayloadKey.derive(s, self.config.terminal.id) for s in secrets_ if s)
 
     def open_cache(self) -> ReadCache | None:
         if self.cache is None:
@@ -182,6 +204,8 @@ class OfflineServices:
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"link": self.link.value, "error": self.error}
+        if self.error_detail:
+            out["error_detail"] = self.error_detail
         if self.outbox is not None:
             out["outbox"] = self.outbox.status().as_dict()
         if self.cache is not None and self.cache.incident is not None:
@@ -200,4 +224,5 @@ class OfflineServices:
             self.cache.close()
 
 
-__all__ = ["OfflineServices", "OutboxFull", "embedded_secret", "policy_from"]
+__all__ = ["OUTBOX_KEY_FILE", "OfflineServices", "OutboxFull", "embedded_secret",
+           "policy_from"]

@@ -17,6 +17,13 @@ Size policy (`OutboxPolicy`): the outbox is bounded in items and payload bytes.
   under `min_free_bytes`, a new citizen submission is refused with `OutboxFull`, whose
   key (`outbox.full`, `outbox.disk_low`, `outbox.disk_full`) the UI shows. The refusal
   rolls back the whole transaction, so no local record exists without its item.
+
+Keys (`offline_cache.crypto`): given a `DataKeyFile`, the outbox seals with its own data
+key from that file (made on first use) and records the key's id in `payload_keys`. If the
+file is gone while items sealed under it remain, opening fails with a StorageError that
+says so; nothing is deleted and no new key is made over them. Items sealed under a legacy
+key (derived from the terminal secret by earlier builds) are re-sealed under the data key
+when the outbox opens with that key at hand, in the outbox and in dead letters alike.
 """
 
 from __future__ import annotations
@@ -36,7 +43,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from offline_cache.crypto import PayloadKey, PayloadKeyError, item_aad
+from offline_cache.crypto import (
+    DataKeyFile,
+    KeyFileError,
+    Keyring,
+    PayloadKey,
+    PayloadKeyError,
+    create_data_key,
+    item_aad,
+    keyring,
+    load_data_key,
+)
 from offline_cache.db import Incident, StorageError, connect, is_disk_full, open_database
 
 log = logging.getLogger(__name__)
@@ -171,6 +188,7 @@ INSERT INTO usage VALUES ('citizen', 0, 0), ('telemetry', 0, 0), ('dead', 0, 0);
 CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters VALUES ('dropped_telemetry', 0), ('refused', 0);
 CREATE TABLE incidents (id INTEGER PRIMARY KEY, at REAL, kind TEXT, path TEXT, detail TEXT);
+-- (payload_keys is made at open, IF NOT EXISTS, for databases of earlier builds too)
 CREATE TRIGGER outbox_ins AFTER INSERT ON outbox BEGIN
   UPDATE usage SET items = items + 1, bytes = bytes + NEW.size WHERE cls = NEW.cls;
 END;
@@ -186,10 +204,29 @@ END;
 """
 
 
+# The data keys this database's items were ever sealed with (ids only, never keys).
+KEYS_TABLE = ("CREATE TABLE IF NOT EXISTS payload_keys (kid TEXT PRIMARY KEY, "
+              "created REAL NOT NULL)")
+SEALED_TABLES = ("outbox", "dead_letter")
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     # Statement by statement inside the caller's transaction (executescript would commit).
     for stmt in _statements(SCHEMA):
         conn.execute(stmt)
+
+
+def _sealed_with(conn: sqlite3.Connection, kids: Sequence[str]) -> dict[str, int]:
+    """How many items (queued or dead) each of `kids` sealed."""
+    if not kids:
+        return {}
+    marks = ",".join("?" * len(kids))
+    counts: dict[str, int] = {}
+    for table in SEALED_TABLES:
+        for kid, n in conn.execute(f"SELECT kid, count(*) FROM {table} WHERE kid IN ({marks}) "
+                                   "GROUP BY kid", tuple(kids)):
+            counts[kid] = counts.get(kid, 0) + n
+    return counts
 
 
 def _statements(script: str) -> list[str]:
@@ -242,10 +279,13 @@ def _close_all(conns: list[sqlite3.Connection]) -> None:
 
 
 class Outbox:
-    def __init__(self, path: Path | str, key: PayloadKey, policy: OutboxPolicy | None = None
-                 ) -> None:
+    def __init__(self, path: Path | str, key: PayloadKey | Keyring | DataKeyFile,
+                 policy: OutboxPolicy | None = None) -> None:
+        """`key`: the outbox's data key file (the terminal), or a fixed key (tests, bench)."""
         self.path = Path(path)
-        self.key = key
+        self.key: Keyring  # a DataKeyFile is read once the database is open
+        if not isinstance(key, DataKeyFile):
+            self.key = keyring(key)
         self.policy = policy or OutboxPolicy()
         self._local = threading.local()
         # One connection per thread; a finished thread's connection is closed when the
@@ -267,6 +307,76 @@ class Outbox:
         self._local.conn = conn
         self._conns.append((threading.current_thread(), conn))
         self.incident = incident
+        if isinstance(key, DataKeyFile):
+            try:
+                self.key = self._open_keys(conn, key)
+            except BaseException:
+                self.close()
+                raise
+
+    # -- keys --------------------------------------------------------------------------
+    def _open_keys(self, conn: sqlite3.Connection, spec: DataKeyFile) -> Keyring:
+        conn.execute("BEGIN IMMEDIATE")  # one process at a time decides about the key
+        try:
+            conn.execute(KEYS_TABLE)
+            ring = self._data_keyring(conn, spec)
+            self._reseal(conn, ring, spec.legacy)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return ring
+
+    def _data_keyring(self, conn: sqlite3.Connection, spec: DataKeyFile) -> Keyring:
+        recorded = [r[0] for r in conn.execute("SELECT kid FROM payload_keys")]
+        try:
+            key = load_data_key(spec.path)
+        except KeyFileError as exc:
+            raise StorageError("outbox.unavailable", f"outbox data key: {exc}; "
+                               "nothing was deleted") from exc
+        sealed = _sealed_with(conn, recorded)
+        if key is not None:
+            sealed.pop(key.kid, None)
+        if sealed:
+            n = sum(sealed.values())
+            held = (f"{spec.path.name} holds key {key.kid}" if key is not None
+                    else f"{spec.path} is missing")
+            raise StorageError(
+                "outbox.unavailable",
+                f"{n} queued or dead-lettered item(s) are sealed with data key "
+                f"{', '.join(sorted(sealed))}, but {held}: restore that key file (from the "
+                f"terminal's backup) to deliver them; nothing was deleted")
+        if key is None:
+            key = create_data_key(spec.path)
+            log.warning("outbox: new data key %s in %s", key.kid, spec.path)
+        conn.execute("INSERT OR IGNORE INTO payload_keys(kid, created) VALUES (?, ?)",
+                     (key.kid, time.time()))
+        return Keyring(key, tuple(k for k in spec.legacy if k.kid != key.kid))
+
+    def _reseal(self, conn: sqlite3.Connection, ring: Keyring,
+                legacy: Sequence[PayloadKey]) -> None:
+        """Re-seal items of legacy keys under the data key (same size: AES-GCM)."""
+        by_kid = {k.kid: k for k in legacy if k.kid != ring.kid}
+        if not by_kid:
+            return
+        marks = ",".join("?" * len(by_kid))
+        moved = 0
+        for table in SEALED_TABLES:
+            rows = conn.execute(f"SELECT seq, stream, key, payload, kid FROM {table} "
+                                f"WHERE kid IN ({marks})", tuple(by_kid)).fetchall()
+            for seq, stream, key, blob, kid in rows:
+                aad = item_aad(stream, key)
+                try:
+                    plain = by_kid[kid].open(blob, aad, kid)
+                except PayloadKeyError:
+                    continue  # tampered: left as it is, it will show as undecryptable
+                conn.execute(f"UPDATE {table} SET payload = ?, kid = ? WHERE seq = ?",
+                             (ring.seal(plain, aad), ring.kid, seq))
+                moved += 1
+        if moved:
+            log.warning("outbox: %d item(s) of an earlier key re-sealed under data key %s",
+                        moved, ring.kid)
 
     # -- connections -----------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -559,15 +669,35 @@ class Outbox:
         self._write(do)
         log.warning("outbox: %d item(s) moved to dead letter: %s", len(items), reason)
 
-    def retry_dead(self, keys: Sequence[str] | None = None) -> int:
-        """Put dead letters back at the end of their streams (attempts reset)."""
+    @_in_use
+    def unreadable_dead(self, keys: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """Dead letters sealed with a key this outbox does not hold: kid -> their keys."""
+        where, args = self._dead_where(keys)
+        out: dict[str, list[str]] = {}
+        for key, kid in self._conn().execute(
+                f"SELECT key, kid FROM dead_letter{where} ORDER BY seq", args):
+            if kid not in self.key.kids:
+                out.setdefault(kid, []).append(key)
+        return out
+
+    @staticmethod
+    def _dead_where(keys: Sequence[str] | None) -> tuple[str, tuple[str, ...]]:
+        if keys is None:
+            return "", ()
+        return f" WHERE key IN ({','.join('?' * len(keys))})", tuple(keys)
+
+    def retry_dead(self, keys: Sequence[str] | None = None, *,
+                   skip_unreadable: bool = False) -> int:
+        """Put dead letters back at the end of their streams (attempts reset). With
+        `skip_unreadable`, those sealed with a key this outbox does not hold stay."""
 
         def do(conn: sqlite3.Connection) -> int:
-            where, args = ("", ()) if keys is None else (
-                f" WHERE key IN ({','.join('?' * len(keys))})", tuple(keys))
-            rows = conn.execute(f"SELECT seq, stream, cls, key FROM dead_letter{where} "
+            where, args = self._dead_where(keys)
+            rows = conn.execute(f"SELECT seq, stream, cls, key, kid FROM dead_letter{where} "
                                 "ORDER BY seq", args).fetchall()
-            for seq, stream, cls, key in rows:
+            if skip_unreadable:
+                rows = [r for r in rows if r[4] in self.key.kids]
+            for seq, stream, cls, key, _kid in rows:
                 conn.execute("INSERT OR IGNORE INTO streams(name, cls) VALUES (?, ?)",
                              (stream, cls))
                 conn.execute(

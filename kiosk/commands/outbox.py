@@ -2,7 +2,11 @@
 
 - `status [--json]`: depth per stream, oldest age, dead letters, drops, refusals, and any
   database file set aside at start. Exit 0.
-- `retry-dead [--key K ...]`: put dead letters back at the end of their streams.
+- `retry-dead [--key K ...] [--old-secret-file F | --old-secret-env VAR ...]`: put dead
+  letters back at the end of their streams. Dead letters sealed with a key this terminal
+  does not hold (items of a terminal secret rotated before the outbox had its own data
+  key) stay where they are, listed, and the exit status is 1; given the secret they were
+  written under, they are re-sealed under the data key and queued like the others.
 - `flush`: deliver now (ignoring backoff); exit 0 if the outbox is empty afterwards,
   1 if anything is left (the reason per stream is printed), 2 if it cannot run.
 """
@@ -11,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -28,7 +34,32 @@ def _services(args: argparse.Namespace) -> Any:
             return embedded_secret(cfg.data_dir)
         return read_secret(cfg)
 
-    return cfg, OfflineServices(cfg, secret), secret
+    return cfg, OfflineServices(cfg, secret, old_secrets=_old_secrets(args)), secret
+
+
+def _parse_secret(value: str) -> bytes:
+    """A secret as the terminal reads it (hex, else the text itself)."""
+    value = value.strip()
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return value.encode()
+
+
+def _old_secrets(args: argparse.Namespace) -> list[bytes]:
+    out = []
+    for path in getattr(args, "old_secret_file", None) or []:
+        try:
+            out.append(_parse_secret(Path(path).expanduser().read_text()))
+        except OSError as exc:
+            print(f"cannot read --old-secret-file {path}: {exc.strerror}", file=sys.stderr)
+            raise SystemExit(2) from None
+    for name in getattr(args, "old_secret_env", None) or []:
+        if not os.environ.get(name):
+            print(f"--old-secret-env {name}: the variable is not set", file=sys.stderr)
+            raise SystemExit(2)
+        out.append(_parse_secret(os.environ[name]))
+    return out
 
 
 def _open(args: argparse.Namespace) -> tuple[Any, Any, Any]:
@@ -36,6 +67,8 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     outbox = services.open()
     if outbox is None:
         print(f"outbox unavailable: {services.error}", file=sys.stderr)
+        if services.error_detail:
+            print(services.error_detail, file=sys.stderr)
         raise SystemExit(2)
     return cfg, services, secret
 
@@ -67,11 +100,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_retry_dead(args: argparse.Namespace) -> int:
     _, services, _ = _open(args)
     try:
-        n = services.outbox.retry_dead(args.key or None)
+        n = services.outbox.retry_dead(args.key or None, skip_unreadable=True)
+        stuck = services.outbox.unreadable_dead(args.key or None)
     finally:
         services.close()
     print(f"{n} dead letter(s) queued again")
-    return 0
+    for kid, keys in stuck.items():
+        print(f"{len(keys)} dead letter(s) left: sealed with key {kid}, which this terminal "
+              f"does not hold (a terminal secret rotated earlier); run again with "
+              f"--old-secret-file FILE holding the secret they were written under: "
+              f"{', '.join(keys[:10])}{' …' if len(keys) > 10 else ''}")
+    return 1 if stuck else 0
 
 
 def cmd_flush(args: argparse.Namespace) -> int:
@@ -114,6 +153,11 @@ def register(sub: Any) -> None:
     s = osub.add_parser("retry-dead", help="queue dead letters again")
     s.add_argument("--config")
     s.add_argument("--key", action="append", help="only this idempotency key (repeatable)")
+    s.add_argument("--old-secret-file", action="append", metavar="FILE",
+                   help="a terminal secret used before a rotation: dead letters written "
+                        "under it are re-sealed and queued (repeatable)")
+    s.add_argument("--old-secret-env", action="append", metavar="VAR",
+                   help="the same, from an environment variable (repeatable)")
     s.set_defaults(func=cmd_retry_dead)
 
     s = osub.add_parser("flush", help="deliver now; exit 1 if anything is left")
