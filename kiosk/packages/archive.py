@@ -159,6 +159,7 @@ def collect_dir(root: Path) -> dict[str, bytes]:
         raise ArchiveError(str(root), "", "not a directory")
     label = root.name or str(root)
     files: dict[str, bytes] = {}
+    total = 0
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         if path.is_symlink():
@@ -167,9 +168,17 @@ def collect_dir(root: Path) -> dict[str, bytes]:
             continue
         if not path.is_file():
             raise ArchiveError(label, rel, "not a regular file")
-        if path.stat().st_mode & 0o111:
+        st = path.stat()
+        if st.st_mode & 0o111:
             raise ArchiveError(label, rel, "has an execute bit; packages carry no programs")
-        data = path.read_bytes()
+        # Limits before reading: a stray disk image in the folder is not read into memory.
+        if st.st_size > MAX_MEMBER_BYTES:
+            raise ArchiveError(label, rel, f"larger than {MAX_MEMBER_BYTES} bytes")
+        total += st.st_size
+        if total > MAX_TOTAL_BYTES or len(files) >= MAX_MEMBERS:
+            raise ArchiveError(label, rel, "package exceeds the size or member limit")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_MEMBER_BYTES + 1)  # + 1: a file that grew since stat() fails
         check_member(label, rel, data)
         files[rel] = data
     _check_totals(label, files)

@@ -132,7 +132,7 @@ def verify_detached(data: bytes, sig_doc: bytes | dict[str, str] | None,
             raise SignatureError(f"unknown signature format {doc.get('format')!r}")
         raw = base64.b64decode(doc["signature"], validate=True)
         keyid = str(doc["keyid"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise SignatureError(f"malformed signature file ({exc})") from exc
     digest, msg = _message(data)
     if doc.get("sha256") != digest:

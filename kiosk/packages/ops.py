@@ -27,8 +27,24 @@ class Checked:
     min_app_version: str
 
 
+MAX_SIGNATURE_BYTES = 64 * 1024  # a signature document is a few hundred bytes
+
+
 def sig_path(archive: Path) -> Path:
     return archive.with_name(archive.name + ".sig")
+
+
+def read_signature(archive: Path) -> bytes | None:
+    """FILE.sig (None if there is none), refused above MAX_SIGNATURE_BYTES unread."""
+    path = sig_path(archive)
+    if not path.is_file():
+        return None
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_SIGNATURE_BYTES + 1)
+    if len(data) > MAX_SIGNATURE_BYTES:
+        raise keymod.SignatureError(f"{path.name}: larger than {MAX_SIGNATURE_BYTES} bytes; "
+                                    "not a signature file")
+    return data
 
 
 def check_archive(data: bytes, name: str, builtin_dir: Path | None = None) -> Checked:
@@ -76,9 +92,7 @@ def sign(archive: Path, key: Ed25519PrivateKey) -> Path:
 def verify(archive: Path, pubkeys: Sequence[Ed25519PublicKey]) -> tuple[Checked, str]:
     """Signature, then content; return the check result and the signer's key id."""
     data = read_archive_file(archive)  # size first: never read a huge file into memory
-    sig = sig_path(archive)
-    keyid = keymod.verify_detached(data, sig.read_bytes() if sig.is_file() else None,
-                                   list(pubkeys))
+    keyid = keymod.verify_detached(data, read_signature(archive), list(pubkeys))
     return check_archive(data, archive.name), keyid
 
 
@@ -116,9 +130,9 @@ def publish(archive: Path, repo_dir: Path, keydir: Path, *,
     repo = Repository(repo_dir)
     _refuse_root_keys(repo, privs)
     data = read_archive_file(archive)
-    sig = sig_path(archive)
-    sig_doc = json.loads(sig.read_bytes()) if sig.is_file() else None
-    keymod.verify_detached(data, sig_doc, list(signers) or dir_signers)
+    sig = read_signature(archive)
+    keymod.verify_detached(data, sig, list(signers) or dir_signers)
+    sig_doc = json.loads(sig) if sig is not None else None  # parsed fine just above
     checked = check_archive(data, archive.name)
     if checked.id == "builtin":
         raise RepositoryError("the built-in package ships with the app; publish another id")

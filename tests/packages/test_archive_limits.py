@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -197,3 +198,36 @@ def test_pack_verify_and_publish_stay_bounded(tmp_path: Path, ops_env: OpsEnv, k
         assert rc == 1 and want in out, (args[0], out)
         assert peak_kib < 512 * 1024, f"kiosk pack {args[0]} peaked at {peak_kib} KiB"
     assert not list((ops_env.repo_dir / "targets").rglob("*.kpkg"))
+
+
+def test_pack_build_does_not_read_a_huge_file_in_the_source_folder(tmp_path: Path) -> None:
+    from flowpacks import BUILTIN_DIR
+
+    src = tmp_path / "src"
+    shutil.copytree(BUILTIN_DIR, src)
+    with open(src / "assets" / "huge.png", "wb") as fh:  # sparse: takes no disk space
+        fh.truncate(GIB)
+    rc, out, peak_kib = run_child([*KIOSK, "build", str(src), "-o", str(tmp_path / "x.kpkg")])
+    assert rc == 1 and "assets/huge.png: larger than" in out, out
+    assert peak_kib < 512 * 1024, f"kiosk pack build peaked at {peak_kib} KiB"
+
+
+@pytest.mark.parametrize("kind", ["huge", "deep"])
+def test_signature_files_are_bounded_too(tmp_path: Path, ops_env: OpsEnv, kind: str) -> None:
+    """A .sig beside a good archive: a gigabyte one is not read, a deeply nested one is a
+    clean refusal (not a RecursionError traceback)."""
+    archive = ops_env.build_signed(ops_env.source("dg-extra", "1.0.0"))
+    sig = archive.with_name(archive.name + ".sig")
+    if kind == "huge":
+        with open(sig, "wb") as fh:
+            fh.truncate(GIB)
+        want = "larger than 65536 bytes; not a signature file"
+    else:
+        sig.write_text("[" * 20_000 + "]" * 20_000)
+        want = "malformed signature file"
+    for args in (["verify", str(archive), "--pubkey", str(ops_env.keys / "signer.pub")],
+                 ["publish", str(archive), "--repo", str(ops_env.repo_dir),
+                  "--keys", str(ops_env.keys)]):
+        rc, out, peak_kib = run_child([*KIOSK, *args])
+        assert rc == 1 and want in out and "Traceback" not in out, (args[0], out)
+        assert peak_kib < 512 * 1024, f"kiosk pack {args[0]} peaked at {peak_kib} KiB"
