@@ -156,18 +156,25 @@ def test_tar_metadata_that_could_mislead_the_reader_is_refused(blocks: Callable[
 
 
 def test_small_pax_and_gnu_headers_still_work() -> None:
-    """What tarfile writes for ordinary members (pax for a non-ASCII name, GNU long names)
-    passes the bounds and meets the member rules as before."""
+    """What tarfile writes for ordinary members (a pax header or a GNU long-name header
+    for a name above 100 bytes, pax for a non-ASCII name) passes the bounds, and the
+    member rules apply to the long names as before."""
+    long_name = "assets/" + "a" * 48 + "/" + "b" * 48 + ".png"  # 108 bytes: a valid name
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
     for fmt in (tarfile.PAX_FORMAT, tarfile.GNU_FORMAT):
-        raw = io.BytesIO()
-        with tarfile.open(fileobj=raw, mode="w:gz", format=fmt) as tar:
-            for name, data in (("manifest.toml", b'id = "x"\n'), ("flows/服务.toml", b"x")):
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), 0o644
-                tar.addfile(info, io.BytesIO(data))
-        with pytest.raises(ArchiveError) as err:
-            read_archive(raw.getvalue(), "ok.kpkg")
-        assert err.value.path == "flows/服务.toml" and "ASCII" in err.value.problem
+        for name, data in ((long_name, png), ("flows/服务.toml", b"x = 1")):
+            raw = io.BytesIO()
+            with tarfile.open(fileobj=raw, mode="w:gz", format=fmt) as tar:
+                for member, content in (("manifest.toml", b'id = "x"\n'), (name, data)):
+                    info = tarfile.TarInfo(member)
+                    info.size, info.mode = len(content), 0o644
+                    tar.addfile(info, io.BytesIO(content))
+            if name == long_name:
+                assert read_archive(raw.getvalue(), "ok.kpkg")[long_name] == png
+            else:
+                with pytest.raises(ArchiveError) as err:
+                    read_archive(raw.getvalue(), "ok.kpkg")
+                assert err.value.path == name and "ASCII" in err.value.problem
 
 
 def _sign(path: Path, data: bytes, ops_env: OpsEnv) -> None:
