@@ -227,6 +227,11 @@ def read_archive_file(path: Path) -> bytes:
     return data
 
 
+def _padded(size: int) -> int:
+    """Bytes a member of `size` occupies in the archive (whole 512-byte blocks)."""
+    return -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
 def _read_exactly(stream: IO[bytes], n: int) -> bytes | None:
     """n bytes from the stream (n is bounded by the caller), or None at a short end."""
     data = stream.read(n)
@@ -293,14 +298,14 @@ def _scan_headers(data: bytes, archive: str) -> None:
                     raise ArchiveError(archive, label,
                                        f"extended header of {info.size} bytes (limit "
                                        f"{MAX_EXT_HEADER_BYTES})")
-                body = _read_exactly(stream, info._block(info.size))
+                body = _read_exactly(stream, _padded(info.size))
                 if body is None:
                     return
                 body = body[:info.size]
                 if info.type == tarfile.XHDTYPE:
                     name = _pax_path(archive, label, body) or name
                 elif info.type == tarfile.GNUTYPE_LONGNAME:
-                    name = tarfile.nts(body, "utf-8", "surrogateescape")
+                    name = body.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                 continue
             if info.type not in _DATA_TYPES:
                 return  # a link, directory or device: read_archive refuses it
@@ -310,7 +315,7 @@ def _scan_headers(data: bytes, archive: str) -> None:
                 raise ArchiveError(archive, label, f"larger than {MAX_MEMBER_BYTES} bytes")
             if total > MAX_TOTAL_BYTES or members > MAX_MEMBERS:
                 raise ArchiveError(archive, label, "archive exceeds the size or member limit")
-            if not _skip(stream, info._block(info.size)):
+            if not _skip(stream, _padded(info.size)):
                 return
             ext, name = 0, ""
 
