@@ -57,15 +57,20 @@ def backend() -> Iterator[object]:
 def dns_sd() -> Iterator[None]:
     """D-Bus and avahi-daemon, which ippeveprinter needs even with `-r off`.
 
-    Started once for the whole run (if not already up) and stopped at its end.
+    Started once for the whole run if they do not answer (asked over the bus, with a
+    bounded wait and an error naming what did not come up), and stopped at its end
+    unless another test run on the machine still uses them (a shared lease).
     """
-    from emulators.ippeve_peer import available, ensure_dns_sd, stop_started
+    from emulators.ippeve_peer import available, ensure_dns_sd, hold_lease, stop_started
 
     if not available():
         pytest.skip("ippeveprinter / avahi-daemon / dbus-daemon not installed")
-    started = ensure_dns_sd()
-    yield
-    stop_started(started)
+    lease = hold_lease()
+    try:
+        ensure_dns_sd()
+        yield
+    finally:
+        stop_started(lease=lease)  # all this process started, if nobody else needs them
 
 
 @pytest.fixture
