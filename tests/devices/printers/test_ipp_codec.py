@@ -61,9 +61,15 @@ def test_malformed_is_a_typed_error(raw: bytes) -> None:
 @settings(max_examples=500)
 def test_fuzz_never_crashes(raw: bytes) -> None:
     try:
-        decode_message(b"\x02\x00\x00\x00\x00\x00\x00\x01" + raw)
+        msg = decode_message(b"\x02\x00\x00\x00\x00\x00\x00\x01" + raw)
     except IppDecodeError:
-        pass
+        return
+    # what it accepts it decoded as sent: the header, delimiter tags, the document after
+    # end-of-attributes (a suffix of the bytes, never reaching into the attributes)
+    assert (msg.version, msg.code, msg.request_id) == ((2, 0), 0, 1)
+    assert all(0 < tag < 0x10 and tag != GroupTag.END for tag, _ in msg.groups)
+    end = len(raw) - len(msg.data) - 1
+    assert raw[end] == GroupTag.END and raw[end + 1:] == msg.data
 
 
 @pytest.mark.parametrize("reasons,state,detail,key", [
