@@ -13,6 +13,13 @@
 - Crash safety: items are deleted only after the platform acknowledged them; the
   platform de-duplicates by idempotency key, so a replay after a crash (or a lost
   acknowledgement) is applied once.
+- Acknowledgement: only an answer that names the item's idempotency key with `applied`
+  or `duplicate` deletes it (`deferred` asks for it again later). Any other 2xx (an
+  empty body, `{"ok": true}`, a captive portal's page, results for other keys, a status
+  it does not know) leaves the item in place and is retried with
+  backoff; once an item has been sent `unacked_limit` times and still not acknowledged,
+  it moves to the dead-letter table (kept, encrypted, counted in the terminal's health,
+  `kiosk outbox retry-dead` puts it back): a fault someone must look at, never a loss.
 
 One replay pass runs at a time per database, across processes (an flock beside it),
 so the kiosk's worker and a technician's `kiosk outbox flush` never interleave a stream.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
 import random
 import threading
@@ -32,17 +40,23 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
+from kiosk.backend.errors import CUT_SHORT, BackendError
 from offline_cache.outbox import Item, Outbox, Undecryptable
 
 log = logging.getLogger(__name__)
 
 NETWORK_PREFIX = "network:"
+UNACKED_PREFIX = "unacknowledged:"
+# Sends of one item answered with a 2xx that does not acknowledge it, before it goes to
+# dead letters (with the default backoff, some ten minutes of trying).
+UNACKED_LIMIT = 8
 
 
 class Outcome(Enum):
     DELIVERED = "delivered"  # applied now or earlier (duplicate)
     REJECTED = "rejected"  # permanent: dead letter
-    DEFERRED = "deferred"  # not processed this time: retry later
+    DEFERRED = "deferred"  # the platform named it but did not process it: retry later
+    UNACKNOWLEDGED = "unacknowledged"  # a 2xx that does not acknowledge it: retry, then bury
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,14 @@ class PermanentError(Exception):
         self.error, self.status = error, status
 
 
+class NotAcknowledged(Exception):
+    """A 2xx answer that acknowledges nothing (not JSON: a portal's page, a proxy's)."""
+
+    def __init__(self, error: str, *, status: int = 0) -> None:
+        super().__init__(error)
+        self.error, self.status = error, status
+
+
 class Deliverer(Protocol):
     def deliver(self, items: Sequence[Item]) -> list[ItemResult]: ...
 
@@ -86,7 +108,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         jitter = rng.uniform(0.0, self.window(attempt))
-        if retry_after is None or retry_after != retry_after:  # None or NaN
+        if retry_after is None or math.isnan(retry_after):
             return jitter
         return min(max(0.0, retry_after), self.retry_after_cap) + jitter
 
@@ -137,7 +159,7 @@ class ReplayWorker:
                  backoff: Backoff | None = None, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None,
                  on_link: Callable[[bool], None] | None = None,
-                 idle_poll_s: float = 30.0) -> None:
+                 idle_poll_s: float = 30.0, unacked_limit: int = UNACKED_LIMIT) -> None:
         self.outbox = outbox
         self.deliverer = deliverer
         self.batch_size = max(1, batch_size)
@@ -146,6 +168,7 @@ class ReplayWorker:
         self.rng = rng or random.Random()
         self.on_link = on_link  # evidence for the network monitor: True ok, False unreachable
         self.idle_poll_s = idle_poll_s
+        self.unacked_limit = max(1, unacked_limit)
         self.lock = ReplayLock(outbox.path)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -209,7 +232,8 @@ class ReplayWorker:
                 report.dead += 1
                 self._link(True)
                 continue
-            self._link(True)
+            if any(r.outcome is not Outcome.UNACKNOWLEDGED for r in results):
+                self._link(True)  # the platform itself answered (not a portal or a proxy)
             if not self._apply(items, results, report, now):
                 return
             size = self.batch_size
@@ -221,27 +245,47 @@ class ReplayWorker:
         done: list[Item] = []
         for i, it in enumerate(items):
             r = by_key.get(it.key)
-            if r is None or r.outcome is Outcome.DEFERRED:
-                self.outbox.ack(done, now)
-                report.delivered += len(done)
-                rest = list(items[i:])
-                delay = self.backoff.delay(it.attempts + 1, self.rng)
-                self.outbox.fail(rest, (r.error if r else "") or "deferred by the platform",
-                                 now + delay)
-                report.failed_streams[it.stream] = "deferred"
-                report.next_due = min(report.next_due or now + delay, now + delay)
-                return False
+            if r is None and i:
+                break  # not sent this time (one-by-one delivery): the stream goes on from here
+            if r is None:
+                r = ItemResult(it.key, Outcome.DEFERRED, 0, "not sent by the deliverer")
             if r.outcome is Outcome.DELIVERED:
                 done.append(it)
-            else:
-                self.outbox.ack(done, now)
-                report.delivered += len(done)
-                done = []
+                continue
+            self.outbox.ack(done, now)
+            report.delivered += len(done)
+            done = []
+            if r.outcome is Outcome.REJECTED:
                 self.outbox.bury([it], r.error or "rejected", r.status, now=now)
                 report.dead += 1
+                continue
+            if r.outcome is Outcome.UNACKNOWLEDGED and it.attempts + 1 >= self.unacked_limit:
+                self.outbox.bury([it], f"{UNACKED_PREFIX} {it.attempts + 1} sends answered "
+                                 f"without an acknowledgement; last: {r.error}", r.status,
+                                 now=now)
+                report.dead += 1
+                continue
+            self._wait(items[i:], r, report, now)
+            return False
         self.outbox.ack(done, now)
         report.delivered += len(done)
         return True
+
+    def _wait(self, rest: Sequence[Item], r: ItemResult, report: PassReport,
+              now: float) -> None:
+        """The head of `rest` was deferred or not acknowledged: it and what follows wait."""
+        head = rest[0]
+        delay = self.backoff.delay(head.attempts + 1, self.rng)
+        if r.outcome is Outcome.UNACKNOWLEDGED:
+            error = f"{UNACKED_PREFIX} {r.error}"
+            log.warning("outbox %s: the answer did not acknowledge %s (%s); kept, attempt "
+                        "%d of %d before dead letter", head.stream, head.key, r.error,
+                        head.attempts + 1, self.unacked_limit)
+        else:
+            error = r.error or "deferred by the platform"
+        self.outbox.fail(rest, error, now + delay)
+        report.failed_streams[head.stream] = error
+        report.next_due = min(report.next_due or now + delay, now + delay)
 
     def _transient(self, items: Sequence[Item], exc: TransientError, report: PassReport,
                    now: float) -> None:
@@ -358,11 +402,13 @@ class HttpDeliverer:
         return {"key": it.key, "stream": it.stream, "created": it.created, "payload": it.payload}
 
     def _call(self, path: str, body: Any, key: str | None = None) -> Any:
-        from kiosk.backend.client import BackendError
-
         try:
             return self.client.post_json(path, body, idempotency_key=key)
         except BackendError as err:
+            if 200 <= err.status < 300 and err.key not in CUT_SHORT:
+                # a "success" read whole that is not the platform's JSON (a portal's page)
+                raise NotAcknowledged(f"http ({err.status}): {err.key} {err.detail}".strip(),
+                                      status=err.status) from err
             if err.status == 0 or err.retryable:
                 what = f"{err.key} {err.detail}".strip()
                 raise TransientError(f"http ({err.status}): {what}" if err.status
@@ -372,20 +418,42 @@ class HttpDeliverer:
                                  status=err.status) from err
 
     def _batch(self, items: Sequence[Item]) -> list[ItemResult]:
-        answer = self._call(self.BATCH_PATH, {"items": [self._wire(i) for i in items]})
+        """One result per item: the platform's where it names the item's key."""
+        try:
+            answer = self._call(self.BATCH_PATH, {"items": [self._wire(i) for i in items]})
+        except NotAcknowledged as exc:
+            return [ItemResult(i.key, Outcome.UNACKNOWLEDGED, exc.status, exc.error)
+                    for i in items]
         results = answer.get("results") if isinstance(answer, dict) else None
         if not isinstance(results, list):
-            raise TransientError("malformed batch answer", status=200)
-        return [_result(r) for r in results if isinstance(r, dict)]
+            why = f"batch answer without results ({_describe(answer)})"
+            return [ItemResult(i.key, Outcome.UNACKNOWLEDGED, 0, why) for i in items]
+        by_key = {r.key: r for r in (_result(x) for x in results if isinstance(x, dict))}
+        missing = "the batch answer does not name the item"
+        return [by_key.get(i.key) or ItemResult(i.key, Outcome.UNACKNOWLEDGED, 0, missing)
+                for i in items]
 
     def _one(self, it: Item) -> ItemResult:
         try:
             answer = self._call(self.ITEM_PATH, self._wire(it), key=it.key)
         except PermanentError as exc:
             return ItemResult(it.key, Outcome.REJECTED, exc.status, exc.error)
+        except NotAcknowledged as exc:
+            return ItemResult(it.key, Outcome.UNACKNOWLEDGED, exc.status, exc.error)
         if isinstance(answer, dict) and answer.get("key") == it.key:
             return _result(answer)
-        return ItemResult(it.key, Outcome.DELIVERED)
+        return ItemResult(it.key, Outcome.UNACKNOWLEDGED, 0,
+                          f"answer does not name the item ({_describe(answer)})")
+
+
+def _describe(answer: Any) -> str:
+    """What an answer was, without its content (it may be anyone's page)."""
+    if answer is None:
+        return "empty body"
+    if isinstance(answer, dict):
+        return "an object naming another key" if "key" in answer else \
+            f"an object with fields {sorted(map(str, answer))[:5]}"
+    return f"a JSON {type(answer).__name__}"
 
 
 def _result(r: dict[str, Any]) -> ItemResult:
@@ -395,4 +463,7 @@ def _result(r: dict[str, Any]) -> ItemResult:
         return ItemResult(key, Outcome.DELIVERED)
     if status == "rejected":
         return ItemResult(key, Outcome.REJECTED, 422, str(r.get("error", "rejected")))
-    return ItemResult(key, Outcome.DEFERRED, 0, str(r.get("error", "")))
+    if status == "deferred":  # the platform asks for the item again later
+        return ItemResult(key, Outcome.DEFERRED, 0, str(r.get("error", "")))
+    return ItemResult(key, Outcome.UNACKNOWLEDGED, 0,
+                      f"result status {str(status)[:40]!r} is not an acknowledgement")

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from kiosk.identity import mask_id_number, mask_name
-from reference_backend.auth import AuthFailure, Verifier
+from reference_backend.auth import AuthFailure, Verifier, request_target
 from reference_backend.data import contribution_record, find_citizen
 
 
@@ -89,9 +89,9 @@ def create_app(terminals: dict[str, bytes], public_url: str = "http://127.0.0.1:
 
     async def terminal(request: Request) -> str:
         body = await request.body()
-        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        try:
-            tid = verifier.verify(request.method, path, dict(request.headers), body)
+        try:  # the raw target as received, never the decoded path (issue 13 item 7)
+            tid = verifier.verify(request.method, request_target(request.scope),
+                                  dict(request.headers), body)
         except AuthFailure as exc:
             raise ApiError(401, exc.code) from None
         with state.lock:

@@ -1,5 +1,10 @@
 """Verify terminal request signatures, timestamps and nonces (written independently of
-the terminal's client so that a bug in one is caught by the other)."""
+the terminal's client so that a bug in one is caught by the other).
+
+The signature covers the request target exactly as it arrived (`request_target`: the
+raw path and query bytes of the ASGI scope), never the decoded path: `/api/v1/x` signed
+is refused when sent as `/api/v1/%78` or `/api//v1/x`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 MAX_SKEW_S = 300
 
@@ -15,6 +22,16 @@ class AuthFailure(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+def request_target(scope: Mapping[str, Any]) -> str:
+    """The request target as received on the wire: raw path, then `?` and raw query."""
+    raw = scope.get("raw_path")
+    if not isinstance(raw, (bytes, bytearray)):  # a server that does not keep it: refuse
+        raise AuthFailure("no_raw_target")
+    path = bytes(raw).partition(b"?")[0]  # some servers keep the query in raw_path too
+    query = bytes(scope.get("query_string") or b"")
+    return (path + (b"?" + query if query else b"")).decode("latin-1")
 
 
 class Verifier:
@@ -26,6 +43,8 @@ class Verifier:
 
     def verify(self, method: str, path: str, headers: dict[str, str], body: bytes,
                now: float | None = None) -> str:
+        """The terminal id, or AuthFailure. `path` is the raw request target
+        (`request_target(scope)`), exactly as the terminal signed it."""
         now = time.time() if now is None else now
         tid = headers.get("x-terminal-id", "")
         ts = headers.get("x-timestamp", "")

@@ -1,121 +1,335 @@
 """Signed JSON-over-HTTP client for the service platform (requests).
 
-Every request is signed (see `signing`); writes carry an Idempotency-Key so that a
-replay is applied once. Failures become `BackendError` with a translation key the UI
-can show and a `retryable` flag the outbox uses.
+Every request is signed (see `signing`) over the request target exactly as it goes on
+the wire; writes carry an Idempotency-Key so that a replay is applied once. Failures
+become `BackendError` (from `kiosk.backend.errors`, re-exported here) with a
+translation key the UI can show and a `retryable` flag the outbox uses.
+
+Toward a network the terminal does not control (a bank branch's LAN, a station's
+captive portal, a proxy that misbehaves):
+
+- Redirects are never followed off the configured origin (scheme, host, port): the
+  signed request and its headers go nowhere else (`backend.redirect_refused`, logged
+  with the reason). A same-origin 307/308 (or 301/302/303 for a GET) is followed at most
+  `MAX_REDIRECTS` times, signed again for its new target. The health check follows none.
+- Every call has a total deadline (connect, send, headers, body, redirects): a
+  watchdog shuts the socket down when it passes, since per-read timeouts never fire
+  while a server drips a byte at a time (`backend.timeout`).
+- Every answer has a size cap, checked against Content-Length before anything is read
+  and again while reading (`backend.answer_too_large`); the connection is closed, not
+  reused, after an abort.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from kiosk.backend.signing import sign_headers
+from kiosk.backend.errors import BackendError, parse_retry_after
+from kiosk.backend.signing import sign_headers, wire_target
 
 log = logging.getLogger(__name__)
-
-
-class BackendError(Exception):
-    def __init__(self, key: str, detail: str = "", *, status: int = 0,
-                 retryable: bool = True, retry_after: float | None = None) -> None:
-        super().__init__(f"{key} ({status}): {detail}" if status else f"{key}: {detail}")
-        self.key, self.detail, self.status, self.retryable = key, detail, status, retryable
-        self.retry_after = retry_after  # seconds, from a 429/503 Retry-After header
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
-
 
 # A learnt clock offset is only replaced by one that differs by at least this much
 # (the Date header has one-second resolution; the platform allows 300 s).
 CLOCK_STEP_S = 5.0
 
+MAX_REDIRECTS = 3
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+KEEPS_METHOD = frozenset({307, 308})  # the others turn a POST into a GET without its body
+DEFAULT_DEADLINE_S = 30.0
+DEFAULT_MAX_ANSWER = 8 * 1024 * 1024  # the largest real answer (a face photo) is far below
+HEALTH_MAX_ANSWER = 64 * 1024
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer, read whole within the call's deadline and size cap."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (requests' CaseInsensitiveDict)
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (None when empty); ValueError when it is not JSON."""
+        return json.loads(self.body) if self.body else None
+
+
+# -- the deadline watchdog ------------------------------------------------------------------
+_current = threading.local()  # the _Watch of the exchange running on this thread
+
+
+class _Watch:
+    """One exchange's wall-clock deadline. When it passes, the socket in use is shut
+    down: that wakes a read blocked on a server that sends a byte now and then."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at  # time.monotonic() value
+        self.expired = False
+        self._conn: HTTPConnection | None = None
+        self._done = False
+        self._lock = threading.Lock()
+
+    def attach(self, conn: HTTPConnection) -> None:
+        """The connection this exchange uses (called at its request and after connect)."""
+        with self._lock:
+            self._conn = conn
+            expired = self.expired and not self._done
+        if expired:
+            _shut(conn)
+
+    def expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            conn = self._conn
+        if conn is not None:
+            _shut(conn)
+
+    @contextmanager
+    def running(self) -> Iterator[_Watch]:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            self.expired = True
+            raise BackendError("backend.timeout", "call deadline passed before sending")
+        timer = threading.Timer(left, self.expire)
+        timer.daemon = True
+        _current.watch = self
+        timer.start()
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._done = True
+            timer.cancel()
+            _current.watch = None
+
+
+def _shut(conn: HTTPConnection) -> None:
+    # http.client drops `conn.sock` once the headers say the connection will close, while
+    # the body is still read from that socket: hence the reference kept at connect.
+    sock = getattr(conn, "sock", None) or getattr(conn, "_watched_sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _watched(conn: HTTPConnection) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.attach(conn)
+
+
+class _WatchedHTTP(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _watched(self)
+        super().request(*args, **kwargs)
+
+    def connect(self) -> None:
+        super().connect()
+        self._watched_sock = self.sock
+        _watched(self)  # the socket exists now: an expiry during connect shuts it
+
+
+class _WatchedHTTPS(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _watched(self)
+        super().request(*args, **kwargs)
+
+    def connect(self) -> None:
+        super().connect()
+        self._watched_sock = self.sock
+        _watched(self)
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTP
+
+
+class _TlsPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPS
+
+
+_POOLS: Mapping[str, type[HTTPConnectionPool]] = {"http": _Pool, "https": _TlsPool}
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with connections the deadline watchdog can reach."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if hasattr(manager, "pool_classes_by_scheme"):
+            manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    u = urlsplit(url)
+    scheme = u.scheme.lower()
+    return scheme, (u.hostname or "").lower(), u.port or (443 if scheme == "https" else 80)
+
+
+def _show_origin(o: tuple[str, str, int]) -> str:
+    return f"{o[0]}://{o[1]}:{o[2]}"
+
 
 class BackendClient:
     def __init__(self, base_url: str, terminal_id: str, secret: bytes, *,
                  connect_timeout: float = 3.0, read_timeout: float = 10.0,
+                 deadline_s: float = DEFAULT_DEADLINE_S,
+                 max_answer_bytes: int = DEFAULT_MAX_ANSWER,
                  clock: Callable[[], float] = time.time) -> None:
         self.base_url = base_url.rstrip("/")
         self._prefix = urlsplit(self.base_url).path
+        self._origin = _origin(self.base_url)
+        self._root = self.base_url[:len(self.base_url) - len(self._prefix)]
         self.terminal_id = terminal_id
         self._secret = secret
         self.timeout = (connect_timeout, read_timeout)
+        self.deadline_s = deadline_s  # a whole call, redirects and clock retry included
+        self.max_answer_bytes = max_answer_bytes
         # requests.Session is not documented as thread-safe: one per thread.
         self._local = threading.local()
         self._clock = clock
         # Platform time minus our time, learnt when the platform refuses a timestamp as
         # stale (a terminal whose RTC drifted or reset): signatures then use platform time.
         self.clock_offset = 0.0
+        self._health_note = ""
 
     @property
     def _http(self) -> requests.Session:
         s = getattr(self._local, "session", None)
         if s is None:
             s = requests.Session()
+            s.mount("http://", _Adapter())
+            s.mount("https://", _Adapter())
             self._local.session = s
         return s
 
+    # -- calls ---------------------------------------------------------------------------
     def request(self, method: str, path: str, payload: Any = None, *,
-                idempotency_key: str | None = None, timeout: tuple[float, float] | None = None
-                ) -> Any:
+                idempotency_key: str | None = None, timeout: tuple[float, float] | None = None,
+                deadline_s: float | None = None) -> Any:
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False,
                                                       separators=(",", ":")).encode()
-        resp = self._send(method, path, body, payload is not None, idempotency_key, timeout)
-        if resp.status_code == 401 and self._learn_clock(resp):
-            # Signed again with platform time and a fresh nonce: the refused request was
-            # not applied, so sending it again applies it at most once.
-            resp = self._send(method, path, body, payload is not None, idempotency_key, timeout)
-        return self._answer(resp, method, path)
+        at = time.monotonic() + (self.deadline_s if deadline_s is None else deadline_s)
+        answer = self._call(method, self._prefix + path, body, payload is not None,
+                            idempotency_key, timeout or self.timeout, at)
+        return self._answer(answer, method, path)
 
-    def _send(self, method: str, path: str, body: bytes, is_json: bool,
-              idempotency_key: str | None, timeout: tuple[float, float] | None
-              ) -> requests.Response:
-        headers = sign_headers(self.terminal_id, self._secret, method, self._prefix + path, body,
-                               now=self._clock() + self.clock_offset)
+    def _call(self, method: str, target: str, body: bytes, is_json: bool,
+              idempotency_key: str | None, timeout: tuple[float, float], at: float) -> Answer:
+        """Send, sign again once after a stale-clock 401, follow same-origin redirects."""
+        clock_retry = True
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = self._send(method, target, body, is_json, idempotency_key, timeout, at)
+            if answer.status == 401 and clock_retry and self._learn_clock(answer):
+                # Signed again with platform time and a fresh nonce: the refused request
+                # was not applied, so sending it again applies it at most once.
+                clock_retry = False
+                answer = self._send(method, target, body, is_json, idempotency_key, timeout, at)
+            if answer.status not in REDIRECTS:
+                return answer
+            target = self._redirect_target(answer, method, target)
+        raise BackendError("backend.redirect_refused", f"more than {MAX_REDIRECTS} redirects",
+                           status=answer.status)
+
+    def _send(self, method: str, target: str, body: bytes, is_json: bool,
+              idempotency_key: str | None, timeout: tuple[float, float], at: float) -> Answer:
+        wire = wire_target(target)
+        headers: dict[str, str] = {}
         if is_json:
             headers["Content-Type"] = "application/json"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        try:
-            return self._http.request(method, self.base_url + path, data=body, headers=headers,
-                                      timeout=timeout or self.timeout)
-        except requests.Timeout as exc:
-            raise BackendError("backend.timeout", type(exc).__name__) from exc
-        except requests.RequestException as exc:
-            raise BackendError("backend.unreachable", type(exc).__name__) from exc
+        prep = self._http.prepare_request(
+            requests.Request(method, self._root + wire, data=body, headers=headers))
+        if prep.path_url != wire:  # e.g. dot segments the HTTP stack would remove
+            raise BackendError("backend.bad_request", f"request target {target!r} is not "
+                               "sent as written", retryable=False)
+        prep.headers.update(sign_headers(self.terminal_id, self._secret, method, wire, body,
+                                         now=self._clock() + self.clock_offset))
+        return self._exchange(prep, timeout, at, self.max_answer_bytes)
 
-    def _learn_clock(self, resp: requests.Response) -> bool:
+    def _exchange(self, prep: requests.PreparedRequest, timeout: tuple[float, float],
+                  at: float, cap: int) -> Answer:
+        """One HTTP exchange within the deadline `at` and the size cap; no redirects."""
+        settings = self._http.merge_environment_settings(prep.url, {}, True, None, None)
+        with _Watch(at).running() as watch:
+            resp: requests.Response | None = None
+            try:
+                resp = self._http.send(prep, stream=True, allow_redirects=False,
+                                       timeout=timeout, proxies=settings.get("proxies"),
+                                       verify=settings.get("verify", True),
+                                       cert=settings.get("cert"))
+                body = b"" if resp.status_code in REDIRECTS else _read(resp, cap, watch)
+            except requests.RequestException as exc:
+                raise _transport_error(exc, watch, at) from exc
+            except OSError as exc:
+                raise _transport_error(exc, watch, at) from exc
+            finally:
+                if resp is not None:
+                    resp.close()  # an unread or aborted body closes the connection
+            if watch.expired:  # a close-delimited body cut by the watchdog looks complete
+                raise BackendError("backend.timeout", _late(at))
+            return Answer(resp.status_code, resp.headers, body)
+
+    def _redirect_target(self, answer: Answer, method: str, target: str) -> str:
+        """The same-origin target to follow, or BackendError (and why, in the log)."""
+        location = answer.headers.get("Location", "")
+        here = self._root + wire_target(target)
+        there = urljoin(here, location)
+        origin = _origin(there)
+        why = ""
+        if not location:
+            why = "it names no Location"
+        elif origin != self._origin:
+            why = (f"{_show_origin(origin)} is not the platform's origin "
+                   f"{_show_origin(self._origin)}; the signed request is not sent there")
+        elif answer.status not in KEEPS_METHOD and method.upper() not in ("GET", "HEAD"):
+            why = f"a {answer.status} would turn the {method} into a GET without its body"
+        if why:
+            log.warning("platform call %s %s: %s redirect refused: %s", method,
+                        urlsplit(here).path, answer.status, why)
+            raise BackendError("backend.redirect_refused", why, status=answer.status)
+        u = urlsplit(there)
+        log.info("platform call %s %s: following a same-origin %s redirect", method,
+                 urlsplit(here).path, answer.status)
+        return u.path + (f"?{u.query}" if u.query else "")
+
+    def _learn_clock(self, answer: Answer) -> bool:
         """After a 401 for a stale timestamp, take the platform's clock from its `Date`
         header; True if that changes our offset (worth signing again). The header is as
         trustworthy as the channel (TLS to the platform in production); a wrong one can
         only make requests fail, since the platform still checks every signature and nonce.
         """
         try:
-            refused = resp.json().get("error") == "stale_timestamp"
+            refused = answer.json().get("error") == "stale_timestamp"
         except (ValueError, AttributeError):
             refused = False
-        date = resp.headers.get("Date")
+        date = answer.headers.get("Date")
         if not refused or not date:
             return False
         try:
@@ -130,15 +344,17 @@ class BackendClient:
         return True
 
     @staticmethod
-    def _answer(resp: requests.Response, method: str, path: str) -> Any:
-        code = resp.status_code
+    def _answer(answer: Answer, method: str, path: str) -> Any:
+        code = answer.status
         try:
-            data = resp.json() if resp.content else None
+            data = answer.json()
         except ValueError:
             data = None
         if 200 <= code < 300:
-            if data is None and resp.content:
-                raise BackendError("backend.server_error", "answer is not JSON", status=code)
+            if data is None and answer.body:
+                kind = answer.headers.get("Content-Type", "no content type")
+                raise BackendError("backend.server_error", f"answer is not JSON ({kind})",
+                                   status=code)
             return data
         err = data.get("error") if isinstance(data, dict) else None
         log.info("%s %s -> %s %s", method, path, code, err or "")
@@ -148,7 +364,7 @@ class BackendClient:
             raise BackendError(f"backend.{err}", status=code, retryable=False)
         if code in (408, 429) or code >= 500:
             raise BackendError("backend.server_error", str(err), status=code, retryable=True,
-                               retry_after=parse_retry_after(resp.headers.get("Retry-After")))
+                               retry_after=parse_retry_after(answer.headers.get("Retry-After")))
         raise BackendError("backend.bad_request", str(err), status=code, retryable=False)
 
     def get_json(self, path: str, **kw: Any) -> Any:
@@ -157,9 +373,68 @@ class BackendClient:
     def post_json(self, path: str, payload: Any, **kw: Any) -> Any:
         return self.request("POST", path, payload, **kw)
 
+    # -- health ------------------------------------------------------------------------------
     def health(self, timeout: float = 2.0) -> bool:
+        """True if the platform itself answers `/health` with JSON: not a redirect (a
+        captive portal's usual answer), not a page, within `timeout` in all."""
+        prep = self._http.prepare_request(requests.Request("GET", self.base_url + "/health"))
         try:
-            r = self._http.get(self.base_url + "/health", timeout=(timeout, timeout))
-            return r.status_code == 200
-        except requests.RequestException:
-            return False
+            answer = self._exchange(prep, (timeout, timeout), time.monotonic() + timeout,
+                                    HEALTH_MAX_ANSWER)
+        except BackendError as exc:
+            return self._healthy(False, f"{exc.key} {exc.detail}")
+        if answer.status in REDIRECTS:
+            there = urljoin(self.base_url + "/health", answer.headers.get("Location", ""))
+            return self._healthy(False, f"health check answered with a {answer.status} redirect "
+                                 f"to {_show_origin(_origin(there))}; not followed (a captive "
+                                 "portal or a proxy, not the platform)")
+        if answer.status != 200:
+            return self._healthy(False, f"health check answered {answer.status}")
+        try:
+            ok = isinstance(answer.json(), dict)
+        except ValueError:
+            ok = False
+        return self._healthy(ok, "" if ok else "health check answer is not the platform's JSON "
+                             f"({answer.headers.get('Content-Type', 'no content type')})")
+
+    def _healthy(self, ok: bool, why: str) -> bool:
+        """Log why the platform looks unreachable, once per change of reason."""
+        if why != self._health_note:
+            self._health_note = why
+            if why:
+                log.warning("platform health: %s", why)
+        return ok
+
+
+def _read(resp: requests.Response, cap: int, watch: _Watch) -> bytes:
+    """The body, refused (unread) when its declared length is over `cap`."""
+    declared = resp.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > cap:
+        raise BackendError("backend.answer_too_large",
+                           f"Content-Length {declared} over the cap of {cap} bytes",
+                           status=resp.status_code)
+    buf = bytearray()
+    for chunk in resp.iter_content(CHUNK):
+        buf += chunk
+        if len(buf) > cap:
+            raise BackendError("backend.answer_too_large",
+                               f"answer over the cap of {cap} bytes", status=resp.status_code)
+        if watch.expired or time.monotonic() > watch.at:
+            watch.expired = True
+            break
+    return bytes(buf)
+
+
+def _late(at: float) -> str:
+    return f"no complete answer by the call's deadline ({time.monotonic() - at:+.1f} s)"
+
+
+def _transport_error(exc: Exception, watch: _Watch, at: float) -> BackendError:
+    if watch.expired:
+        return BackendError("backend.timeout", _late(at))
+    if isinstance(exc, requests.Timeout):
+        return BackendError("backend.timeout", type(exc).__name__)
+    return BackendError("backend.unreachable", type(exc).__name__)
+
+
+__all__ = ["Answer", "BackendClient", "BackendError", "parse_retry_after"]
