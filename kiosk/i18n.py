@@ -27,6 +27,32 @@ def app_strings(locale: str) -> Mapping[str, str]:
     return out
 
 
+class Text(str):
+    """A translated string that remembers its key and arguments, so that a screen on
+    display can be drawn again in another language the moment the citizen switches."""
+
+    key: str
+    kwargs: Mapping[str, object]
+
+    def __new__(cls, value: str, key: str = "", kwargs: Mapping[str, object] | None = None
+                ) -> Text:
+        obj = super().__new__(cls, value)
+        obj.key, obj.kwargs = key, dict(kwargs or {})
+        return obj
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Text, (str(self), self.key, self.kwargs))
+
+
+def retranslate(value: object, t: Translator) -> object:
+    """`value` in `t`'s language if it came from a translation (arguments too), else as is."""
+    if isinstance(value, Text) and value.key:
+        return t(value.key, **{k: retranslate(v, t) for k, v in value.kwargs.items()})
+    if isinstance(value, tuple):
+        return tuple(retranslate(v, t) for v in value)
+    return value
+
+
 class Translator:
     def __init__(self, locale: str = DEFAULT_LOCALE,
                  extra: Mapping[str, Mapping[str, str]] | None = None) -> None:
@@ -42,10 +68,10 @@ class Translator:
     def _tables(self, locale: str) -> list[Mapping[str, str]]:
         return [self._extra.get(locale, {}), app_strings(locale)]
 
-    def __call__(self, key: str, **kwargs: object) -> str:
+    def __call__(self, key: str, **kwargs: object) -> Text:
         for locale in (self.locale, DEFAULT_LOCALE):
             for table in self._tables(locale):
                 if key in table:
                     text = table[key]
-                    return text.format(**kwargs) if kwargs else text
-        return key
+                    return Text(text.format(**kwargs) if kwargs else text, key, kwargs)
+        return Text(key, key, kwargs)

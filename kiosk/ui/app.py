@@ -70,6 +70,34 @@ def build_window(runtime: Runtime, size: QSize | None = None,
     return win
 
 
+def show_full_screen(win: MainWindow) -> None:
+    """Fill the screen we are given and keep filling it.
+
+    A window manager or a kiosk compositor (cage) honours showFullScreen(); a bare X
+    server (`xinit … kiosk run`, no window manager) ignores it and would leave the window
+    at its own size in a corner, so the window is also placed over the screen's whole
+    geometry, and placed again when the resolution or the screen changes. The layout
+    follows the window's real size (`MainWindow.follow_size`).
+    """
+    win.follow_size = True
+    screen = win.screen() or QGuiApplication.primaryScreen()
+
+    def fill(_geometry: object = None) -> None:
+        s = win.screen() or QGuiApplication.primaryScreen()
+        if s is not None:
+            win.setGeometry(s.geometry())
+            win.set_screen_size(s.geometry().size())
+
+    if screen is not None:
+        win.setGeometry(screen.geometry())
+        win.set_screen_size(screen.geometry().size())
+        screen.geometryChanged.connect(fill)
+    app = QGuiApplication.instance()
+    if isinstance(app, QGuiApplication):
+        app.primaryScreenChanged.connect(lambda s: (s.geometryChanged.connect(fill), fill()))
+    win.showFullScreen()
+
+
 def run_kiosk(runtime: Runtime) -> int:
     """The kiosk with a display: full screen, simulated or real devices."""
     app = ensure_app(headless=False)
@@ -82,7 +110,7 @@ def run_kiosk(runtime: Runtime) -> int:
 
     ops = Operations(app, runtime, win)  # lockdown, watchdog, nightly restart, heartbeats
     if runtime.config.ui.fullscreen:
-        win.showFullScreen()
+        show_full_screen(win)
     else:
         win.resize(runtime.config.ui.width, runtime.config.ui.height)
         win.show()

@@ -30,6 +30,10 @@ DEFAULT_SCRIPT: dict[str, list[str]] = {
 }
 
 
+# Verbs that change what a screen shows without leaving it (citizen_scripts.perform).
+INPUT_VERBS = ("type", "key", "candidate", "field", "mode")
+
+
 def find_button(root: QWidget, name: str) -> QPushButton | None:
     for b in root.findChildren(QPushButton, name):
         if b.isVisible() and b.isEnabled():
@@ -76,9 +80,7 @@ class ScriptedCitizen(QObject):
         self.seen.append(name)
         if self.inspect is not None:
             self.inspect(self.win, name)
-        if self.shots is not None:
-            slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-            self.win.grab().save(str(self.shots / f"{len(self.seen):02d}-{slug}.png"))
+        self._shot(name)
         if name == "attract":
             if self.flow_started:
                 self.on_done(self.ended == "completed")
@@ -106,8 +108,21 @@ class ScriptedCitizen(QObject):
             if kind == "error":
                 self.errors.append(self.win.flow_view.screen.text if self.win.flow_view.screen
                                    else name)
+            entered = False
             for step in steps_for(self.script, name, self.visits):
+                if entered and step.startswith("action-"):
+                    # Look again with what was typed or picked (candidates shown, a
+                    # stepper moved) before the screen is left.
+                    if self.inspect is not None:
+                        self.inspect(self.win, f"{name}+input")
+                    self._shot(f"{name}+input")
                 self._tap_named(step)
+                entered = entered or step.split(":")[0] in INPUT_VERBS
+
+    def _shot(self, name: str) -> None:
+        if self.shots is not None:
+            slug = re.sub(r"[^A-Za-z0-9_.+-]+", "_", name)
+            self.win.grab().save(str(self.shots / f"{len(self.seen):02d}-{slug}.png"))
 
     def _tap_named(self, step: str) -> None:
         if perform(self.win, step):

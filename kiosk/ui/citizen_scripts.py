@@ -9,7 +9,7 @@ Taps: a button's object name (`action-confirm`, `option-year`), `star:N`, `tag:N
 and the verbs below (`perform`): `card:KEY` puts a synthetic citizen's ID card on
 the simulated reader, `remove_card`, `type:TEXT` presses on-screen keys, `key:NAME`
 one key (`key:SWITCH`),
-`candidate:词` picks an input-method candidate, `field:ID:+N` moves a stepper,
+`candidate:词` picks an input-method candidate, `mode:pinyin` puts the keyboard on pinyin, `field:ID:+N` moves a stepper,
 `scan:TEXT` presents a code to the simulated scanner.
 """
 
@@ -60,7 +60,7 @@ FLOW_SCRIPTS: dict[str, Script] = {
     },
     "service_guide": {
         "browse.choice": [["action-search"], ["option-matter:ss-cert"]],
-        "browse.keyboard": ["type:SHEBAO", "candidate:社保", "action-confirm"],
+        "browse.keyboard": ["mode:pinyin", "type:SHEBAO", "candidate:社保", "action-confirm"],
         "detail.info": [["option-section:materials"], ["action-print"]],
         "result": ["action-done"],
     },
@@ -129,6 +129,14 @@ def perform(win: Any, step: str) -> bool:
                 log.warning("scripted citizen: no key %r on %s", ch, win.current_screen)
                 return True
             _tap(b)
+    elif verb == "mode":  # the keyboard on `arg` (pinyin / letters), switching if needed
+        from kiosk.ui.keyboard import OnScreenKeyboard
+
+        for kb in view.findChildren(OnScreenKeyboard):
+            if kb.mode != arg:
+                b = _key_button(view, "SWITCH")
+                if b is not None:
+                    _tap(b)
     elif verb == "key":
         b = _key_button(view, arg)
         if b is None:

@@ -97,34 +97,36 @@ class CharPad(QWidget):
     """A pad of the given characters (e.g. A–E and 0–9 for a queue number)."""
 
     def __init__(self, chars: str, m: theme.Metrics, t: Translator, entry: str, max_len: int,
-                 portrait: bool) -> None:
+                 portrait: bool, *, entry_outside: bool = False) -> None:
+        from kiosk.ui.keyboard import KeyGrid, Place
+
         super().__init__()
         self.setObjectName("charPad")
+        self.setProperty("mustShow", True)  # used while on screen: never under the fold
         self.text, self.max_len = entry, max_len
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
-        v.setSpacing(m.px(14))
+        v.setSpacing(m.space(14))
         self.entry = QLabel()
         self.entry.setObjectName("kbEntry")
-        self.entry.setMinimumHeight(m.px(84))
+        self.entry.setFixedHeight(m.px(84))
         self.entry.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.entry.setStyleSheet(f"font-size: {m.px(44)}px; font-weight: bold; "
                                  f"border: {m.px(2)}px solid #C9D6E3; padding: 0 {m.px(16)}px;")
-        v.addWidget(self.entry)
-        grid = QGridLayout()
-        grid.setSpacing(m.px(10))
-        cols = 6 if portrait else 8
+        if not entry_outside:
+            v.addWidget(self.entry)
         keys = [(c, c) for c in chars] + [("⌫", "BACKSPACE"), (t("keyboard.clear"), "CLEAR")]
+        cols = 6 if portrait else 8
+        grid = KeyGrid(m, cols, -(-len(keys) // cols))
         for i, (text, key) in enumerate(keys):
             b = QPushButton(text)
             b.setObjectName("key")
             b.setProperty("key", key)
-            b.setMinimumSize(m.px(90), m.px(88))
             b.setStyleSheet("padding: 0;")
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(lambda _=False, k=key: self.press(k))
-            grid.addWidget(b, i // cols, i % cols)
-        v.addLayout(grid)
+            grid.add(b, Place(i // cols, i % cols, 1))
+        v.addWidget(grid)
         self._refresh()
 
     def press(self, key: str) -> None:
@@ -170,7 +172,8 @@ def _option_buttons(s: Screen, m: theme.Metrics, portrait: bool,
 
 def add_form_widgets(texts: QVBoxLayout, s: Screen, m: theme.Metrics, t: Translator,
                      portrait: bool, answer: Callable[[str], None]) -> Getter | None:
-    """Add the widgets of a FORM, KEYBOARD or INFO screen (and rows/big on any screen)."""
+    """Add the widgets of a FORM or INFO screen (and rows/big on any screen); the
+    flow view draws KEYBOARD screens itself (keys must never scroll)."""
     getter: Getter | None = None
     if s.big:
         big = label(s.big, "bigText", wrap=False)
@@ -189,16 +192,4 @@ def add_form_widgets(texts: QVBoxLayout, s: Screen, m: theme.Metrics, t: Transla
         getter = lambda: {st.f.id: st.value for st in steppers}  # noqa: E731
     if s.kind == ScreenKind.FORM and s.options:  # presets below the steppers they set
         texts.addLayout(_option_buttons(s, m, portrait, answer))
-    if s.kind == ScreenKind.KEYBOARD:
-        from kiosk.ui.keyboard import MODES, OnScreenKeyboard
-
-        if s.keys in MODES:
-            kb = OnScreenKeyboard(m, s.keys, max_len=s.max_len, vocabulary=s.vocabulary,
-                                  text=s.entry)
-            texts.addWidget(kb)
-            getter = lambda: kb.text  # noqa: E731
-        else:
-            pad = CharPad(s.keys, m, t, s.entry, s.max_len, portrait)
-            texts.addWidget(pad)
-            getter = lambda: pad.text  # noqa: E731
     return getter

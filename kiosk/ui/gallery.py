@@ -74,9 +74,11 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                         win.resize(w, h)
                         win.show()
                         result: dict[str, bool] = {}
+                        seen_countdown: list[str] = []
 
                         def inspect(win: MainWindow, name: str, tag: str = tag, w: int = w,
-                                    h: int = h) -> None:
+                                    h: int = h, seen_countdown: list[str] = seen_countdown
+                                    ) -> None:
                             if not shiboken6.isValid(win):
                                 return  # the run timed out and its window is gone
                             found = layout_problems(win)
@@ -84,6 +86,17 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                                 found.append(f"window is {win.width()}x{win.height()}")
                             if found:
                                 report.problems[f"{tag}/{name}"] = found
+                            if name.count(".") == 2 and not seen_countdown:
+                                # The idle countdown over the first step screen.
+                                seen_countdown.append(name)
+                                win._on_countdown(9)
+                                over = layout_problems(win)
+                                if out is not None:
+                                    (out / tag).mkdir(parents=True, exist_ok=True)
+                                    win.grab().save(str(out / tag / "00-countdown.png"))
+                                win._hide_overlay()
+                                if over:
+                                    report.problems[f"{tag}/{name}+countdown"] = over
 
                         def done(ok: bool, result: dict[str, bool] = result) -> None:
                             result["ok"] = ok

@@ -105,7 +105,8 @@ class HomeScreen(QWidget):
 
     flowChosen = Signal(str)
 
-    def __init__(self, m: theme.Metrics, t: Translator, parent: QWidget | None = None) -> None:
+    def __init__(self, m: theme.Metrics, t: Translator, parent: QWidget | None = None,
+                 portrait: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("home")
         self.m, self.t = m, t
@@ -113,15 +114,23 @@ class HomeScreen(QWidget):
         self.order: list[str] = []
         self.columns, self.per_page, self.page = 3, 9, 0
         v = QVBoxLayout(self)
-        v.setContentsMargins(m.space(60), m.space(36), m.space(60), m.space(30))
+        v.setContentsMargins(m.space(60), m.space(24), m.space(60), m.space(24))
         v.setSpacing(m.space(28))
-        v.addWidget(label(t("home.title"), "homeTitle"))
+        # Landscape: the page buttons share the title's row, so the tiles get the height;
+        # portrait: they sit under the tiles, where the width is.
+        top = QHBoxLayout()
+        top.setSpacing(m.space(24))
+        top.addWidget(label(t("home.title"), "homeTitle"), 1)
+        v.addLayout(top)
         self.grid = QGridLayout()
         self.grid.setSpacing(m.space(28))
         v.addLayout(self.grid)
         v.addStretch(1)
-        nav = QHBoxLayout()
-        nav.setSpacing(m.space(24))
+        nav = top
+        if portrait:
+            nav = QHBoxLayout()
+            nav.setSpacing(m.space(24))
+            v.addLayout(nav)
         self.prev = QPushButton(t("home.prev_page"))
         self.prev.setObjectName("home-prev")
         self.prev.clicked.connect(lambda: self.show_page(self.page - 1))
@@ -132,11 +141,12 @@ class HomeScreen(QWidget):
         self.page_label = label("", "homePage", wrap=False)
         self.page_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         nav.addWidget(self.prev)
-        nav.addStretch(1)
+        if portrait:
+            nav.addStretch(1)
         nav.addWidget(self.page_label)
-        nav.addStretch(1)
+        if portrait:
+            nav.addStretch(1)
         nav.addWidget(self.next)
-        v.addLayout(nav)
 
     @property
     def pages(self) -> int:

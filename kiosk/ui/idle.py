@@ -76,6 +76,7 @@ class IdleOverlay(QWidget):
     def __init__(self, m: theme.Metrics, t: Translator, parent: QWidget) -> None:
         super().__init__(parent)
         self.setObjectName("idleOverlay")
+        self.setProperty("layer", "idle")  # drawn over the screen: its texts may cover it
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.t = t
         outer = QVBoxLayout(self)
@@ -92,10 +93,22 @@ class IdleOverlay(QWidget):
         self.button: QPushButton = button(t("idle.stay"), "action-stay", primary=True)
         self.button.clicked.connect(self.stay.emit)
         v.addWidget(self.button)
+        self.box, self.m = box, m
         outer.addStretch(1)
         outer.addWidget(box, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addStretch(1)
         self.hide()
+
+    def _fit(self) -> None:
+        """An aligned box gets its size hint, not its height for its width: give the
+        wrapped message the height its lines need at the box's width (two lines in
+        elder mode or English), so no line is cut."""
+        width = min(self.m.px(900), max(1, self.width() - 2 * self.m.space(40)))
+        self.box.setFixedWidth(width)
+        margins = self.box.layout().contentsMargins()
+        inner = width - margins.left() - margins.right()
+        self.text.setFixedHeight(self.text.heightForWidth(inner))
+        self.layout().activate()
 
     def show_seconds(self, seconds: int) -> None:
         self.text.setText(self.t("idle.countdown", seconds=seconds))
@@ -103,6 +116,11 @@ class IdleOverlay(QWidget):
             self.setGeometry(self.parentWidget().rect())
             self.show()
             self.raise_()
+        self._fit()
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._fit()
 
     def mousePressEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
         self.stay.emit()

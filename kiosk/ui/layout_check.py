@@ -18,7 +18,9 @@ rule describes something visible in a screenshot:
   English sentences in Chinese modes).
 
 Widgets may opt out of one rule by a property: ``anyLanguage`` (the language buttons,
-each in its own script; the terminal id), ``mayScroll`` (content meant to scroll).
+each in its own script; the terminal id; what the citizen typed), ``mayScroll`` (content
+meant to scroll); ``layer`` marks an overlay drawn over the screen (the idle countdown),
+``hotspot`` an invisible touch area.
 """
 
 from __future__ import annotations
@@ -183,11 +185,21 @@ def _text_fits(w: QWidget, problems: list[Problem]) -> None:
                                 f"'{short}' needs {need_h}px height, has {avail_h}"))
 
 
+def _layer(w: QWidget) -> object:
+    """The layer a widget is drawn in: an overlay (``layer`` property) covers the screen."""
+    p: QWidget | None = w
+    while p is not None:
+        if p.property("layer"):
+            return p
+        p = p.parentWidget()
+    return None
+
+
 def _overlaps(texts: list[tuple[QWidget, QRect]], problems: list[Problem]) -> None:
     """Text widgets drawn over one another (a title over its subtitle)."""
     for i, (a, ra) in enumerate(texts):
         for b, rb in texts[i + 1:]:
-            if a.isAncestorOf(b) or b.isAncestorOf(a):
+            if a.isAncestorOf(b) or b.isAncestorOf(a) or _layer(a) is not _layer(b):
                 continue
             inter = ra.intersected(rb)
             if inter.width() > 2 * TOLERANCE and inter.height() > 2 * TOLERANCE:
@@ -241,8 +253,8 @@ def check(root: QWidget, *, metrics: theme.Metrics | None = None,
     texts: list[tuple[QWidget, QRect]] = []
     shown_texts: list[tuple[QWidget, str]] = []
     for w in root.findChildren(QWidget):
-        if not _visible(w, root):
-            continue
+        if not _visible(w, root) or w.property("hotspot"):
+            continue  # hidden, or an invisible touch area (the technician's corner)
         rect = _rect_in(w, root)
         scrolling = _in_scrolling_area(w, root)
         if not bounds.contains(rect) and not scrolling:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QMainWindow,
     QPushButton,
@@ -67,6 +68,8 @@ class MainWindow(QMainWindow):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.screen_size = size
         self.portrait = size.height() > size.width()
+        # Set by `run_kiosk` for full screen: the window's real size decides the layout.
+        self.follow_size = False
         self.default_locale = runtime.config.terminal.locale
         # Per-visit preferences: reset when the kiosk returns to the attract screen.
         self.locale = self.default_locale
@@ -127,6 +130,10 @@ class MainWindow(QMainWindow):
 
         cfg = runtime.config.session
         self.idle = IdleWatcher(cfg.idle_timeout_s, cfg.countdown_s, self)
+        # Any touch anywhere (an empty part of the screen too) counts as activity.
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.idle)
         self.idle.countdown.connect(self._on_countdown)
         self.idle.expired.connect(self._on_idle_expired)
         self.idle.activity.connect(self._hide_overlay)
@@ -146,9 +153,9 @@ class MainWindow(QMainWindow):
         if locale in LOCALES and locale != self.locale:
             self.locale = locale
             if self.session is not None:
-                self.session.locale = locale  # from the next screen on
+                self.session.locale = locale  # the flow's next screens too
             self._build_chrome()
-            self._redraw_current()
+            self._redraw_current(speak=True)
 
     def set_elder(self, on: bool) -> None:
         if on != self.elder:
@@ -161,10 +168,31 @@ class MainWindow(QMainWindow):
             self._build_chrome()
             self._redraw_current()
 
-    def _redraw_current(self) -> None:
+    def _redraw_current(self, speak: bool = False) -> None:
+        """The screen on display, again in the current language and mode, at once (what
+        the citizen entered on it is kept); the flow's next screens follow the session's
+        locale. `speak`: say its prompt again (in the new language)."""
         if self.stack.currentWidget() is self.flow_view and self.flow_view.pending is not None:
-            self.flow_view.show_screen(self.flow_view.pending, self.portrait)
+            self.flow_view.redraw(self.portrait)
         self._announce(self.current_screen)
+        if speak and self.session is not None and self.flow_view.screen is not None:
+            s = self.flow_view.screen
+            from kiosk.i18n import retranslate
+
+            t = self._translator()
+            self._say(str(retranslate(s.voice, t) or retranslate(s.title, t)))
+
+    def set_screen_size(self, size: QSize) -> None:
+        """Lay everything out again for a panel of `size` (a resolution change, a rotated
+        panel, a compositor that gave us another output): metrics, chrome, the screen on
+        display (keeping what the citizen entered)."""
+        if size == self.screen_size or size.isEmpty():
+            return
+        log.info("panel is now %dx%d", size.width(), size.height())
+        self.screen_size = size
+        self.portrait = size.height() > size.width()
+        self._build_chrome()
+        self._redraw_current()
 
     def _build_chrome(self) -> None:
         """(Re)build everything the citizen sees outside a flow step, in the current
@@ -187,7 +215,8 @@ class MainWindow(QMainWindow):
         self.header, self.footer = header, footer
         self._attach_corner(header)
         header.show()
-        attract, home = AttractScreen(self.m, self.t), HomeScreen(self.m, self.t)
+        attract = AttractScreen(self.m, self.t)
+        home = HomeScreen(self.m, self.t, portrait=self.portrait)
         attract.touched.connect(self.show_home)
         home.flowChosen.connect(self.start_flow)
         for old, new in ((self.attract, attract), (self.home, home)):
@@ -207,70 +236,100 @@ class MainWindow(QMainWindow):
         self.overlay.stay.connect(self.idle.poke)
 
     # -- chrome ------------------------------------------------------------------
-    def _header(self, two_rows: bool | None = None) -> QWidget:
-        if two_rows is None:
-            # One row where it fits (wide landscape); otherwise controls go to a second row.
-            one = self._header(two_rows=self.portrait)
-            one.ensurePolished()
-            for w in one.findChildren(QWidget):
-                w.ensurePolished()  # style-sheet fonts and paddings decide the width
-            one.layout().invalidate()
-            if self.portrait or one.sizeHint().width() <= self.screen_size.width():
-                return one
-            one.deleteLater()
-            return self._header(two_rows=True)
+    def _header(self, rows: int | None = None) -> QWidget:
+        """Title, clock and the citizen's controls (voice, elder mode, languages).
+
+        One row where everything fits (wide landscape); else the controls get a row of
+        their own; else (elder mode on a portrait panel) two rows of their own — the
+        controls are never squeezed below their touch size or cut at the edge."""
+        if rows is None:
+            # 1: one row; 2: controls and clock on a second row; 4: controls on the second
+            # row, the clock beside the title; 3: controls on two rows of their own.
+            for n in (1, 2, 4, 3):
+                if n == 1 and self.portrait:
+                    continue
+                h = self._header(rows=n)
+                h.ensurePolished()
+                for w in h.findChildren(QWidget):
+                    w.ensurePolished()  # style-sheet fonts and paddings decide the width
+                h.layout().invalidate()
+                if n == 3 or h.sizeHint().width() <= self.screen_size.width():
+                    return h
+                h.deleteLater()
         tr = qt_i18n.tr
         h = QWidget(self.root)
         h.hide()
         h.setObjectName("header")
         h.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        px = self.m.px
+        px, space = self.m.px, self.m.space
         v = QVBoxLayout(h)
-        v.setContentsMargins(px(40), px(14), px(40), px(14))
-        v.setSpacing(px(10))
+        v.setContentsMargins(space(40), space(14), space(40), space(14))
+        v.setSpacing(space(10))
         top = QHBoxLayout()
         titles = QVBoxLayout()
         titles.setSpacing(0)
         titles.addWidget(label(tr("app.title"), "appTitle", wrap=False))
-        titles.addWidget(label(tr("app.subtitle"), "appSubtitle", wrap=False))
+        if rows in (1, 4) or not self.elder:  # elder mode, narrow panel: room for controls
+            titles.addWidget(label(tr("app.subtitle"), "appSubtitle", wrap=False))
         top.addLayout(titles)
         top.addStretch(1)
-        controls = QHBoxLayout()
-        controls.setSpacing(px(12))
         self.chrome_buttons: dict[str, QPushButton] = {}
+        voice: list[QPushButton] = []
+        langs: list[QPushButton] = []
 
-        def chrome(key: str, name: str, on: bool, slot) -> QPushButton:  # type: ignore[no-untyped-def]
+        def chrome(key: str, name: str, on: bool, slot, group: list[QPushButton]  # type: ignore[no-untyped-def]
+                   ) -> QPushButton:
             b = QPushButton(tr(key) if "." in key else key)
             b.setObjectName("chrome")
             b.setProperty("chromeId", name)
             set_flag(b, "on", on)
             b.clicked.connect(slot)
-            controls.addWidget(b)
+            group.append(b)
             self.chrome_buttons[name] = b
             return b
 
         if self.voice.available:
-            chrome("chrome.replay", "voice-replay", False, self.voice.replay)
+            chrome("chrome.replay", "voice-replay", False, self.voice.replay, voice)
             chrome("chrome.voice_on" if self.voice.enabled else "chrome.voice_off", "voice-toggle",
-                   self.voice.enabled, self._toggle_voice)
+                   self.voice.enabled, self._toggle_voice, voice)
         chrome("chrome.elder_off" if self.elder else "chrome.elder_on", "elder", self.elder,
-               lambda: self.set_elder(not self.elder))
+               lambda: self.set_elder(not self.elder), voice)
         for loc in LOCALES:
-            chrome(LANG_LABELS[loc], f"lang-{loc}", loc == self.locale,
-                   lambda _=False, lc=loc: self.set_locale(lc))
-        self.clock = label("", "clock", wrap=False)
-        if two_rows:
-            top.addWidget(self.clock)
-            v.addLayout(top)
+            b = chrome(LANG_LABELS[loc], f"lang-{loc}", loc == self.locale,
+                       lambda _=False, lc=loc: self.set_locale(lc), langs)
+            b.setProperty("anyLanguage", True)  # each language offered in its own script
+
+        def row_of(buttons: list[QPushButton], stretch: bool = True) -> QHBoxLayout:
             row = QHBoxLayout()
-            row.addStretch(1)
-            row.addLayout(controls)
-            v.addLayout(row)
-        else:
-            top.addLayout(controls)
+            row.setSpacing(space(12))
+            if stretch:
+                row.addStretch(1)
+            for b in buttons:
+                row.addWidget(b)
+            return row
+
+        self.clock = label("", "clock", wrap=False)
+        self.clock.setProperty("anyLanguage", True)  # digits
+        self.clock.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if rows == 1:
+            top.addLayout(row_of(voice + langs, stretch=False))
             top.addSpacing(px(24))
             top.addWidget(self.clock)
             v.addLayout(top)
+        elif rows == 2:  # the clock ends the row of controls; the title row stays low
+            v.addLayout(top)
+            first = row_of(voice + langs)
+            first.addSpacing(space(24))
+            first.addWidget(self.clock)
+            v.addLayout(first)
+        else:
+            top.addWidget(self.clock)
+            v.addLayout(top)
+            if rows == 4:
+                v.addLayout(row_of(voice + langs))
+            else:
+                v.addLayout(row_of(voice))
+                v.addLayout(row_of(langs))
         self._tick_clock()
         return h
 
@@ -278,6 +337,7 @@ class MainWindow(QMainWindow):
     def _attach_corner(self, header: QWidget) -> None:
         mc = self.runtime.config.maintenance
         self.corner = CornerTaps(header, self.m.px(120), mc.gesture_taps, mc.gesture_window_s)
+        self.corner.setProperty("hotspot", True)  # invisible: not checked as content
         self.corner.triggered.connect(self.open_maintenance)
 
     def open_maintenance(self) -> None:
@@ -304,14 +364,17 @@ class MainWindow(QMainWindow):
         f.setObjectName("footer")
         f.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         lay = QHBoxLayout(f)
-        lay.setContentsMargins(self.m.px(48), self.m.px(12), self.m.px(48), self.m.px(12))
+        lay.setContentsMargins(self.m.space(48), self.m.space(12), self.m.space(48),
+                               self.m.space(12))
         lay.addWidget(label(qt_i18n.tr("home.help"), "help"), 1)
         tid = label(self.runtime.config.terminal.id, "terminalId", wrap=False)
+        tid.setProperty("anyLanguage", True)  # an identifier, not words
         lay.addWidget(tid)
         return f
 
     def _tick_clock(self) -> None:
-        self.clock.setText(datetime.now().strftime("%Y-%m-%d  %H:%M"))
+        now = datetime.now()
+        self.clock.setText(f"{now:%H:%M}\n{now:%Y-%m-%d}")
 
     def _translator(self) -> Translator:
         locale = self.session.locale if self.session else self.locale
@@ -452,6 +515,9 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)  # type: ignore[arg-type]
+        if self.follow_size:
+            # Full screen: lay out for the size the screen (X, a compositor) gave us.
+            QTimer.singleShot(0, lambda: self.set_screen_size(self.size()))
         if getattr(self, "overlay", None) is not None and self.overlay.isVisible():
             self.overlay.setGeometry(self.overlay.parentWidget().rect())
 
@@ -465,6 +531,9 @@ class MainWindow(QMainWindow):
             self.card_banner.hide()
 
     def closeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.idle)
         self.card_reminder.stop()
         self._end_session("shutdown")
         thread = self.flow_thread

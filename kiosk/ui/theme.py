@@ -112,10 +112,11 @@ def stylesheet(m: Metrics) -> str:
     #header QLabel {{ color: white; }}
     #appTitle {{ font-size: {m.px(40)}px; font-weight: bold; }}
     #appSubtitle {{ font-size: {m.small}px; }}
-    #clock {{ font-size: {m.px(30)}px; }}
+    #clock {{ font-size: {m.px(26)}px; }}
     #footer {{ background: {FOOTER}; }}
     #footer QLabel {{ font-size: {m.small}px; color: {MUTED}; }}
-    QPushButton#chrome {{ font-size: {m.small}px; min-height: {m.px(64)}px;
+    QPushButton#chrome {{ font-size: {m.small}px; min-height: {m.px(88) - 2 * m.px(2)}px;
+                          min-width: {m.px(88) - 2 * m.px(12) - 2 * m.px(2)}px;
                           padding: 0 {m.px(12)}px; border-radius: {m.px(10)}px;
                           background: transparent; color: white;
                           border: {m.px(2)}px solid rgba(255, 255, 255, 170); }}
@@ -156,10 +157,10 @@ def stylesheet(m: Metrics) -> str:
                         min-height: {m.px(100)}px; border: none; background: transparent;
                         color: #B8C2CC; padding: 0; }}
     QPushButton#star[on="true"] {{ color: {ACCENT}; }}
-    QPushButton#tag {{ font-size: {m.small}px; min-height: {m.px(64)}px;
-                       border-radius: {m.px(32)}px; }}
+    QPushButton#tag {{ font-size: {m.small}px; min-height: {m.px(88)}px;
+                       border-radius: {m.px(44)}px; }}
     QPushButton#tag[on="true"] {{ background: {PRIMARY}; color: white; }}
-    QPushButton#key {{ font-size: {m.px(36)}px; min-height: {m.px(88)}px; padding: 0;
+    QPushButton#key {{ font-size: {m.px(36)}px; min-height: 0; min-width: 0; padding: 0;
                        border-radius: {m.px(10)}px; }}
     QPushButton#candidate {{ font-size: {m.px(38)}px; padding: 0 {m.px(18)}px;
                              border-radius: {m.px(10)}px; background: #FFF7E0;
