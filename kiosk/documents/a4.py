@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -32,6 +30,8 @@ from reportlab.platypus import (
 )
 
 from kiosk.documents.fonts import register_cjk_font
+from kiosk.documents.pdfimage import draw_encoded, encoded_image
+from kiosk.documents.qr import QrFlowable, draw_qr, encode_qr
 from kiosk.documents.textfmt import TemplateError, lookup, render
 
 AssetResolver = Callable[[str], Path]
@@ -92,24 +92,14 @@ class _IssuerWithSeal(Flowable):
             size = 38 * mm
             text_w = c.stringWidth(self.office, self.font, 12)
             cx = right - text_w / 2
-            c.drawImage(str(self.seal), cx - size / 2, y_office - size / 2 - 2 * mm,
-                        width=size, height=size, mask="auto")
+            # encoded once per seal file, not per document (see pdfimage.py)
+            draw_encoded(c, encoded_image(self.seal), cx - size / 2,
+                         y_office - size / 2 - 2 * mm, size, size)
         if self.qr:
-            qr = _qr_flowable(self.qr, 26)
-            qr.drawOn(c, 0, (self.height - 26 * mm) / 2 + 3 * mm)
+            draw_qr(c, encode_qr(self.qr), 0, (self.height - 26 * mm) / 2 + 3 * mm, 26 * mm)
             c.setFont(self.font, 8.5)
             for k, line in enumerate(self.qr_caption.split("\n")):
                 c.drawString(0, (self.height - 26 * mm) / 2 - k * 4 * mm, line)
-
-
-def _qr_flowable(value: str, size_mm: float = 28) -> Drawing:
-    widget = QrCodeWidget(value, barLevel="M")
-    x1, y1, x2, y2 = widget.getBounds()
-    w, h = x2 - x1, y2 - y1
-    size = size_mm * mm
-    d = Drawing(size, size, transform=[size / w, 0, 0, size / h, 0, 0])
-    d.add(widget)
-    return d
 
 
 def _make_canvas_class(page_cfg: Mapping[str, Any], data: Mapping[str, Any], font: str,
@@ -126,7 +116,7 @@ def _make_canvas_class(page_cfg: Mapping[str, Any], data: Mapping[str, Any], fon
             self._saved: list[dict[str, Any]] = []
             self.setFont(font, 10)
 
-        def showPage(self) -> None:  # noqa: N802 (reportlab API)
+        def showPage(self) -> None:
             self._saved.append(dict(self.__dict__))
             self._startPage()
 
@@ -265,7 +255,7 @@ def render_a4(template: Mapping[str, Any], data: Mapping[str, Any],
         elif kind == "qr":
             value = render(block["value"], data, masked=masked)
             caption = render(block.get("caption", ""), data, masked=masked)
-            t = Table([[_qr_flowable(value, float(block.get("size_mm", 26))),
+            t = Table([[QrFlowable(value, float(block.get("size_mm", 26))),
                         Paragraph(_esc(caption), st["base"])]],
                       colWidths=[32 * mm, width - 32 * mm])
             t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))

@@ -12,8 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiosk.devices.receipt.escpos_protocol import display_width, wrap_text
-from kiosk.devices.receipt.model import Align, Cut, Feed, QrCode, Receipt, ReceiptItem, Rule, \
-    TextLine
+from kiosk.devices.receipt.model import (
+    Align,
+    Cut,
+    Feed,
+    QrCode,
+    Receipt,
+    ReceiptItem,
+    Rule,
+    TextLine,
+)
 from kiosk.documents.textfmt import TemplateError, lookup, render
 
 
