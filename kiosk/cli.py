@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from kiosk import __version__
 
@@ -25,20 +27,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk.ui.app import has_display
 
     cfg = load_config(args.config)
+    start_file_logging(cfg, args.log_level)  # the same masked log `kiosk run` writes
     if args.headless or args.out or not has_display():
         sizes = list(SIZES.values()) if args.all_sizes else [_size(s) for s in args.size or []]
         return run_headless(cfg, Path(args.out or "demo-out"), args.flow, sizes or None)
     return run_with_display(cfg)
 
 
+def start_file_logging(cfg: Any, level: str) -> None:
+    """Log to the configured, size-rotated file too (what `maintenance export-logs` packs)."""
+    from kiosk.logs import setup_file_logging
+
+    setup_file_logging(cfg, level)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.config import load_config
     from kiosk.runtime import Runtime
-    from kiosk.logs import setup_file_logging
     from kiosk.ui.app import run_kiosk
 
     cfg = load_config(args.config)
-    setup_file_logging(cfg, args.log_level)  # size-rotated file in the data folder
+    start_file_logging(cfg, args.log_level)  # size-rotated file in the data folder
     return run_kiosk(Runtime.create(cfg))
 
 
@@ -86,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="kiosk", description="莞家政务 self-service terminal")
     ap.add_argument("--version", action="version", version=f"kiosk {__version__}")
     ap.add_argument("--log-level", default="INFO")
+    ap.add_argument("--lang", choices=("zh_CN", "zh_HK", "en"), default=None,
+                    help="language of messages (default: $KIOSK_LANG, else zh_CN)")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="run the kiosk on embedded defaults (headless: scripted)")
@@ -129,16 +140,83 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kiosk.config import ConfigError
+    from kiosk.devices.base import DeviceError
     from kiosk.logs import setup_logging
 
     setup_logging(args.log_level)
     try:
-        return int(args.func(args) or 0)
-    except ConfigError as exc:
-        # Commands load the configuration before they start anything (a backend child
-        # process, a window, a device), so nothing is left running here.
-        print(f"kiosk {args.command}: {exc}", file=sys.stderr)
-        return 2
+        try:
+            rc = int(args.func(args) or 0)
+        except ConfigError as exc:
+            # Commands load the configuration before they start anything (a backend child
+            # process, a window, a device), so nothing is left running here.
+            print(f"kiosk {args.command}: {exc}", file=sys.stderr)
+            rc = 2
+        except DeviceError as exc:  # a device URI it cannot serve, a device it cannot open
+            rc = report_device_error(args, exc)
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            rc = 130
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a path given on the command line: missing, not writable
+            rc = report_os_error(args, exc)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        return _pipe_closed()
+    return rc
+
+
+def report_device_error(args: argparse.Namespace, err: Any) -> int:
+    """Print a device error for a person (or as JSON with `--json`); 2 for a bad URI."""
+    from kiosk.commands.device import guess_kind
+    from kiosk.i18n import Translator
+    from kiosk.maintenance.messages import cli_locale, explain
+
+    from_config = getattr(err, "uri", None) is not None  # DeviceSet.from_config: a config key
+    uri = str(getattr(err, "uri", None) or getattr(args, "uri", "") or "")
+    kind = getattr(err, "kind", None) or getattr(args, "kind", None) or \
+        (guess_kind(uri) if uri else None)
+    t = Translator(cli_locale(getattr(args, "lang", None)))
+    info = explain(err, t, kind=kind, uri=uri)
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "kind": kind, "uri": uri, **info.to_dict()},
+                         ensure_ascii=False))
+    else:
+        print(f"kiosk {args.command}: {info.render()}", file=sys.stderr)
+        if from_config:
+            print(f"  {t('technician.error.config_key', name=str(kind))}",
+                  file=sys.stderr)
+        if getattr(args, "kind_guessed", False) and err.key == "device.unsupported_uri":
+            print(f"  {t('technician.hint.kind')}", file=sys.stderr)
+    return 1 if err.retryable else 2
+
+
+def report_os_error(args: argparse.Namespace, exc: OSError) -> int:
+    """A file the command was told to read or write: say which and why, no traceback."""
+    from kiosk.i18n import Translator
+    from kiosk.maintenance.messages import cli_locale
+
+    t = Translator(cli_locale(getattr(args, "lang", None)))
+    where = f"{exc.filename}: " if exc.filename else ""
+    detail = f"{where}{exc.strerror or type(exc).__name__}"
+    print(f"kiosk {args.command}: {t('technician.error.file', detail=detail)}", file=sys.stderr)
+    return 1
+
+
+def _pipe_closed() -> int:
+    """The reader went away (`kiosk flows list --json | head -1`): stop quietly.
+
+    SIGPIPE stays ignored (its Python default): the kiosk's sockets to printers and the
+    platform rely on EPIPE errors rather than being killed. Further writes to stdout
+    (the interpreter's final flush) go to /dev/null instead of raising again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+    return 128 + 13  # what a shell shows for a command ended by SIGPIPE
 
 
 if __name__ == "__main__":

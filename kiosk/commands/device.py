@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 DEVICE_CLI_MODULES = (
     "kiosk.devices.idcard.cli",
@@ -21,24 +22,43 @@ DEVICE_CLI_MODULES = (
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Open the device and ask it; a URI it cannot serve is a DeviceError for `kiosk.cli`."""
     from kiosk.devices.base import DeviceError, DeviceState
     from kiosk.devices.registry import create_device
+    from kiosk.i18n import Translator
+    from kiosk.maintenance.messages import cli_locale, explain, status_line
 
+    t = Translator(cli_locale(getattr(args, "lang", None)))
+    dev = create_device(args.kind, args.uri)  # bad URI: reported by kiosk.cli, exit 2
+    out: dict[str, Any] = {"kind": args.kind, "uri": args.uri}
     try:
-        dev = create_device(args.kind, args.uri)
         dev.open()
-        status = dev.status()
-        dev.close()
-        out = {"kind": args.kind, "uri": args.uri, **status.to_dict()}
-    except DeviceError as err:
-        out = {"kind": args.kind, "uri": args.uri, "state": DeviceState.NO_DEVICE.value,
-               "details": [], "message": err.key}
+    except DeviceError as err:  # nothing answers there (or not the right thing)
+        info = explain(err, t, kind=args.kind, uri=args.uri)
+        out.update(state=DeviceState.NO_DEVICE.value, details=[], message=info.message,
+                   error=err.key, detail=err.detail)
+    else:
+        try:
+            out.update(dev.status().to_dict())
+        finally:
+            _close_quietly(dev)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:
-        print(f"{out['kind']} {out['uri']}: {out['state']} {' '.join(out['details'])} "
-              f"{out['message']}".rstrip())
+        line = status_line(t, args.kind, out)
+        detail = out.get("detail")
+        print(f"{line} — {detail}" if detail else line)
+        print(f"  {args.uri}")
     return 0 if out["state"] == "online" else 1
+
+
+def _close_quietly(dev: Any) -> None:
+    from kiosk.devices.base import DeviceError
+
+    try:
+        dev.close()
+    except DeviceError:
+        pass
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -71,7 +91,7 @@ def guess_kind(uri: str) -> str:
 def _with_kind(fn):  # type: ignore[no-untyped-def]
     def wrapped(args: argparse.Namespace) -> int:
         if getattr(args, "kind", None) is None:
-            args.kind = guess_kind(args.uri)
+            args.kind, args.kind_guessed = guess_kind(args.uri), True
         return fn(args)
 
     return wrapped

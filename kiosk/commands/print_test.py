@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -83,8 +84,8 @@ def _opened(kind: str, uri: str) -> Any:
     from kiosk.devices.base import DeviceError
     from kiosk.devices.registry import create_device
 
+    dev = create_device(kind, uri)  # a URI it cannot serve: kiosk.cli explains, exit 2
     try:
-        dev = create_device(kind, uri)
         dev.open()
     except DeviceError as err:
         return {"ok": False, "error_key": err.key, "detail": err.detail}
@@ -132,21 +133,29 @@ def run_a4_test(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_print_test(args: argparse.Namespace) -> int:
     from kiosk.commands.device import guess_kind
+    from kiosk.devices.base import DeviceError
+    from kiosk.i18n import Translator
+    from kiosk.maintenance.messages import cli_locale, device_name, explain
 
-    kind = args.kind or guess_kind(args.uri)
-    if kind == "a4":
-        out = run_a4_test(args)
-    elif kind == "receipt":
-        out = run_receipt_test(args)
-    else:
-        out = {"ok": False, "error_key": "device.unsupported_uri",
-               "detail": f"print-test needs a receipt or a4 printer, not {kind}"}
+    t = Translator(cli_locale(getattr(args, "lang", None)))
+    kind = args.kind = args.kind or guess_kind(args.uri)
+    if kind not in ("a4", "receipt"):
+        print(f"kiosk device: {t('technician.print_test.kind', uri=args.uri)}",
+              file=sys.stderr)
+        return 2
+    out = run_a4_test(args) if kind == "a4" else run_receipt_test(args)
     out = {"kind": kind, "uri": args.uri, **out}
+    if not out["ok"]:
+        info = explain(DeviceError(out["error_key"] or "maintenance.result.failed",
+                                   out.get("detail", "")), t, kind=kind, uri=args.uri)
+        out["message"] = info.message
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
+    elif out["ok"]:
+        print(f"{device_name(t, kind)}{t('technician.colon')}{t('maintenance.result.printed')}"
+              f" {out.get('detail', '')}".rstrip())
     else:
-        verdict = "printed" if out["ok"] else f"FAILED {out['error_key']}"
-        print(f"{kind} {args.uri}: {verdict} {out.get('detail', '')}".rstrip())
+        print(f"{device_name(t, kind)}{t('technician.colon')}{info.render()}")
     return 0 if out["ok"] else 1
 
 

@@ -62,6 +62,17 @@ FACTORIES: dict[str, dict[str, str]] = {
 }
 
 
+def schemes(kind: str) -> tuple[str, ...]:
+    """The URI schemes a device kind can be configured with (`sim` first), for messages
+    that tell a technician what would have worked."""
+    names = sorted(FACTORIES.get(kind, {}), key=lambda s: (s != "sim", s))
+    return tuple(names)
+
+
+def kinds() -> tuple[str, ...]:
+    return tuple(FACTORIES)
+
+
 def register(kind: str, scheme: str, target: str) -> None:
     """Register a factory (`module:Class`) for a device kind and URI scheme."""
     FACTORIES.setdefault(kind, {})[scheme] = target
@@ -100,14 +111,24 @@ def contract_violations(kind: str, cls: type) -> list[str]:
 def create_device(kind: str, uri: str) -> Device:
     """Create (not open) the device a URI names; DeviceError for a URI it cannot serve:
     an unknown scheme, a query parameter the driver does not know, a broken driver."""
-    parsed = DeviceUri.parse(uri)
+    try:
+        parsed = DeviceUri.parse(uri)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise DeviceError("device.unsupported_uri", f"{kind}: {uri!r}: {exc}",
+                          retryable=False) from None
     cls = driver_class(kind, parsed.scheme)
     broken = contract_violations(kind, cls)
     if broken:
         raise DeviceError("device.unsupported_uri", f"{kind}: {cls.__name__} does not keep "
                           f"the {CONTRACTS[kind].__name__} contract: {'; '.join(broken)}",
                           retryable=False)
-    device: Device = cls(parsed)  # checks the query parameters (Device.accepted_params)
+    try:
+        device: Device = cls(parsed)  # checks the query parameters (Device.accepted_params)
+    except DeviceError:
+        raise
+    except ValueError as exc:  # a parameter's value: `?delay_ms=abc`, `?timeout=x`
+        raise DeviceError("device.unsupported_uri", f"{kind}: {exc}", retryable=False) \
+            from None
     device.kind = kind
     return device
 
@@ -124,7 +145,11 @@ class DeviceSet:
         for f in fields(devices_cfg):  # type: ignore[arg-type]
             uri = getattr(devices_cfg, f.name)
             if uri:
-                out[f.name] = create_device(f.name, uri)
+                try:
+                    out[f.name] = create_device(f.name, uri)
+                except DeviceError as exc:
+                    exc.kind, exc.uri = f.name, uri  # type: ignore[attr-defined]  # for messages
+                    raise
         return cls(out)
 
     def open_all(self) -> dict[str, str]:

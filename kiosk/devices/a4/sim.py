@@ -1,7 +1,8 @@
 """In-process A4 printer simulator (`sim://?spool=DIR&media=ok`).
 
 Keeps each submitted PDF in `jobs` and, with `spool`, writes `a4-NNN.pdf`.
-`media=empty|jam` and `door=open` make it fail like a real printer would.
+`media=low|empty|jam` and `door=open` make it fail like a real printer would;
+`set_media()` and `set_door()` change that at run time (training mode, tests).
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kiosk.devices.base import Device, DeviceState, DeviceStatus, PrintOutcome
+from kiosk.devices.base import Device, DeviceError, DeviceState, DeviceStatus, PrintOutcome
+
+MEDIA_STATES = ("ok", "low", "empty", "jam")
 
 
 class SimA4Printer(Device):
@@ -19,8 +22,13 @@ class SimA4Printer(Device):
     def __init__(self, uri):  # type: ignore[no-untyped-def]
         super().__init__(uri)
         self.jobs: list[tuple[str, bytes]] = []
-        self.media = uri.param("media", "ok")
-        self.door_open = uri.param("door") == "open"
+        self.media = uri.param("media", "ok") or "ok"
+        door = uri.param("door", "closed") or "closed"
+        if self.media not in MEDIA_STATES or door not in ("open", "closed"):
+            raise DeviceError("device.unsupported_uri", f"a4 sim: media={self.media!r} "
+                              f"door={door!r} (media: {', '.join(MEDIA_STATES)}; door: "
+                              "open, closed)", retryable=False)
+        self.door_open = door == "open"
         spool = uri.param("spool")
         self.spool = Path(spool) if spool else None
         self._opened = False
@@ -34,7 +42,13 @@ class SimA4Printer(Device):
         self._opened = False
 
     def set_media(self, state: str) -> None:
+        """`ok`, `low`, `empty` or `jam` (training mode and tests)."""
+        if state not in MEDIA_STATES:
+            raise ValueError(f"media state {state!r} not in {MEDIA_STATES}")
         self.media = state
+
+    def set_door(self, open_: bool) -> None:
+        self.door_open = open_
 
     def status(self) -> DeviceStatus:
         if not self._opened:

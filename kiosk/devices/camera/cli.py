@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 
 
 def cmd_camera(args: argparse.Namespace) -> int:
-    from kiosk.devices.base import DeviceError
     from kiosk.devices.registry import create_device
 
-    try:
-        cam = create_device("camera", args.uri)
-    except DeviceError as err:
-        print(f"camera: {err.key}: {err.detail}", file=sys.stderr)
-        return 2
+    cam = create_device("camera", args.uri)  # a URI it cannot serve: kiosk.cli explains
     cam.open()
     stamps: list[float] = []
     sizes: set[tuple[int, int]] = set()
@@ -50,4 +44,4 @@ def register(dsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("uri", help="e.g. opencv://0 or opencv:///path/frames/%%03d.png")
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_camera)
+    p.set_defaults(func=cmd_camera, kind="camera")

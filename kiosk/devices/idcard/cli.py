@@ -42,8 +42,8 @@ def cmd_read_id(args: argparse.Namespace) -> int:
     from kiosk.devices.registry import create_device
     from kiosk.i18n import Translator
 
-    kind = args.kind or READER_KINDS.get(args.uri.split(":", 1)[0], "idcard")
-    t = Translator(args.locale)
+    kind = args.kind = args.kind or READER_KINDS.get(args.uri.split(":", 1)[0], "idcard")
+    t = Translator(args.locale or getattr(args, "lang", None) or "zh_CN")
     events: list[str] = []
 
     def on_event(ev: Any) -> None:
@@ -51,8 +51,8 @@ def cmd_read_id(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"… {ev.value}", file=sys.stderr, flush=True)
 
+    dev = create_device(kind, args.uri)  # a URI it cannot serve: kiosk.cli explains, exit 2
     try:
-        dev = create_device(kind, args.uri)
         dev.open()
         try:
             identity = dev.read_identity(args.timeout, threading.Event(),  # type: ignore[attr-defined]
@@ -60,8 +60,12 @@ def cmd_read_id(args: argparse.Namespace) -> int:
         finally:
             dev.close()
     except DeviceError as err:
-        out = {"ok": False, "kind": kind, "error": err.key, "message": t(err.key),
-               "detail": err.detail, "events": events}
+        from kiosk.maintenance.messages import device_name, explain
+
+        info = explain(err, t, kind=kind, uri=args.uri)
+        out = {"ok": False, "kind": kind, "error": err.key, "message": info.message,
+               "detail": err.detail, "events": events,
+               "text": f"{device_name(t, kind)}{t('technician.colon')}{info.render()}"}
         _print(out, args.json)
         return 2 if err.key.endswith(".no_card") else 1  # 2: nobody put a card on it
     except (Cancelled, KeyboardInterrupt):
@@ -74,10 +78,10 @@ def cmd_read_id(args: argparse.Namespace) -> int:
 
 def _print(out: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(out, ensure_ascii=False))
+        print(json.dumps({k: v for k, v in out.items() if k != "text"}, ensure_ascii=False))
         return
     if not out["ok"]:
-        print(f"{out['kind']}: {out['error']} — {out['message']} ({out['detail']})")
+        print(out["text"])
         return
     for key, value in out["identity"].items():
         if value not in ("", None, {}):
@@ -93,5 +97,6 @@ def register(dsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--json", action="store_true")
     p.add_argument("--show-personal-data", action="store_true",
                    help="print full ID number, name and address (technician only)")
-    p.add_argument("--locale", default="zh_CN", help="language of error messages")
+    p.add_argument("--locale", default=None,
+                   help="language of error messages (default: kiosk --lang, else zh_CN)")
     p.set_defaults(func=cmd_read_id)

@@ -2,18 +2,35 @@
 
 Encodes like a real printer of the chosen `profile` (and `qr`, `size`), keeps every
 job's bytes in `jobs` and, with `spool`, writes them as `receipt-NNN.bin`.
-`paper=low|out` and `cover=open` make it misbehave; the `set_paper()` method changes
-that at run time.
+`paper=low|out` and `cover=open` make it misbehave; `set_paper()` and `set_cover()`
+change that at run time (training mode, tests). Any other value is refused.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.devices.base import Device, DeviceState, DeviceStatus, DeviceUri, PrintOutcome
+from kiosk.devices.base import (
+    Device,
+    DeviceError,
+    DeviceState,
+    DeviceStatus,
+    DeviceUri,
+    PrintOutcome,
+)
 from kiosk.devices.receipt.escpos import profile_from_uri
 from kiosk.devices.receipt.escpos_protocol import EncodeError, encode_receipt
 from kiosk.devices.receipt.model import Receipt
+
+PAPER_STATES = ("ok", "low", "out")
+
+
+def _choice(uri: DeviceUri, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = uri.param(name, default) or default
+    if value not in allowed:
+        raise DeviceError("device.unsupported_uri", f"receipt sim: {name}={value!r} "
+                          f"(expected one of {', '.join(allowed)})", retryable=False)
+    return value
 
 
 class SimReceiptPrinter(Device):
@@ -24,8 +41,8 @@ class SimReceiptPrinter(Device):
         super().__init__(uri)
         self.profile = profile_from_uri(uri)
         self.jobs: list[bytes] = []
-        self.paper = uri.param("paper", "ok")
-        self.cover_open = uri.param("cover") == "open"
+        self.paper = _choice(uri, "paper", PAPER_STATES, "ok")
+        self.cover_open = _choice(uri, "cover", ("open", "closed"), "closed") == "open"
         spool = uri.param("spool")
         self.spool = Path(spool) if spool else None
         self._opened = False
@@ -39,7 +56,13 @@ class SimReceiptPrinter(Device):
         self._opened = False
 
     def set_paper(self, state: str) -> None:
+        """`ok`, `low` or `out` (training mode and tests)."""
+        if state not in PAPER_STATES:
+            raise ValueError(f"paper state {state!r} not in {PAPER_STATES}")
         self.paper = state
+
+    def set_cover(self, open_: bool) -> None:
+        self.cover_open = open_
 
     def status(self) -> DeviceStatus:
         if not self._opened:

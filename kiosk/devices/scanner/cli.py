@@ -12,12 +12,12 @@ import time
 def cmd_scan(args: argparse.Namespace) -> int:
     from kiosk.devices.base import Cancelled, DeviceError
     from kiosk.devices.registry import create_device
+    from kiosk.i18n import Translator
+    from kiosk.maintenance.messages import cli_locale, device_name, explain, status_line
 
-    try:
-        dev = create_device("scanner", args.uri)
-    except DeviceError as err:
-        print(f"scanner: {err.key}: {err.detail}", file=sys.stderr)
-        return 2
+    t = Translator(cli_locale(getattr(args, "lang", None)))
+
+    dev = create_device("scanner", args.uri)  # a URI it cannot serve: kiosk.cli explains
     dev.open()
     cancel = threading.Event()
     read = 0
@@ -26,7 +26,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         st = dev.status()
         if not args.json:
-            print(f"scanner {args.uri}: {st.state.value} {st.message}".rstrip(), file=sys.stderr)
+            print(status_line(t, "scanner", st.to_dict()), file=sys.stderr)
         while read < args.count:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -39,7 +39,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
                     break
                 if err.key == "scanner.offline" and time.monotonic() < deadline:
                     continue  # unplugged: the service keeps reconnecting
-                print(f"scanner: {err.key}: {err.detail}", file=sys.stderr)
+                info = explain(err, t, kind="scanner", uri=args.uri)
+                print(f"{device_name(t, 'scanner')}{t('technician.colon')}{info.render()}",
+                      file=sys.stderr)
                 code_rc = 1
                 break
             read += 1
@@ -69,4 +71,4 @@ def register(dsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--count", type=int, default=1, help="stop after N codes (default 1)")
     p.add_argument("--timeout", type=float, default=30.0, help="give up after S seconds")
     p.add_argument("--json", action="store_true", help="one JSON object per code")
-    p.set_defaults(func=cmd_scan)
+    p.set_defaults(func=cmd_scan, kind="scanner")

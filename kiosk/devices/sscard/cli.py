@@ -29,14 +29,21 @@ def cmd_readers(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     elif not out["ok"]:
-        print(f"PC/SC unavailable: {out['detail']}")
+        print(_t(args)("technician.pcsc.unavailable", detail=out["detail"]))
     elif not out["readers"]:
-        print("no PC/SC readers")
+        print(_t(args)("technician.pcsc.no_readers"))
     else:
         for r in out["readers"]:  # type: ignore[attr-defined]
             card = f"card ATR {r['atr']}" if r["card_present"] else "no card"
             print(f"{r['reader']}: {card}")
     return 0 if out["ok"] else 1
+
+
+def _t(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from kiosk.i18n import Translator
+    from kiosk.maintenance.messages import cli_locale
+
+    return Translator(cli_locale(getattr(args, "lang", None)))
 
 
 def register(dsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
