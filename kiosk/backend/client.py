@@ -22,6 +22,8 @@ captive portal, a proxy that misbehaves):
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import socket
@@ -102,23 +104,62 @@ class _Watch:
         if conn is not None:
             _shut(conn)
 
+    @property
+    def done(self) -> bool:
+        return self._done
+
     @contextmanager
     def running(self) -> Iterator[_Watch]:
-        left = self.at - time.monotonic()
-        if left <= 0:
+        if self.at <= time.monotonic():
             self.expired = True
             raise BackendError("backend.timeout", "call deadline passed before sending")
-        timer = threading.Timer(left, self.expire)
-        timer.daemon = True
         _current.watch = self
-        timer.start()
+        _WATCHDOG.add(self)
         try:
             yield self
         finally:
             with self._lock:
                 self._done = True
-            timer.cancel()
+                self._conn = None
             _current.watch = None
+
+
+class _Watchdog:
+    """One thread that expires every call's `_Watch` at its deadline (a timer thread per
+    call would cost more than the rest of a call to the platform on the LAN)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: _Watch) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (watch.at, next(self._seq), watch))
+            if self._thread is None or not self._thread.is_alive():  # first use, or a fork
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="backend-deadlines")
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:  # finished calls: drop
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                left = self._heap[0][0] - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                watch = heapq.heappop(self._heap)[2]
+            watch.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shut(conn: HTTPConnection) -> None:
