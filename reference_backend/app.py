@@ -75,7 +75,8 @@ def create_app(terminals: dict[str, bytes], public_url: str = "http://127.0.0.1:
                   description=(
                       "Reference implementation of the government service platform's terminal "
                       "API. Every /api request is signed: HMAC-SHA256 with the terminal's "
-                      "secret over METHOD, path+query, unix timestamp, nonce and SHA-256 of the "
+                      "secret over METHOD, the request target exactly as sent (raw path and query, "
+                      "never decoded), unix timestamp, nonce and SHA-256 of the "
                       "body, joined by LF; headers X-Terminal-Id, X-Timestamp, X-Nonce, "
                       "X-Signature. Stale timestamps (>300 s) and replayed nonces get 401. "
                       "Writes take an Idempotency-Key header and are applied once."))

@@ -6,6 +6,10 @@ the terminal must treat it as delivered) or `rejected` with an error code (perma
 the terminal moves it to its dead-letter table). `POST /api/v1/outbox/item` takes one
 item with an `Idempotency-Key` header (for terminals that do not batch).
 
+Every result names the item's idempotency key (`{"key", "status", ...}`): that is the
+acknowledgement. A terminal deletes an item only on a result naming its key; any other
+2xx (an empty body, `{"ok": true}`, a proxy's page) leaves it queued.
+
 Items of stream `evaluation` become service evaluations (the same list as
 `POST /api/v1/evaluations`); other streams are kept as they arrive.
 
