@@ -8,14 +8,14 @@ import sys
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QtMsgType, QSize, Qt, qInstallMessageHandler
+from PySide6.QtCore import QSize, Qt, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QFont, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from kiosk.runtime import Runtime
-from kiosk.voice import VoiceGuide
 from kiosk.ui import theme
 from kiosk.ui.main_window import MainWindow
+from kiosk.voice import VoiceGuide
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +81,13 @@ def show_full_screen(win: MainWindow) -> None:
     """
     win.follow_size = True
     screen = win.screen() or QGuiApplication.primaryScreen()
-
-    def fill(_geometry: object = None) -> None:
-        s = win.screen() or QGuiApplication.primaryScreen()
-        if s is not None:
-            win.setGeometry(s.geometry())
-            win.set_screen_size(s.geometry().size())
-
     if screen is not None:
-        win.setGeometry(screen.geometry())
-        win.set_screen_size(screen.geometry().size())
-        screen.geometryChanged.connect(fill)
+        screen.geometryChanged.connect(lambda _g: win.fill_screen())
     app = QGuiApplication.instance()
     if isinstance(app, QGuiApplication):
-        app.primaryScreenChanged.connect(lambda s: (s.geometryChanged.connect(fill), fill()))
+        app.primaryScreenChanged.connect(
+            lambda s: (s.geometryChanged.connect(lambda _g: win.fill_screen()), win.fill_screen()))
+    win.fill_screen()
     win.showFullScreen()
 
 
@@ -109,6 +102,9 @@ def run_kiosk(runtime: Runtime) -> int:
     from kiosk.ui.operations import Operations
 
     ops = Operations(app, runtime, win)  # lockdown, watchdog, nightly restart, heartbeats
+    from kiosk.ui import probe
+
+    win.probe = probe.install(win)  # type: ignore[attr-defined]  # $KIOSK_UI_PROBE, tests
     if runtime.config.ui.fullscreen:
         show_full_screen(win)
     else:

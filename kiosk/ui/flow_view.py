@@ -34,7 +34,7 @@ from kiosk.i18n import Translator, retranslate
 from kiosk.ui import theme
 from kiosk.ui.form_widgets import CharPad, add_form_widgets
 from kiosk.ui.illustration import Illustration
-from kiosk.ui.widgets import button, label, set_flag
+from kiosk.ui.widgets import button, label, mark_foreign, set_flag, wrap_button
 
 
 @dataclass
@@ -193,7 +193,8 @@ class FlowView(QWidget):
         if s.text:
             lead = s.kind in (ScreenKind.IDENTIFY, ScreenKind.PROGRESS, ScreenKind.RESULT,
                               ScreenKind.ERROR)
-            texts.addWidget(label(s.text, "stepLead" if lead else "stepText"))
+            texts.addWidget(mark_foreign(label(s.text, "stepLead" if lead else "stepText"),
+                                         s.text))
         if s.status:
             texts.addWidget(label(s.status, "stepStatus"))
 
@@ -243,6 +244,9 @@ class FlowView(QWidget):
             widgets(texts)
         if s.hint:
             texts.addWidget(label(s.hint, "stepHint"))
+        if any(getattr(x, "foreign", False) for x in
+               [*(v for _, v in s.rows), *(o.label for o in s.options), s.text]):
+            texts.addWidget(label(self._t()("screen.foreign_data"), "stepHint"))
         texts.addStretch(1)
         body.addWidget(scroll, 1)
         v.addLayout(body, 1)
@@ -397,7 +401,8 @@ class FlowView(QWidget):
         grid.setSpacing(self.m.space(20))
         cols = 1 if portrait else 2
         for i, opt in enumerate(s.options):
-            b = button(opt.label, f"option-{opt.id}", primary=opt.primary)
+            b = wrap_button(opt.label, f"option-{opt.id}", primary=opt.primary)
+            mark_foreign(b.caption, opt.label)
             b.clicked.connect(lambda _=False, oid=opt.id: self._choose(oid))
             grid.addWidget(b, i // cols, i % cols)
         return grid

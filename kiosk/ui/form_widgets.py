@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from kiosk.flows.screens import Field, Screen, ScreenKind
 from kiosk.i18n import Translator
 from kiosk.ui import theme
-from kiosk.ui.widgets import button, label
+from kiosk.ui.widgets import button, label, mark_foreign, wrap_button
 
 Getter = Callable[[], object]
 
@@ -150,7 +150,7 @@ def _rows(s: Screen, m: theme.Metrics) -> QGridLayout:
         lab = label(name, "rowLabel", wrap=False)
         lab.setStyleSheet(f"font-size: {m.body}px; color: {theme.MUTED};")
         lab.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        val = label(value, "rowValue")
+        val = mark_foreign(label(value, "rowValue"), value)
         val.setStyleSheet(f"font-size: {m.body}px;")
         grid.addWidget(lab, r, 0)
         grid.addWidget(val, r, 1)
@@ -164,7 +164,8 @@ def _option_buttons(s: Screen, m: theme.Metrics, portrait: bool,
     grid.setSpacing(m.px(16))
     cols = 2 if portrait else (4 if len(s.options) >= 4 else max(1, len(s.options)))
     for i, opt in enumerate(s.options):
-        b = button(opt.label, f"option-{opt.id}", primary=opt.primary)
+        b = wrap_button(opt.label, f"option-{opt.id}", primary=opt.primary)
+        mark_foreign(b.caption, opt.label)
         b.clicked.connect(lambda _=False, oid=opt.id: answer(oid))
         grid.addWidget(b, i // cols, i % cols)
     return grid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -120,7 +120,8 @@ class HomeScreen(QWidget):
         # portrait: they sit under the tiles, where the width is.
         top = QHBoxLayout()
         top.setSpacing(m.space(24))
-        top.addWidget(label(t("home.title"), "homeTitle"), 1)
+        self.title = label(t("home.title"), "homeTitle")
+        top.addWidget(self.title, 1)
         v.addLayout(top)
         self.grid = QGridLayout()
         self.grid.setSpacing(m.space(28))
@@ -154,7 +155,9 @@ class HomeScreen(QWidget):
 
     def set_catalog(self, flows: list[FlowDef], columns: int,
                     is_paused: Callable[[FlowDef], bool] = lambda f: False,
-                    rows: int = 3) -> None:
+                    rows: int = 3, room: QSize | None = None) -> None:
+        """Tiles for `flows`, `columns` across and at most `rows` down a page — fewer when
+        `room` (the panel under the header) cannot hold that many at their height."""
         for tile in self.tiles.values():
             tile.setParent(None)
             tile.deleteLater()
@@ -171,7 +174,20 @@ class HomeScreen(QWidget):
             self.order.append(flow.id)
         for c in range(4):
             self.grid.setColumnStretch(c, 1 if c < columns else 0)
+        if room is not None:
+            self.per_page = columns * self._rows_that_fit(room, columns, rows)
         self.show_page(min(self.page, self.pages - 1))
+
+    def _rows_that_fit(self, room: QSize, columns: int, most: int) -> int:
+        m = self.layout().contentsMargins()
+        gap = self.grid.spacing()
+        col_w = (room.width() - m.left() - m.right() - (columns - 1) * gap) // columns
+        tile_h = max([t.heightForWidth(col_w) if t.hasHeightForWidth()
+                      else t.minimumSizeHint().height() for t in self.tiles.values()]
+                     + [theme.target_minimum("tile", self.m)[1]])
+        top = max(self.title.sizeHint().height(), self.next.sizeHint().height())
+        avail = room.height() - m.top() - m.bottom() - top - self.layout().spacing()
+        return max(1, min(most, (avail + gap) // (tile_h + gap)))
 
     def show_page(self, page: int) -> None:
         self.page = max(0, min(page, self.pages - 1))

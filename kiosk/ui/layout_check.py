@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import (
@@ -39,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.i18n import _script_only
 from kiosk.ui import theme
 
 TOLERANCE = 1  # px: rounding in layouts
@@ -57,15 +57,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.widget} {self.detail}"
-
-
-@lru_cache(maxsize=1)
-def _script_only() -> tuple[frozenset[str], frozenset[str]]:
-    """(characters only Simplified Chinese uses, characters only Traditional uses)."""
-    from zhon import cedict
-
-    simplified, traditional = set(cedict.simplified), set(cedict.traditional)
-    return frozenset(simplified - traditional), frozenset(traditional - simplified)
 
 
 def _name(w: QWidget) -> str:

@@ -20,10 +20,9 @@ from PySide6.QtWidgets import (
 from kiosk.flows.context import FlowResult
 from kiosk.flows.interaction import Pending
 from kiosk.flows.screens import Response
-from kiosk.i18n import Translator
+from kiosk.i18n import LOCALES, Translator
 from kiosk.runtime import Runtime
 from kiosk.session import Session
-from kiosk.i18n import LOCALES
 from kiosk.ui import gc_guard, qt_i18n, theme
 from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
 from kiosk.ui.card_reminder import CardReminder
@@ -193,6 +192,17 @@ class MainWindow(QMainWindow):
         self.portrait = size.height() > size.width()
         self._build_chrome()
         self._redraw_current()
+
+    def fill_screen(self) -> None:
+        """Full screen: lay out for the screen's size first (so that no minimum size left
+        from the old layout holds the window), then cover the screen."""
+        screen = self.screen()
+        if screen is None:
+            return
+        geometry = screen.geometry()
+        self.set_screen_size(geometry.size())
+        if self.geometry() != geometry:
+            self.setGeometry(geometry)
 
     def _build_chrome(self) -> None:
         """(Re)build everything the citizen sees outside a flow step, in the current
@@ -383,13 +393,16 @@ class MainWindow(QMainWindow):
     def refresh_catalog(self) -> None:
         # The package set may have changed (kiosk.packages): new tiles need its strings.
         self.home.t = self.runtime.package.translator(self.locale)
-        # Elder mode: fewer, larger tiles per page (see docs/accessibility.md).
+        # Elder mode: fewer, larger tiles per page (see docs/accessibility.md); as many
+        # rows as the panel has room for under the header.
         if self.elder:
             columns, rows = (1, 4) if self.portrait else (2, 2)
         else:
             columns, rows = (2, 5) if self.portrait else (3, 3)
+        room = QSize(self.screen_size.width(), self.screen_size.height()
+                     - self.header.sizeHint().height() - self.footer.sizeHint().height())
         self.home.set_catalog(self.runtime.home_catalog(), columns, self.runtime.flow_paused,
-                              rows)
+                              rows, room)
         self._show_link_state()
 
     def apply_packages(self) -> bool:
@@ -515,9 +528,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)  # type: ignore[arg-type]
-        if self.follow_size:
-            # Full screen: lay out for the size the screen (X, a compositor) gave us.
-            QTimer.singleShot(0, lambda: self.set_screen_size(self.size()))
+        if self.follow_size and self.size() != self.screen_size:
+            QTimer.singleShot(0, self.fill_screen)
         if getattr(self, "overlay", None) is not None and self.overlay.isVisible():
             self.overlay.setGeometry(self.overlay.parentWidget().rect())
 

@@ -151,6 +151,8 @@ def stylesheet(m: Metrics) -> str:
                    padding: 0 {m.px(36)}px; border-radius: {m.px(14)}px;
                    background: {SURFACE}; border: {m.px(2)}px solid {PRIMARY}; color: {PRIMARY}; }}
     QPushButton[primary="true"] {{ background: {PRIMARY}; color: white; border: none; }}
+    QLabel#buttonText {{ font-size: {m.button}px; color: {PRIMARY}; background: transparent; }}
+    QLabel#buttonText[primary="true"] {{ color: white; }}
     QPushButton[primary="true"]:pressed {{ background: {PRIMARY_DARK}; }}
     QPushButton:pressed {{ background: #DCE9F7; }}
     QPushButton#star {{ font-size: {m.px(64)}px; min-width: {m.px(100)}px;

@@ -13,35 +13,47 @@ from typing import Any
 from kiosk.documents.textfmt import TemplateError, render
 from kiosk.flows.context import FlowContext, StepError
 from kiosk.flows.model import DefinitionError, StepDef
+from kiosk.i18n import Translator, localize, rendered
 
 # Outcomes the engine understands without a transition.
 BUILTIN_OUTCOMES = ("next", "done", "cancel")
 
 
 def say(ctx: FlowContext, key: str, **kw: Any) -> str:
-    """Translate `key` and fill data placeholders (masked: this is for the screen)."""
+    """Translate `key` and fill data placeholders (masked: this is for the screen). The
+    result can be drawn again in another language (`kiosk.i18n.Text`)."""
     if not key:
         return ""
-    text = ctx.t(ctx.for_identity(key), **kw)
-    try:
-        return render(text, ctx.template_data(), masked=True)
-    except TemplateError as err:
-        raise StepError("error.app", f"{key}: {err}", retry=False) from err
+    data = ctx.template_data()
+    variant = ctx.for_identity(key)
+
+    def draw(t: Translator) -> str:
+        try:
+            return render(t(variant, **kw), localize(data, t.locale), masked=True)
+        except TemplateError as err:
+            raise StepError("error.app", f"{key}: {err}", retry=False) from err
+    return rendered(draw, ctx.t)
 
 
 def fill(ctx: FlowContext, template: str, extra: Mapping[str, Any] | None = None) -> str:
+    """A template given inline or as a string key, filled with the session's data (masked);
+    drawn again in another language on a switch."""
     data = ctx.template_data()
     if extra:
         data.update(extra)
-    try:
-        return render(template, data, masked=True)
-    except TemplateError as err:
-        raise StepError("error.app", f"{template}: {err}", retry=False) from err
+
+    def draw(t: Translator) -> str:
+        text = t(template) if t.has(template) else template
+        try:
+            return render(text, localize(data, t.locale), masked=True)
+        except TemplateError as err:
+            raise StepError("error.app", f"{template}: {err}", retry=False) from err
+    return rendered(draw, ctx.t, data=True)
 
 
 def text_or_key(ctx: FlowContext, text: str) -> str:
-    """A template given inline or as a string key (translated for the session's language)."""
-    return ctx.t(text) if ctx.t.has(text) else text
+    """A template given inline or as a string key: `fill` takes either (kept for callers)."""
+    return text
 
 
 def check_outcome(step: StepDef, outcome: str, file: str, path: str) -> None:

@@ -19,6 +19,7 @@ from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.interaction import ask
 from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps.base import StepType
+from kiosk.i18n import pick, rendered, retranslate
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,24 @@ def _matches(matter: Mapping[str, Any], query: str) -> bool:
     q = query.strip()
     if not q:
         return False
+    names = [str(v) for v in dict(matter.get("name_i18n") or {}).values()]
     if not q.isascii():
-        return q in str(matter.get("name", "")) or any(q in str(k)
-                                                       for k in matter.get("search_words", []))
+        return any(q in n for n in [str(matter.get("name", "")), *names]) or any(
+            q in str(k) for k in matter.get("search_words", []))
+    words = q.lower().split()
+    if len(q) > 2 and all(any(w in n.lower() for n in names) for w in words):
+        return True  # English (or Cantonese romanisation) words of a translated name
     q = q.upper().replace(" ", "")
     return (str(matter.get("initials", "")).upper().startswith(q)
             or any(str(k).upper().startswith(q) for k in matter.get("keywords", [])))
+
+
+def local(ctx: FlowContext, item: Mapping[str, Any], field: str) -> str:
+    """A text the platform gives in several languages: `field` (Simplified Chinese) and
+    `field_i18n` ({"en": …, "zh_HK": …}); shown in the citizen's language, redrawn on a
+    switch. Text without a translation stays Chinese."""
+    variants = {"zh_CN": item.get(field, ""), **dict(item.get(f"{field}_i18n") or {})}
+    return rendered(pick(variants), ctx.t)
 
 
 def _vocabulary(matters: list[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -129,7 +142,7 @@ class GuideBrowseStep(StepType):
         matters = [m for m in catalog["matters"] if isinstance(m, Mapping)]
         categories = [c for c in catalog.get("categories", []) if isinstance(c, Mapping)]
         while True:
-            opts = tuple(Action(f"cat:{c['id']}", str(c["name"])) for c in categories)
+            opts = tuple(Action(f"cat:{c['id']}", local(ctx, c, "name")) for c in categories)
             resp = ask(ctx.ui, ctx.screen(
                 ScreenKind.CHOICE, t("guide.title"), text=t("guide.pick_category"), hint=note,
                 illustration="guide",
@@ -141,7 +154,8 @@ class GuideBrowseStep(StepType):
                 found = self._search(ctx, matters)
             elif resp.action.startswith("cat:"):
                 cid = resp.action[4:]
-                name = next((str(c["name"]) for c in categories if str(c["id"]) == cid), "")
+                name = next((local(ctx, c, "name") for c in categories if str(c["id"]) == cid),
+                            "")
                 found = self._pick(ctx, [m for m in matters if str(m.get("category")) == cid],
                                    t("guide.in_category", category=name), note)
             else:
@@ -188,11 +202,12 @@ class GuideBrowseStep(StepType):
                 actions.append(Action("page_prev", t("common.page_prev")))
             if page < pages - 1:
                 actions.append(Action("page_next", t("common.page_next"), primary=True))
-            hint = " ".join(x for x in (note, t("common.page_of", n=page + 1, m=pages)
-                                        if pages > 1 else "") if x)
+            of = t("common.page_of", n=page + 1, m=pages) if pages > 1 else ""
+            hint = rendered(lambda tt, parts=(note, of): " ".join(
+                str(retranslate(x, tt)) for x in parts if x), t)
             resp = ask(ctx.ui, ctx.screen(
                 ScreenKind.CHOICE, t("guide.pick_matter"), text=text, hint=hint,
-                options=tuple(Action(f"matter:{m['id']}", str(m["name"])) for m in shown),
+                options=tuple(Action(f"matter:{m['id']}", local(ctx, m, "name")) for m in shown),
                 actions=tuple(actions)))
             if resp.action == "page_prev":
                 page = max(0, page - 1)
