@@ -13,6 +13,7 @@ reported with the matching key. A job that does not finish within `timeout` of
 
 from __future__ import annotations
 
+import http.client
 import logging
 import re
 import time
@@ -70,7 +71,10 @@ class IppA4Printer(Device):
     # -- lifecycle / status -----------------------------------------------------------
     def open(self) -> None:
         with self.lock:
-            msg = self._printer_attributes()
+            try:
+                msg = self._printer_attributes()
+            except IppError as exc:
+                raise IppError(peer_status(exc).message) from exc
             self._model = str(msg.first(GroupTag.PRINTER, "printer-make-and-model", ""))
             self._opened = True
 
@@ -97,7 +101,7 @@ class IppA4Printer(Device):
             try:
                 msg = self._printer_attributes()
             except IppError as exc:
-                return DeviceStatus(DeviceState.OFFLINE, frozenset(), exc.detail)
+                return peer_status(exc)
             p = msg.group(GroupTag.PRINTER)
             return printer_status(
                 (p.get("printer-state") or [None])[0], p.get("printer-state-reasons") or [],
@@ -205,6 +209,18 @@ class IppA4Printer(Device):
             if state in (JobState.CANCELED, JobState.ABORTED, JobState.COMPLETED):
                 return
             time.sleep(min(self.poll, 0.2))
+
+
+def peer_status(exc: IppError) -> DeviceStatus:
+    """Why Get-Printer-Attributes failed, as a status: nobody there (`offline`), or a peer
+    that is no IPP printer (`no_device`, "not_ipp"): an HTTP server that refuses the
+    POST or answers something else, a port that speaks no HTTP, or one that says nothing."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError) and not isinstance(cause, (http.client.HTTPException,
+                                                             TimeoutError)):
+        return DeviceStatus(DeviceState.OFFLINE, frozenset(), exc.detail)
+    return DeviceStatus(DeviceState.NO_DEVICE, frozenset({"not_ipp"}),
+                        f"no IPP answer: {exc.detail}")
 
 
 def _describe(st: DeviceStatus) -> str:

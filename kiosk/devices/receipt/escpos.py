@@ -38,6 +38,7 @@ from kiosk.devices.receipt.escpos_status import (
     is_status_byte,
     parse_gs_r_paper,
     parse_status,
+    probe_status,
     to_device_status,
 )
 from kiosk.devices.receipt.model import PaperProfile, QrMode, Receipt, SizeCommand
@@ -91,6 +92,8 @@ class EscposReceiptPrinter(Device):
         self.job_timeout = float(uri.param("job_timeout", "30"))
         self.poll_interval = float(uri.param("poll_interval", "0.5"))
         self._job_end_seen: tuple[bool, bool] | None = None
+        # Bytes that were no DLE EOT answer while status() asked (not an ESC/POS peer).
+        self._noise = bytearray()
 
     # -- lifecycle ---------------------------------------------------------------
     def open(self) -> None:
@@ -120,6 +123,8 @@ class EscposReceiptPrinter(Device):
             for b in data:
                 if is_status_byte(b):
                     return b
+                if len(self._noise) < 64:
+                    self._noise.append(b)
                 gs_r = parse_gs_r_paper(b)
                 if gs_r is not None:
                     self._job_end_seen = gs_r
@@ -143,18 +148,27 @@ class EscposReceiptPrinter(Device):
             self.transport.open()
 
     def status(self) -> DeviceStatus:
+        """Online only if the printer answers DLE EOT with status bytes (`probe_status`)."""
         with self.lock:
             try:
                 self._ensure_open()
-                return to_device_status(self._poll())
+                if not self.transport.can_read:
+                    return to_device_status(EscposStatus())
+                try:
+                    self.transport.discard_input()  # stale bytes are nobody's answer
+                except TransportError:  # a TCP printer closes idle connections: reconnect
+                    self.transport.open()
+                self._noise = bytearray()
+                polled = self._poll()
+                return probe_status(polled, bytes(self._noise))
             except TransportError as exc:
                 state = DeviceState.NO_DEVICE if exc.missing else DeviceState.OFFLINE
                 return DeviceStatus(state, frozenset(), exc.detail)
 
     def self_test(self) -> SelfTestReport:
         st = self.status()
-        checks = (Check("link", st.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE),
-                        st.message or repr(self.transport)),
+        checks = (Check("link", self.transport.is_open, repr(self.transport)
+                        if self.transport.is_open else st.message),
                   Check("status_answer", "status_unknown" not in st.details
                         and st.state not in (DeviceState.OFFLINE, DeviceState.NO_DEVICE),
                         "DLE EOT answered" if "status_unknown" not in st.details

@@ -113,6 +113,30 @@ def to_device_status(st: EscposStatus) -> DeviceStatus:
     return DeviceStatus(state, frozenset(details))
 
 
+NO_ANSWER = "no ESC/POS status answer"
+
+
+def probe_status(st: EscposStatus, noise: bytes = b"") -> DeviceStatus:
+    """The printer's status as the technician and the health poll see it.
+
+    Online only when the peer answered DLE EOT with real status bytes and nothing else: a
+    TCP connect (an HTTP server, any open port) or a serial port that stays silent is
+    `no_device`; a peer that answers with bytes that are no status (HTTP text, a shell,
+    line noise) is `hardware_error` ("not_escpos"). Printing keeps `to_device_status`,
+    where a printer that never answers may still print, unconfirmed.
+    """
+    if noise:
+        shown = " ".join(f"{b:02x}" for b in noise[:16]) + (" …" if len(noise) > 16 else "")
+        return DeviceStatus(DeviceState.HARDWARE_ERROR,
+                            frozenset({"status_unknown", "not_escpos"}),
+                            f"{NO_ANSWER}: the peer sent {shown}")
+    if not st.answered:
+        msg = f"{NO_ANSWER} (nothing came back to DLE EOT 1)"
+        return DeviceStatus(DeviceState.NO_DEVICE,
+                            frozenset({"status_unknown", "no_status_answer"}), msg)
+    return to_device_status(st)
+
+
 def error_key(status: DeviceStatus) -> str:
     """Translation key for why a receipt cannot print now ('' when it can)."""
     d = status.details
