@@ -23,6 +23,13 @@ def _config(args: argparse.Namespace) -> Any:
     return load_config(getattr(args, "config", None))
 
 
+def _translator(args: argparse.Namespace) -> Any:
+    from kiosk.i18n import Translator
+    from kiosk.maintenance.messages import cli_locale
+
+    return Translator(cli_locale(getattr(args, "lang", None)))
+
+
 def cmd_selftest(args: argparse.Namespace) -> int:
     from kiosk.maintenance.selftest import run_configured
 
@@ -68,9 +75,9 @@ def cmd_set_pin(args: argparse.Namespace) -> int:
     try:
         access.pins.set_pin(pin)
     except PinPolicyError as exc:
-        from kiosk.i18n import Translator
-
-        print(f"PIN refused: {Translator('en')(exc.key)}", file=sys.stderr)
+        t = _translator(args)
+        print(t("technician.pin_refused", reason=t(exc.key)) + f"  [{exc.key}]",
+              file=sys.stderr)
         return 2
     access.audit("pin_set", via="shell")
     print(f"technician PIN stored in {access.pins.hash_file} (salted scrypt hash)")
@@ -84,7 +91,7 @@ def cmd_card_entry(args: argparse.Namespace) -> int:
     try:
         entry = card_entry(number, args.label)
     except CardEntryError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
+        print(_translator(args)("technician.card_refused", reason=str(exc)), file=sys.stderr)
         return 2
     print("Add this line to maintenance.technician_cards in the terminal's config:")
     print(json.dumps(entry, ensure_ascii=False))
@@ -104,13 +111,9 @@ def cmd_health(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(snap, ensure_ascii=False, indent=1))
     else:
-        print(f"terminal {snap['terminal']}  version {snap['app_version']}  "
-              f"uptime {snap['uptime_s']:.0f}s  disk free {snap['disk'].get('free_mb')} MiB")
-        for d in snap["devices"]:
-            flag = "FAULT" if d["fault"] else ("  -  " if not d["fitted"] else "  ok ")
-            print(f"{flag} {d['kind']:<8} {d['state']:<15} {' '.join(d['details'])} "
-                  f"{d['message']}".rstrip())
-        print(f"outbox {snap['outbox']}  packages {snap['packages'].get('active')}")
+        from kiosk.maintenance.health_report import render_health
+
+        print(render_health(snap, _translator(args)))
     return 1 if any(d["fault"] for d in snap["devices"]) else 0
 
 
@@ -122,7 +125,9 @@ def cmd_export_logs(args: argparse.Namespace) -> int:
     try:
         res = export_logs(log_file(cfg), Path(args.dest), cfg.terminal.id)
     except ExportError as exc:
-        print(f"export failed: {exc}", file=sys.stderr)
+        t = _translator(args)
+        print(t("technician.export_failed", reason=t(exc.key), dest=args.dest,
+                detail=exc.detail) + f"  [{exc.key}]", file=sys.stderr)
         return 1
     print(f"{res.path} ({res.bytes} bytes, {len(res.files)} files, {res.masked} values masked)")
     return 0
