@@ -43,3 +43,24 @@ def test_collections_run_on_the_gui_thread(qtbot, make_runtime) -> None:  # type
         assert seen and set(seen) == {threading.main_thread().name}
     finally:
         gc.callbacks.remove(callback)
+
+
+def test_start_up_objects_are_frozen_and_new_cycles_still_collected(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    """A full collection on the GUI thread walked every start-up object (35-50 ms); the
+    guard's first check freezes them, and cycles made afterwards are still collected."""
+    import weakref
+
+    win = MainWindow(make_runtime(), QSize(1280, 1024))
+    qtbot.addWidget(win)
+    guard = gc_guard.install()
+    qtbot.waitUntil(lambda: guard.frozen, timeout=5000)
+    assert gc.get_freeze_count() > 1000
+    cycle = Cycle()
+    gone = weakref.ref(cycle)
+    del cycle
+    before = guard.collections
+    for _ in range(5000):  # enough garbage to pass the thresholds
+        Cycle()
+    qtbot.waitUntil(lambda: guard.collections > before, timeout=5000)
+    gc.collect()
+    assert gone() is None
