@@ -3,7 +3,9 @@
 With a display it opens the full-screen kiosk. Without one (or with `--headless`) a
 scripted citizen goes through a flow using the real widgets and leaves, in OUT:
 a screenshot of every screen it passed, the printed A4 PDF, and the receipt (ESC/POS
-bytes plus a readable text rendering).
+bytes plus a readable text rendering). Either way it logs, masked, to the same file as
+`kiosk run` (`kiosk.logs.log_file`; set up by `kiosk.cli`), so `kiosk maintenance
+export-logs` after a demo or a training session holds its logs.
 """
 
 from __future__ import annotations

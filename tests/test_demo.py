@@ -30,3 +30,32 @@ def test_headless_demo_writes_screens_pdf_and_receipt(tmp_path: Path) -> None:
     assert b"\x1dV" in raw  # cut
     # logs never carry a full ID number
     assert "441900198503143627" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_demo_writes_the_log_file_that_export_logs_packs(tmp_path: Path) -> None:
+    """`kiosk demo` logs to the same masked file as `kiosk run`, so a technician's log
+    export after a demo (or a training session) holds the demo's logs."""
+    import zipfile
+
+    from synthetic.citizens import CITIZENS
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["KIOSK_STORAGE_DATA_DIR"] = str(tmp_path / "data")
+    demo = subprocess.run([sys.executable, "-m", "kiosk", "demo", "--headless", "--out",
+                           str(tmp_path / "demo")], capture_output=True, text=True,
+                          timeout=180, env=env, check=False)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    export = subprocess.run([sys.executable, "-m", "kiosk", "maintenance", "export-logs",
+                             str(tmp_path / "usb")], capture_output=True, text=True,
+                            timeout=120, env=env, check=False)
+    assert export.returncode == 0, export.stderr
+    (bundle,) = (tmp_path / "usb").glob("kiosk-logs-*.zip")
+    with zipfile.ZipFile(bundle) as zf:
+        logs = "".join(zf.read(n).decode("utf-8") for n in zf.namelist()
+                       if n.startswith("logs/"))
+    assert "starting flow ss_certificate" in logs
+    assert "flow ss_certificate ended (completed)" in logs
+    assert "4419**********3627" in logs  # the citizen was identified, masked
+    for c in CITIZENS:
+        assert c.id_number not in logs and c.name not in logs, c.key
