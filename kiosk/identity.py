@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
@@ -119,9 +120,9 @@ class Identity:
     def masked_english_name(self) -> str:
         return mask_english_name(self.english_name)
 
-    def public_view(self) -> dict[str, str]:
-        """Masked fields that screens and documents may show."""
-        return {"masked_id": self.masked_id, "masked_name": self.masked_name}
+    def view(self, *, reveal: bool = False) -> IdentityView:
+        """What flow data, templates, requests and records read: masked (see IdentityView)."""
+        return IdentityView(self, reveal=reveal)
 
     def masked_view(self) -> dict[str, str]:
         """Every field a technician may see without `--show-personal-data`."""
@@ -135,6 +136,82 @@ class Identity:
             "valid_to": self.valid_to.isoformat() if self.valid_to else "",
             "photo_format": self.photo_format,
         }
+
+
+# Fields every view shows as they are: nothing here names or numbers a person.
+_PLAIN = ("source", "card_kind", "gender", "nationality", "valid_to", "photo_format")
+# Fields a view shows masked; their real value only through `.full` where revealed.
+MASKED_FIELDS = ("id_number", "name", "english_name", "pass_number", "card_number")
+# Fields only a revealed `.full` shows at all (an address has no useful masked form).
+_FULL_ONLY = ("birth_date", "ethnicity", "address", "issuer")
+
+
+class IdentityView(Mapping[str, Any]):
+    """The one way flow data reads an identity: masked unless the caller reveals it.
+
+    `view["id_number"]` (or `view.id_number`, `{identity.id_number}` in a template) is
+    `4419**********1234`, `name` is `张*`. `view["full"]` is the view with real values
+    only when the view was made with `reveal=True` — which the flow context does for
+    exactly two readers: a request to the platform and the printed A4 certificate.
+    Everywhere else (screens, receipts, previews, records, conditions) `full` is the
+    same masked view, so a template cannot print or send a full number by asking.
+    """
+
+    __slots__ = ("_identity", "_reveal", "_unmasked")
+
+    def __init__(self, identity: Identity, *, reveal: bool = False,
+                 _unmasked: bool = False) -> None:
+        self._identity = identity
+        self._reveal = reveal
+        self._unmasked = _unmasked
+
+    def _value(self, key: str) -> Any:
+        ident = self._identity
+        if key == "source":
+            return ident.source.value
+        if key == "gender":
+            return ident.gender.value
+        if key in ("valid_to", "birth_date"):
+            value = getattr(ident, key)
+            return value.isoformat() if value else ""
+        if key in ("masked_id", "masked_name"):
+            return getattr(ident, key)
+        raw = getattr(ident, key)
+        if self._unmasked or key not in MASKED_FIELDS:
+            return raw
+        return mask_name(raw) if key == "name" else (
+            mask_english_name(raw) if key == "english_name" else mask_id_number(raw))
+
+    def _keys(self) -> tuple[str, ...]:
+        keys = _PLAIN + MASKED_FIELDS + ("masked_id", "masked_name")
+        return keys + _FULL_ONLY if self._unmasked else keys
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "full":
+            return IdentityView(self._identity, reveal=self._reveal,
+                                _unmasked=self._reveal)
+        if key not in self._keys():
+            raise KeyError(key)
+        return self._value(key)
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __repr__(self) -> str:
+        return (f"IdentityView(source={self._identity.source.value}, "
+                f"id={self._identity.masked_id}, name={self._identity.masked_name}"
+                f"{', unmasked' if self._unmasked else ''})")
+
+    __str__ = __repr__
 
 
 _ID_IN_TEXT = re.compile(r"(?<![0-9])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9])")

@@ -79,3 +79,50 @@ def test_expiry_counts_the_last_valid_day_and_long_term_never_expires() -> None:
     assert zhou.valid_to == date(2024, 8, 16)
     assert not zhou.expired(date(2024, 8, 16)) and zhou.expired(date(2024, 8, 17))
     assert li.valid_to is None and not li.expired(date(2099, 1, 1))
+
+
+def _chen() -> Identity:
+    from datetime import date
+
+    return Identity(IdentitySource.ID_CARD, "441900198503143627", "陈晓梅",
+                    birth_date=date(1985, 3, 14), address="东莞市莞城街道某路1号",
+                    english_name="CHEN XIAOMEI", card_number="A12345678")
+
+
+def test_the_view_masks_by_default_even_when_asked_for_full() -> None:
+    view = _chen().view()
+    assert (view["id_number"], view["name"]) == ("4419**********3627", "陈**")
+    assert (view.id_number, view.name, view.source) == ("4419**********3627", "陈**", "id_card")
+    assert view["english_name"] == "C*** X******" and view["card_number"] == "A123*5678"
+    assert view["full"]["id_number"] == "4419**********3627" and view.full.name == "陈**"
+    for hidden in ("address", "birth_date"):  # no useful masked form: not there at all
+        assert hidden not in view and hidden not in view.full
+    everything = repr(dict(view)) + repr(dict(view.full)) + repr(view) + str(view.full)
+    for secret in ("441900198503143627", "陈晓梅", "CHEN XIAOMEI", "东莞市", "1985-03-14"):
+        assert secret not in everything
+
+
+def test_a_revealed_view_gives_real_values_only_under_full() -> None:
+    view = _chen().view(reveal=True)
+    assert view["id_number"] == "4419**********3627" and view["name"] == "陈**"
+    full = view["full"]
+    assert (full["id_number"], full["name"], full["address"], full["birth_date"]) == (
+        "441900198503143627", "陈晓梅", "东莞市莞城街道某路1号", "1985-03-14")
+    assert "441900198503143627" not in repr(full)  # a slip into a log stays masked
+
+
+def test_the_session_holds_identities_once_and_wipe_drops_them() -> None:
+    from kiosk.session import Session
+
+    session = Session()
+    session.set_identity(_chen())
+    session.set_companion("spouse", Identity(IdentitySource.ID_CARD, "441900198309214153",
+                                             "黄志强"))
+    with pytest.raises(ValueError):
+        session.set_companion("identity", _chen())
+    views = session.views()
+    assert sorted(views) == ["identity", "spouse"] and views["spouse"].name == "黄**"
+    assert session.views(reveal=True)["spouse"].full.id_number == "441900198309214153"
+    assert session.data == {}  # nothing copied into flow data
+    session.wipe()
+    assert session.identity is None and session.companions == {} and session.views() == {}

@@ -77,7 +77,8 @@ class FlowContext:
     def for_identity(self, key: str) -> str:
         """`KEY.<source>` when the strings have a variant for how the citizen identified
         (result.take.ss_card: take the card out of the slot), else `KEY`."""
-        source = (self.data.get("identity") or {}).get("source", "")
+        ident = self.session.identity
+        source = ident.source.value if ident is not None else ""
         if key and source and self.t.has(f"{key}.{source}"):
             return f"{key}.{source}"
         return key
@@ -90,9 +91,14 @@ class FlowContext:
         return Screen(kind=kind, step_id=self.step_id, title=title,
                       position=kwargs.pop("position", self.position), **kwargs)
 
-    def template_data(self) -> dict[str, Any]:
+    def template_data(self, *, reveal: bool = False) -> dict[str, Any]:
+        """Flow data for templates, conditions and requests. `identity` (and each
+        companion) is the session's typed identity seen through its masked view;
+        `reveal=True` lets `identity.full.*` show real values, for the two readers that
+        need them: a request to the platform and the printed certificate."""
         now = datetime.now()
         out = dict(self.session.data)
+        out.update(self.session.views(reveal=reveal))
         out["terminal"] = dict(self.terminal)
         out["now"] = {"date": now.strftime("%Y-%m-%d"), "datetime": now.strftime("%Y-%m-%d %H:%M"),
                       "year": now.year}

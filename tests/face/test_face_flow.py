@@ -190,9 +190,8 @@ def test_qr_messages_then_identified(kiosk, backend) -> None:  # type: ignore[no
               "未查询到该二维码的信息，请刷新身份码后重新扫码",
               "二维码已过期，请在App中刷新后重新扫码"]
     assert [w for w in wanted if w in statuses] == wanted
-    assert session.identity is None or session.identity.masked_name == "陈**"
-    assert session.data["identity"]["masked_name"] == "陈**"
-    assert session.data["identity"]["source"] == "qr"
+    assert session.identity.masked_name == "陈**"
+    assert session.identity.source.value == "qr" and "identity" not in session.data
 
 
 def test_appointment_qr_identifies_and_keeps_the_appointment(kiosk) -> None:  # type: ignore[no-untyped-def]
@@ -206,7 +205,7 @@ def test_appointment_qr_identifies_and_keeps_the_appointment(kiosk) -> None:  # 
     assert result.outcome == "completed"
     assert "二维码已过期，请在App中刷新后重新扫码" in [s.status for s in citizen.screens]
     assert session.data["appointment"]["category"] == "ss"
-    assert session.data["identity"]["masked_name"] == "陈**"
+    assert session.identity.masked_name == "陈**"
 
 
 def test_qr_method_needs_scanner_and_platform(make_runtime) -> None:  # type: ignore[no-untyped-def]

@@ -62,6 +62,12 @@ def _edit(path: Path, old: str, new: str) -> None:
      "steps[2].options[0].label", "missing in zh_CN"),
     ("no_property", 'store_as = "spouse"', 'store_as = "identity"', "steps[3].store_as",
      "must not replace"),
+    # the identity view masks: a request must ask for the real number explicitly
+    ("ss_certificate", '"{identity.full.id_number}"', '"{identity.id_number}"',
+     "steps[2].request",
+     "{identity.id_number} is masked; the platform needs {identity.full.id_number}"),
+    ("no_property", '"{spouse.full.id_number}"', '"{spouse.id_number}"', "steps[5].request",
+     "{spouse.id_number} is masked"),
     ("evaluation", 'pattern = "^[A-Z][0-9]{3}$"', 'pattern = "^[A-Z"', "steps[0].pattern",
      "not a valid pattern"),
     ("service_guide", 'actions = [\n  { id = "back"', 'actions = [\n  { id = "elsewhere"',

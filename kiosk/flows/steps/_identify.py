@@ -131,13 +131,6 @@ class SsCardMethod(CardReaderMethod):
     device_kind = "sscard"
 
 
-def identity_data(identity: Identity) -> dict[str, str]:
-    """What later steps and templates may use (the session wipes it)."""
-    return {"id_number": identity.id_number, "name": identity.name,
-            "masked_id": identity.masked_id, "masked_name": identity.masked_name,
-            "source": identity.source.value}
-
-
 def refuse_expired(step: StepType, identity: Identity) -> None:
     """An expired card identifies nobody, unless the flow says so (`accept_expired`)."""
     if identity.expired() and not step.param("accept_expired", False):

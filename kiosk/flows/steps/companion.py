@@ -1,31 +1,40 @@
 """`identify_companion`: a second person (a spouse) identifies with their own card.
 
-The citizen's session identity stays as it is; the companion's identity goes to
-`data[store_as]` (wiped with the session). The companion must be a different
-person: when the citizen's own card is read again, the screen asks them to take it
-back and let the companion place theirs, and keeps waiting.
+The citizen's session identity stays as it is; the companion's identity is held by
+the session, typed, under `store_as` (`session.companions`, wiped with the session) and
+templates and requests read it like the citizen's: `{spouse.name}` masked,
+`{spouse.full.id_number}` only in a platform request. The companion must be a
+different person (`distinct_from`: "identity", the citizen, or an earlier companion):
+when that person's card is read again, the screen asks them to take it back and let
+the companion place theirs, and keeps waiting.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 import time
 
-from kiosk.documents.textfmt import TemplateError, lookup
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps._identify import (
     IDENTIFY_METHODS,
     IdentifyEvent,
-    identity_data,
     refuse_expired,
 )
 from kiosk.flows.steps.base import StepType
 
 log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,31}$")
+
+
+def _person(value: object) -> str:
+    """`distinct_from`: a person's name; the older form `identity.id_number` still works."""
+    return str(value).removesuffix(".id_number")
 
 
 class IdentifyCompanionStep(StepType):
@@ -41,8 +50,13 @@ class IdentifyCompanionStep(StepType):
             if m not in IDENTIFY_METHODS:
                 raise DefinitionError(file, f"{path}.methods[{i}]",
                                       f"unknown identify method {m!r}")
-        if step.params.get("store_as", "companion") in ("identity", "record"):
-            raise DefinitionError(file, f"{path}.store_as", "must not replace the citizen's data")
+        store_as = step.params.get("store_as", "companion")
+        if store_as in ("identity", "record") or not _NAME.match(str(store_as)):
+            raise DefinitionError(file, f"{path}.store_as",
+                                  "must not replace the citizen's data (a lowercase name)")
+        if not _NAME.match(_person(step.params.get("distinct_from", "identity"))):
+            raise DefinitionError(file, f"{path}.distinct_from",
+                                  "names a person of the visit: \"identity\" or a companion")
 
     def run(self, ctx: FlowContext) -> StepResult:
         t = ctx.t
@@ -51,10 +65,9 @@ class IdentifyCompanionStep(StepType):
         methods = [m for m in methods if m.available()]
         if not methods:
             raise StepError("device.idcard.offline", "no identify method available", retry=False)
-        try:
-            own = str(lookup(ctx.data, self.param("distinct_from", "identity.id_number")))
-        except TemplateError:
-            own = ""
+        who = _person(self.param("distinct_from", "identity"))
+        other = ctx.session.identity if who == "identity" else ctx.session.companions.get(who)
+        own = other.id_number if other is not None else ""
         text = t(self.param("prompt", "companion.prompt"))
 
         def screen(status: str = ""):  # type: ignore[no-untyped-def]
@@ -100,7 +113,7 @@ class IdentifyCompanionStep(StepType):
                                 running[m.name] = start(m)
                         continue
                     refuse_expired(self, ev.identity)
-                    ctx.data[self.param("store_as", "companion")] = identity_data(ev.identity)
+                    ctx.session.set_companion(self.param("store_as", "companion"), ev.identity)
                     log.info("companion identified for %s", ctx.flow.id)
                     ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t("identify.success"),
                                            text=ev.identity.masked_name, illustration="check",

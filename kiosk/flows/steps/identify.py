@@ -16,7 +16,6 @@ from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps._identify import (
     IDENTIFY_METHODS,
     IdentifyEvent,
-    identity_data,
     refuse_expired,
 )
 from kiosk.flows.steps.base import StepType
@@ -73,8 +72,7 @@ class IdentifyStep(StepType):
                     continue
                 if ev.kind == "ok" and ev.identity is not None:
                     refuse_expired(self, ev.identity)
-                    ctx.session.set_identity(ev.identity)
-                    ctx.data["identity"] = identity_data(ev.identity)
+                    ctx.session.set_identity(ev.identity)  # held once, typed
                     ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t("identify.success"),
                                            text=ev.identity.masked_name, illustration="check",
                                            idle=False))

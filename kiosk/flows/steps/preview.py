@@ -23,10 +23,9 @@ class PreviewStep(TemplateStep):
     def run(self, ctx: FlowContext) -> StepResult:
         t = ctx.t
         template = ctx.package.templates[self.param("template")]
-        data = ctx.template_data()
-        try:
-            doc = render_a4(template, data, ctx.package.asset)
-            preview = render_a4(template, data, ctx.package.asset, masked=True)
+        try:  # the printed certificate may show `identity.full.*`; the screen never does
+            doc = render_a4(template, ctx.template_data(reveal=True), ctx.package.asset)
+            preview = render_a4(template, ctx.template_data(), ctx.package.asset, masked=True)
         except TemplateError as err:
             raise StepError("device.a4.bad_document", str(err), retry=False) from err
         key = self.param("store_as", "document")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.screens import ScreenKind
-from kiosk.flows.steps._request import render_request
+from kiosk.flows.steps._request import check_request, render_request
 from kiosk.flows.steps.base import StepType
 
 
@@ -16,13 +16,19 @@ class QueryStep(StepType):
     optional = ("request", "progress")
     string_params = ("progress",)
 
+    @classmethod
+    def validate(cls, step, pkg, file, path):  # type: ignore[no-untyped-def]
+        super().validate(step, pkg, file, path)
+        check_request(step, pkg, file, path)
+
     def run(self, ctx: FlowContext) -> StepResult:
         t = ctx.t
         ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, t(self.param("progress", "query.progress")),
                                illustration="search", idle=False))
         if ctx.backend is None:
             raise StepError("backend.unreachable", "no backend configured")
-        body = render_request(self.param("request", {}), ctx.template_data())
+        # The platform is one of the two readers that get real identity values.
+        body = render_request(self.param("request", {}), ctx.template_data(reveal=True))
         from kiosk.backend.client import BackendError
 
         try:

@@ -7,7 +7,7 @@ import uuid
 from kiosk.documents.textfmt import TemplateError
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.screens import ScreenKind
-from kiosk.flows.steps._request import render_request
+from kiosk.flows.steps._request import check_request, render_request
 from kiosk.flows.steps.base import StepType
 
 
@@ -23,6 +23,11 @@ class TicketStep(StepType):
     optional = ("request", "store_as", "progress")
     string_params = ("progress",)
 
+    @classmethod
+    def validate(cls, step, pkg, file, path):  # type: ignore[no-untyped-def]
+        super().validate(step, pkg, file, path)
+        check_request(step, pkg, file, path)
+
     def run(self, ctx: FlowContext) -> StepResult:
         from kiosk.backend.client import BackendError
 
@@ -31,7 +36,8 @@ class TicketStep(StepType):
         if ctx.backend is None:
             raise StepError("backend.unreachable", "no backend configured")
         try:
-            body = render_request(self.param("request", {}), ctx.template_data())
+            # The platform is one of the two readers that get real identity values.
+            body = render_request(self.param("request", {}), ctx.template_data(reveal=True))
         except TemplateError as err:
             raise StepError("error.app", str(err), retry=False) from err
         keys = ctx.data.setdefault("_idempotency", {})

@@ -36,7 +36,6 @@ def run(a4_uri: str, receipt_uri: str, answer: Any) -> tuple[Any, list[dict], li
                       {"cert_a4": A4, "cert_receipt": RECEIPT})
     session = Session()
     session.set_identity(Identity(IdentitySource.ID_CARD, "441900199001011234", "陈小明"))
-    session.data["identity"] = {"name": "陈小明", "id_number": "441900199001011234"}
     ui = ScriptedInteraction(session.cancel, answer)
     records: list[dict] = []
     devices = {"a4": create_device("a4", a4_uri), "receipt": create_device("receipt",
