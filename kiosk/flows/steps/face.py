@@ -22,6 +22,7 @@ import queue
 import threading
 from typing import Any
 
+from kiosk.backend.errors import BackendError
 from kiosk.devices.base import DeviceState
 from kiosk.devices.camera.api import Camera
 from kiosk.flows.context import FlowContext, StepError, StepResult
@@ -106,8 +107,6 @@ class VerifyFaceStep(StepType):
             raise _Fallback("face.no_reference", "no decoded ID card photo")
         if ctx.backend is None:
             raise _Fallback("face.no_reference", "no platform")
-        from kiosk.backend.client import BackendError
-
         try:
             answer = ctx.backend.post_json(PHOTO, {"id_number": identity.id_number})
             return base64.b64decode(answer["image_b64"], validate=True)

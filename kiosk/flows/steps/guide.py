@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from kiosk.backend.errors import BackendError
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.interaction import ask
 from kiosk.flows.screens import Action, ScreenKind
@@ -67,8 +68,6 @@ def fetch_cached(ctx: FlowContext, path: str, key: str, max_age_s: float
 
     Returns (value, fetched) where fetched is None for an answer that is fresh.
     """
-    from kiosk.backend.client import BackendError
-
     cache = read_cache(ctx)
     cached = cache.get(CACHE_KIND, key)
     if cached is not None and time.time() - cached.fetched < max_age_s:

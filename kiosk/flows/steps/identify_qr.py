@@ -18,6 +18,7 @@ import time
 from datetime import date
 from typing import Any
 
+from kiosk.backend.errors import BackendError
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
 from kiosk.devices.scanner.api import CodeScanner
 from kiosk.flows.steps._identify import Emit, IdentifyEvent, IdentifyMethod
@@ -81,8 +82,6 @@ class QrMethod(IdentifyMethod):
 
     def _resolve(self, code: str, emit: Emit) -> bool:
         """Ask the platform about one code; True when the method is done."""
-        from kiosk.backend.client import BackendError
-
         m = QR_PATTERN.match(code)
         if m is None:
             log.info("qr: not a government code (len=%d)", len(code))

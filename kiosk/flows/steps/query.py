@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kiosk.backend.errors import BackendError
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.screens import ScreenKind
 from kiosk.flows.steps._request import check_request, render_request
@@ -29,8 +30,6 @@ class QueryStep(StepType):
             raise StepError("backend.unreachable", "no backend configured")
         # The platform is one of the two readers that get real identity values.
         body = render_request(self.param("request", {}), ctx.template_data(reveal=True))
-        from kiosk.backend.client import BackendError
-
         try:
             answer = ctx.backend.post_json(self.param("endpoint"), body)
         except BackendError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from kiosk.backend.errors import BackendError
 from kiosk.documents.textfmt import TemplateError
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.screens import ScreenKind
@@ -29,8 +30,6 @@ class TicketStep(StepType):
         check_request(step, pkg, file, path)
 
     def run(self, ctx: FlowContext) -> StepResult:
-        from kiosk.backend.client import BackendError
-
         ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, ctx.t(self.param("progress", "ticket.progress")),
                                illustration="receipt", idle=False))
         if ctx.backend is None:
