@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.flows.interaction import Interaction
-from kiosk.flows.model import FlowDef
-from kiosk.flows.package import FlowPackage
+from kiosk.flows.model import FlowDef, FlowPackage
 from kiosk.flows.screens import Screen, ScreenKind
 from kiosk.i18n import Translator
 from kiosk.session import Session

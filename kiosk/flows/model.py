@@ -1,10 +1,19 @@
-"""Flow definitions as data: steps, parameters and transitions."""
+"""Flow definitions as data: steps, parameters and transitions, and the package of flows.
+
+`FlowPackage` lives here, with the other data types, rather than beside the loader in
+`package.py`: the loader checks steps against the step types, and the step types (and
+the flow context) only need the package's shape. Keeping the shape apart keeps that
+from becoming an import circle.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from kiosk.i18n import Translator
 
 END = "__end__"
 # Keys of a step table that are not parameters of the step type.
@@ -114,3 +123,43 @@ def parse_flow(data: Mapping[str, Any], file: str) -> FlowDef:
         enabled=bool(data.get("enabled", True)), order=int(data.get("order", 100)),
         identify_methods=tuple(methods),
     )
+
+
+@dataclass(frozen=True)
+class FlowPackage:
+    root: Path
+    id: str
+    version: str
+    min_app_version: str
+    flows: Mapping[str, FlowDef]
+    templates: Mapping[str, Mapping[str, Any]]
+    strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    disable: tuple[str, ...] = ()
+    priority: int = 100
+    # For a composed set: its packages, bottom first; and which package each flow came from.
+    layers: tuple[FlowPackage, ...] = ()
+    flow_origin: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Package id -> version for every package in this set (heartbeats, status)."""
+        return {p.id: p.version for p in self.layers} if self.layers else {self.id: self.version}
+
+    def asset(self, rel: str) -> Path:
+        """Resolve an asset path inside the package (top layer first); refuse escapes."""
+        for pkg in reversed(self.layers) if self.layers else (self,):
+            path = (pkg.root / rel).resolve()
+            if path.is_relative_to(pkg.root.resolve()) and path.is_file():
+                return path
+        raise DefinitionError(rel, "", "asset missing or outside the package")
+
+    def translator(self, locale: str) -> Translator:
+        return Translator(locale, self.strings)
+
+    def catalog(self) -> list[FlowDef]:
+        """Enabled flows in home-screen order."""
+        return sorted((f for f in self.flows.values() if f.enabled), key=lambda f: f.order)

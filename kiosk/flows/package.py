@@ -15,12 +15,13 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.flows.model import DefinitionError, FlowDef, parse_flow
-from kiosk.i18n import LOCALES, Translator
+# FlowPackage is defined with the other data types; importing it from here still works.
+from kiosk.flows.model import DefinitionError, FlowDef, FlowPackage, parse_flow
+from kiosk.flows.steps.registry import STEP_TYPES
+from kiosk.i18n import LOCALES
 
 PACKAGE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}$")
@@ -35,46 +36,6 @@ def version_key(version: str) -> tuple[int, ...]:
     while len(parts) < 4:
         parts.append(0)
     return tuple(parts)
-
-
-@dataclass(frozen=True)
-class FlowPackage:
-    root: Path
-    id: str
-    version: str
-    min_app_version: str
-    flows: Mapping[str, FlowDef]
-    templates: Mapping[str, Mapping[str, Any]]
-    strings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    disable: tuple[str, ...] = ()
-    priority: int = 100
-    # For a composed set: its packages, bottom first; and which package each flow came from.
-    layers: tuple[FlowPackage, ...] = ()
-    flow_origin: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return f"{self.id}@{self.version}"
-
-    @property
-    def versions(self) -> dict[str, str]:
-        """Package id -> version for every package in this set (heartbeats, status)."""
-        return {p.id: p.version for p in self.layers} if self.layers else {self.id: self.version}
-
-    def asset(self, rel: str) -> Path:
-        """Resolve an asset path inside the package (top layer first); refuse escapes."""
-        for pkg in reversed(self.layers) if self.layers else (self,):
-            path = (pkg.root / rel).resolve()
-            if path.is_relative_to(pkg.root.resolve()) and path.is_file():
-                return path
-        raise DefinitionError(rel, "", "asset missing or outside the package")
-
-    def translator(self, locale: str) -> Translator:
-        return Translator(locale, self.strings)
-
-    def catalog(self) -> list[FlowDef]:
-        """Enabled flows in home-screen order."""
-        return sorted((f for f in self.flows.values() if f.enabled), key=lambda f: f.order)
 
 
 def _parse_toml(data: bytes, rel: str) -> dict[str, Any]:
@@ -217,7 +178,6 @@ def _template_assets(value: Any) -> list[str]:
 def validate_package(pkg: FlowPackage, app_version: str | None = None) -> None:
     """Check every flow's steps against the registered step types and the package's files."""
     from kiosk import __version__
-    from kiosk.flows.steps import STEP_TYPES
 
     if version_key(pkg.min_app_version) > version_key(app_version or __version__):
         raise DefinitionError("manifest.toml", "min_app_version",

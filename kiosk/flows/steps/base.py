@@ -9,7 +9,7 @@ from kiosk.flows.model import DefinitionError, StepDef
 
 if TYPE_CHECKING:
     from kiosk.flows.context import FlowContext, StepResult
-    from kiosk.flows.package import FlowPackage
+    from kiosk.flows.model import FlowPackage
 
 
 class StepType(ABC):
