@@ -55,17 +55,25 @@ def _step_value(f: Field, value: str, delta: int) -> str:
 class Stepper(QWidget):
     """[−]  2025年03月  [+] : one value moved by touch, within its bounds."""
 
-    def __init__(self, f: Field, m: theme.Metrics, t: Translator) -> None:
+    def __init__(self, f: Field, m: theme.Metrics, t: Translator, stacked: bool = False
+                 ) -> None:
         super().__init__()
         self.setObjectName(f"field-{f.id}")
         self.f, self.t, self.value = f, t, f.value
-        h = QHBoxLayout(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(m.space(8))
+        h = QHBoxLayout()
         h.setContentsMargins(0, 0, 0, 0)
-        h.setSpacing(m.px(16))
+        h.setSpacing(m.space(16))
         name = label(f.label, "fieldLabel", wrap=False)
         name.setStyleSheet(f"font-size: {m.body}px; color: {theme.MUTED};")
-        name.setMinimumWidth(m.px(170))
-        h.addWidget(name)
+        if stacked:  # a narrow panel (portrait): the label above its − value + row
+            outer.addWidget(name)
+        else:
+            name.setMinimumWidth(m.px(170))
+            h.addWidget(name)
+        outer.addLayout(h)
         self.minus = button("−", f"field-{f.id}-minus")
         self.plus = button("+", f"field-{f.id}-plus")
         for b in (self.minus, self.plus):
@@ -187,7 +195,7 @@ def add_form_widgets(texts: QVBoxLayout, s: Screen, m: theme.Metrics, t: Transla
     if s.rows:
         texts.addLayout(_rows(s, m))
     if s.kind == ScreenKind.FORM and s.fields:
-        steppers = [Stepper(f, m, t) for f in s.fields]
+        steppers = [Stepper(f, m, t, stacked=portrait) for f in s.fields]
         for st in steppers:
             texts.addWidget(st)
         getter = lambda: {st.f.id: st.value for st in steppers}  # noqa: E731

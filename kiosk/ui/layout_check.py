@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
@@ -94,11 +94,17 @@ def _scroll_area_of(viewport: QWidget) -> QAbstractScrollArea | None:
 
 
 def _can_scroll(area: QAbstractScrollArea, vertical: bool) -> bool:
+    """The area lets the citizen reach content beyond its viewport that way (its bar may
+    not have caught up with a layout made a moment ago: the content's size decides)."""
     bar = area.verticalScrollBar() if vertical else area.horizontalScrollBar()
     policy = area.verticalScrollBarPolicy() if vertical else area.horizontalScrollBarPolicy()
-    from PySide6.QtCore import Qt
-
-    return policy != Qt.ScrollBarPolicy.ScrollBarAlwaysOff and bar.maximum() > 0
+    if policy == Qt.ScrollBarPolicy.ScrollBarAlwaysOff:
+        return False
+    inner = area.widget() if isinstance(area, QScrollArea) else None
+    viewport = area.viewport()
+    bigger = inner is not None and (inner.height() > viewport.height() if vertical
+                                    else inner.width() > viewport.width())
+    return bar.maximum() > 0 or bigger
 
 
 def _must_show(w: QWidget) -> bool:
@@ -116,9 +122,10 @@ def _cut_by(w: QWidget, root: QWidget, rect: QRect, problems: list[Problem]) -> 
         arect = _rect_in(a, root)
         if arect.contains(rect):
             continue
-        inter = arect.intersected(rect)
-        cut_w = rect.width() - inter.width()
-        cut_h = rect.height() - inter.height()
+        # How far the widget reaches past each side (not the intersection: a widget
+        # wholly below the fold is cut vertically, not sideways).
+        cut_w = max(0, arect.left() - rect.left()) + max(0, rect.right() - arect.right())
+        cut_h = max(0, arect.top() - rect.top()) + max(0, rect.bottom() - arect.bottom())
         if cut_w <= TOLERANCE and cut_h <= TOLERANCE:
             continue
         area = _scroll_area_of(a)
@@ -129,8 +136,11 @@ def _cut_by(w: QWidget, root: QWidget, rect: QRect, problems: list[Problem]) -> 
                                         f"{_name(area)}"))
             elif (cut_h > TOLERANCE and not _can_scroll(area, True)) or \
                     (cut_w > TOLERANCE and not _can_scroll(area, False)):
+                inner = area.widget() if isinstance(area, QScrollArea) else None
+                size = f"{inner.width()}x{inner.height()}" if inner is not None else "?"
                 problems.append(Problem("clipped", _name(w),
-                                        f"cut {cut_w}x{cut_h}px by {_name(area)}, which "
+                                        f"cut {cut_w}x{cut_h}px by {_name(area)} (viewport "
+                                        f"{a.width()}x{a.height()}, content {size}), which "
                                         "cannot scroll that way"))
             return
         problems.append(Problem("clipped", _name(w), f"{rect.getRect()} cut {cut_w}x{cut_h}px "

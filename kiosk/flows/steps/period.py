@@ -14,7 +14,6 @@ from kiosk.flows.periods import (
     Limits,
     PeriodError,
     check_range,
-    month_cn,
     month_index,
     month_text,
     preset_period,
@@ -70,8 +69,11 @@ class PeriodStep(StepType):
         return self._run_range(ctx, limits)
 
     def _limits_hint(self, ctx: FlowContext, limits: Limits) -> str:
-        return ctx.t("period.limits", earliest=month_cn(month_text(limits.earliest)),
-                     latest=month_cn(month_text(limits.latest)), max=limits.max_months)
+        def month(i: int) -> str:  # in the citizen's language (redrawn on a switch)
+            text = month_text(i)
+            return ctx.t("period.month_fmt", y=text[:4], m=text[5:7])
+        return ctx.t("period.limits", earliest=month(limits.earliest),
+                     latest=month(limits.latest), max=limits.max_months)
 
     def _run_year(self, ctx: FlowContext, limits: Limits) -> StepResult:
         t = ctx.t
