@@ -59,6 +59,27 @@ def metric_text(t: Translator, name: str, value: Any) -> str:
     return f"{tr(t, 'maintenance.metric_name.', name)} {value}"
 
 
+def phrase(t: Translator, text: str) -> str:
+    """A driver's free text for a person: a translation key, or words that are all state
+    or detail names (`user_error paper_out`), come out translated; anything else (a
+    port name, a reason from the peer) stays as the driver wrote it."""
+    text = text.strip()
+    if not text:
+        return ""
+    if t.has(text):
+        return str(t(text))
+    words = text.split()
+    names = []
+    for w in words:
+        for prefix in ("maintenance.state.", "maintenance.detail.", "maintenance.verdict."):
+            if t.has(prefix + w):
+                names.append(str(t(prefix + w)))
+                break
+        else:
+            return text
+    return str(t("technician.sep")).join(names)
+
+
 def message_text(t: Translator, message: str) -> str:
     """A device status message: translated when it is a key, else the driver's reason."""
     return str(t(message)) if message and t.has(message) else message

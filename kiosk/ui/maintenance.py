@@ -89,7 +89,7 @@ class PinPad(QWidget):
             else:
                 b = button(t(f"maintenance.pin.{k}"), f"pin{k.capitalize()}")
                 b.clicked.connect(self.clear if k == "clear" else self.backspace)
-            b.setMinimumSize(m.px(150), m.px(84))
+            b.setMinimumSize(m.px(150), m.px(theme.TARGETS["button"][1]))
             grid.addWidget(b, i // 3, i % 3)
         v.addLayout(grid)
         row = QHBoxLayout()
@@ -330,6 +330,7 @@ def _details(dev: Any) -> frozenset[str]:
 
 
 def _style(m: theme.Metrics) -> str:
+    target = m.px(theme.TARGETS["button"][1])  # docs/accessibility.md: every touch target
     return f"""
     #maintTitle {{ font-size: {m.px(40)}px; font-weight: bold; color: {theme.PRIMARY_DARK}; }}
     #maintHint, #maintInfo {{ font-size: {m.small}px; color: {theme.MUTED}; }}
@@ -338,7 +339,7 @@ def _style(m: theme.Metrics) -> str:
                 border-radius: {m.px(10)}px; padding: {m.px(6)}px; }}
     QPushButton#pinDigit {{ font-size: {m.px(44)}px; }}
     QPushButton#pinDigit, QPushButton#pinClear, QPushButton#pinBack, QPushButton#pinCancel,
-    QPushButton#pinOk {{ min-height: {m.px(76)}px; }}
+    QPushButton#pinOk {{ min-height: {target}px; }}
     #deviceRow {{ background: white; border-radius: {m.px(12)}px; }}
     #deviceName {{ font-size: {m.body}px; font-weight: bold; }}
     #deviceState {{ font-size: {m.small}px; font-weight: bold; border-radius: {m.px(8)}px;
@@ -349,7 +350,8 @@ def _style(m: theme.Metrics) -> str:
     #deviceDetails, #maintReport {{ font-size: {m.small}px; }}
     #maintReport {{ background: white; border-radius: {m.px(10)}px; padding: {m.px(12)}px; }}
     QPushButton#devAction, QPushButton#maintAction, QPushButton#exportTarget {{
-        font-size: {m.small}px; min-height: {m.px(60)}px; padding: 0 {m.px(14)}px;
+        font-size: {m.small}px; min-height: {target}px; min-width: {target}px;
+        padding: 0 {m.px(14)}px;
         border-radius: {m.px(10)}px; }}
     QPushButton:disabled {{ color: #9AA5B1; border-color: #C5CDD6; background: #F1F3F5; }}
     """

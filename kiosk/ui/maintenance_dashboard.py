@@ -15,10 +15,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QGridLayout,
     QHBoxLayout,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +30,7 @@ from kiosk.maintenance import actions, selftest
 from kiosk.maintenance.access import AccessResult, MaintenanceAccess
 from kiosk.maintenance.actions import ActionResult
 from kiosk.maintenance.health import DeviceHealth, HealthSnapshot, StatusProber, collect
+from kiosk.maintenance.messages import message_text, metric_text, phrase
 from kiosk.runtime import Runtime
 from kiosk.ui import theme
 from kiosk.ui.widgets import button, label, set_flag
@@ -58,7 +61,7 @@ class DeviceRow(QWidget):
         h = QHBoxLayout(self)
         h.setContentsMargins(m.px(16), m.px(10), m.px(16), m.px(10))
         name = t(f"maintenance.device.{kind}") if t.has(f"maintenance.device.{kind}") else kind
-        self.name = label(name, "deviceName", wrap=False)
+        self.name = label(name, "deviceName")  # wraps: "Social security card reader"
         self.name.setMinimumWidth(m.px(220))
         h.addWidget(self.name)
         self.state = label("…", "deviceState", wrap=False)
@@ -69,6 +72,8 @@ class DeviceRow(QWidget):
         for action, key in (("selftest", "maintenance.btn.selftest"),
                             *KIND_ACTIONS.get(kind, ()), ("restart", "maintenance.btn.restart")):
             b = button(t(key), "devAction")
+            # Never narrower than its label: the details beside it wrap instead.
+            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             b.setProperty("action", action)
             b.clicked.connect(lambda _=False, a=action: on_action(kind, a))
             h.addWidget(b)
@@ -81,9 +86,9 @@ class DeviceRow(QWidget):
         self.state.setProperty("level", level)
         set_flag(self.state, "fault", d.fault)
         parts = [_tr(t, "maintenance.detail.", x) for x in d.details]
-        parts += [f"{k}: {_fmt_metric(k, v)}" for k, v in sorted(d.metrics.items())]
+        parts += [metric_text(t, k, v) for k, v in sorted(d.metrics.items())]
         if d.message:
-            parts.append(d.message)
+            parts.append(message_text(t, d.message))
         self.details.setText("  ·  ".join(parts))
 
     def set_busy(self, busy: bool, fitted: bool = True) -> None:
@@ -116,7 +121,7 @@ class Dashboard(QWidget):
         v.setSpacing(m.px(10))
         top = QHBoxLayout()
         titles = QVBoxLayout()
-        titles.addWidget(label(t("maintenance.dashboard.title"), "maintTitle", wrap=False))
+        titles.addWidget(label(t("maintenance.dashboard.title"), "maintTitle"))
         self.who = label("", "maintHint", wrap=False)
         titles.addWidget(self.who)
         top.addLayout(titles, 1)
@@ -126,6 +131,7 @@ class Dashboard(QWidget):
                                  self.restartAppRequested.emit),
                                 ("leave", "maintenance.btn.leave", self.leaveRequested.emit)):
             b = button(t(key), "maintAction", primary=name == "leave")
+            b.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             b.setProperty("action", name)
             b.clicked.connect(slot)
             top.addWidget(b)
@@ -146,13 +152,21 @@ class Dashboard(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(box)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumHeight(m.px(160))
-        v.addWidget(scroll, 1)
+        scroll.setMinimumHeight(m.px(2 * theme.TARGETS["button"][1]))
+        # Landscape: the device list beside the reports, so that every row (88 px touch
+        # targets) fits without scrolling; portrait: one above the other.
+        self.body = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.body.setSpacing(m.px(12))
+        self.body.addWidget(scroll, 2)
+        side = QVBoxLayout()
+        side.setSpacing(m.px(8))
+        self.body.addLayout(side, 1)
+        v.addLayout(self.body, 1)
 
         self.export_panel = QWidget()
         self.export_grid = QGridLayout(self.export_panel)
         self.export_panel.hide()
-        v.addWidget(self.export_panel)
+        side.addWidget(self.export_panel)
         self.camera = QWidget()
         self.camera.setObjectName("cameraPreview")
         self.camera.setFixedHeight(m.px(260))
@@ -160,9 +174,9 @@ class Dashboard(QWidget):
         self.camera_lay.setContentsMargins(0, 0, 0, 0)
         self.camera_view: Any = None
         self.camera.hide()
-        v.addWidget(self.camera)
+        side.addWidget(self.camera)
         self.camera_msg = label("", "maintHint")
-        v.addWidget(self.camera_msg)
+        side.addWidget(self.camera_msg)
         self.report = label("", "maintReport")
         self.report.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
         self.report.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -170,11 +184,32 @@ class Dashboard(QWidget):
         report_box.setWidgetResizable(True)
         report_box.setWidget(self.report)
         report_box.setFrameShape(QScrollArea.Shape.NoFrame)
-        report_box.setFixedHeight(m.px(190))
-        v.addWidget(report_box)
+        report_box.setMinimumHeight(m.px(190))
+        self.report_box = report_box
+        side.addWidget(report_box, 1)
+        self._landscape: bool | None = None
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._render_info)
+
+    def resizeEvent(self, event: Any) -> None:  # Qt API name
+        super().resizeEvent(event)
+        self._arrange(self.width() >= self.height())
+
+    def _arrange(self, landscape: bool) -> None:
+        if landscape == self._landscape:
+            return
+        self._landscape = landscape
+        if landscape:
+            self.body.setDirection(QBoxLayout.Direction.LeftToRight)
+            self.body.setStretch(0, 3)
+            self.body.setStretch(1, 1)
+            self.report_box.setMaximumHeight(16777215)
+        else:
+            self.body.setDirection(QBoxLayout.Direction.TopToBottom)
+            self.body.setStretch(0, 1)
+            self.body.setStretch(1, 0)
+            self.report_box.setMaximumHeight(self.m.px(190))
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self, res: AccessResult) -> None:
@@ -296,7 +331,8 @@ class Dashboard(QWidget):
         if isinstance(result, ActionResult):
             head = ("✔ " if result.ok else "✘ ") + _tr(t, "", result.key)
             name = self.rows[kind].name.text() if kind in self.rows else kind
-            return f"{head} — {name}" + (f"\n{result.detail}" if result.detail else "")
+            detail = _action_detail(t, result)
+            return f"{head} — {name}" + (f"\n{detail}" if detail else "")
         from kiosk.maintenance.logexport import ExportResult
 
         if isinstance(result, ExportResult):
@@ -308,11 +344,14 @@ class Dashboard(QWidget):
     def _selftest_line(self, r: selftest.DeviceResult, checks: bool = False) -> str:
         name = self.rows[r.kind].name.text() if r.kind in self.rows else r.kind
         mark = {"pass": "✔", "fail": "✘", "not_fitted": "–"}[r.verdict.value]
-        line = f"{mark} {name}: {self.t('maintenance.verdict.' + r.verdict.value)}"
+        line = f"{mark} {name}{self.t('technician.colon')}" \
+               f"{self.t('maintenance.verdict.' + r.verdict.value)}"
         shown = [c for c in r.checks if checks or not c.passed]
         if shown:
-            line += "  (" + "; ".join(f"{'✔' if c.passed else '✘'} {c.name} {c.detail}".strip()
-                                     for c in shown) + ")"
+            sep = self.t("technician.list_sep")
+            line += "  (" + sep.join(
+                f"{'✔' if c.passed else '✘'} {_tr(self.t, 'maintenance.check.', c.name)} "
+                f"{phrase(self.t, c.detail)}".strip() for c in shown) + ")"
         return line
 
     def _show_health(self, snap: HealthSnapshot) -> None:
@@ -400,12 +439,23 @@ def _tr(t: Translator, prefix: str, value: str) -> str:
     return t(key) if t.has(key) else value
 
 
-def _fmt_metric(key: str, value: Any) -> str:
-    if key.endswith("_at") and isinstance(value, (int, float)) and value > 1e9:
-        return datetime.fromtimestamp(value).strftime("%H:%M:%S")
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
+def _action_detail(t: Translator, result: ActionResult) -> str:
+    """What an action found, in the technician's language (masked values stay masked)."""
+    data = result.data
+    if result.action == "scan" and result.ok:
+        return t("maintenance.report.scan_detail", length=data.get("length", 0),
+                 masked=data.get("masked", ""))
+    if result.action == "card_read" and result.ok:
+        # The masked ID number only: a name is in the citizen's script, not the screen's.
+        return t("maintenance.report.card_detail", id_number=data.get("id_number", ""),
+                 card=_tr(t, "maintenance.card_kind.", str(data.get("card_kind", ""))))
+    if result.action == "restart" and isinstance(data.get("status"), dict):
+        st = data["status"]
+        return " · ".join([_tr(t, "maintenance.state.", st.get("state", "")),
+                           *(_tr(t, "maintenance.detail.", d) for d in st.get("details", ()))])
+    if result.ok and data.get("pages"):
+        return t("maintenance.report.pages", pages=data["pages"])
+    return phrase(t, result.detail)
 
 
 def _duration(seconds: float) -> str:

@@ -163,7 +163,7 @@ def test_dashboard_actions(qtbot, make_window, tmp_path, recorder) -> None:  # t
         return dash.results[tag]
 
     run("receipt", "selftest")
-    assert dash.report.text().startswith("✔ 凭条打印机: 通过")
+    assert dash.report.text().startswith("✔ 凭条打印机：通过")
     run("receipt", "test_receipt")
     assert len(rt.devices["receipt"].jobs) == 1 and "打印完成" in dash.report.text()
     run("a4", "test_page")
@@ -218,8 +218,8 @@ def test_camera_preview_and_fps(qtbot, make_window) -> None:  # type: ignore[no-
     qtbot.mouseClick(button(dash, "camera", "camera"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dash.camera_view is not None and dash.camera_view.frames_shown > 3,
                     timeout=10_000)
-    qtbot.waitUntil(lambda: "fps: " in dash.rows["camera"].details.text()
-                    and "fps: 0.0" not in dash.rows["camera"].details.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "帧/秒" in dash.rows["camera"].details.text()
+                    and "0.0 帧/秒" not in dash.rows["camera"].details.text(), timeout=10_000)
     view = dash.camera_view
     qtbot.mouseClick(button(dash, "camera", "camera"), Qt.MouseButton.LeftButton)
     assert dash.camera_view is None and not dash.camera.isVisible()
