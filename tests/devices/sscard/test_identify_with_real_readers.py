@@ -47,8 +47,9 @@ def run_flow(rt, on_identify: Callable[[], None], answers=UNTIL_CONSENT,  # type
         if screen.kind is ScreenKind.IDENTIFY and not started.is_set():
             started.set()
             threading.Thread(target=on_identify, daemon=True).start()
-        if screen.kind is ScreenKind.CONSENT and not seen:
-            seen.update(session.data.get("identity", {}))
+        if screen.kind is ScreenKind.CONSENT and not seen and session.identity is not None:
+            seen.update(id_number=session.identity.id_number,
+                        source=session.identity.source.value)
         return answers.get(screen.kind)
 
     ui = ScriptedInteraction(session.cancel, answer)
