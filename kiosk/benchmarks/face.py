@@ -4,10 +4,11 @@ Keys: `face_detect_frame_s` (detection + 5 landmarks), `face_verify_frame_s` (de
 landmarks, alignment and the 128-d descriptor), `face_model_load_s` and
 `face_model_rss_mb` (all three models, in a fresh process), `face_helper_rss_mb` (the
 descriptor helper process), `preview_fps` (frames painted by the Qt preview while a
-verification loop runs on the same camera) and `preview_max_stall_ms` (the longest gap
-of a 10 ms Qt timer meanwhile). Frames are made from the shared test photos
-(`$KIOSK_FACE_TESTDATA`, else `../shared/testdata/faces` beside the checkout); without
-them the frame keys are NaN.
+verification loop runs on the same camera), `preview_max_stall_ms` (the longest gap
+of a 10 ms Qt timer meanwhile) and `preview_max_stall_ms_baseline` (the same timer on the
+idle event loop of the same process just before, for as long). Frames are made from the
+shared test photos (`$KIOSK_FACE_TESTDATA`, else `../shared/testdata/faces` beside the
+checkout); without them the frame keys are NaN.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def camera_frame(folder: Path) -> Any:
 def model_load(repeat: int) -> tuple[float, float]:
     times, rss = [], []
     for _ in range(max(1, min(repeat, 3))):
-        out = subprocess.run([sys.executable, "-c", LOAD_PROBE], capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run([sys.executable, "-c", LOAD_PROBE], check=False,
+                             capture_output=True, text=True, timeout=120)
         for line in out.stdout.splitlines():
             if line.startswith("LOAD"):
                 times.append(float(line.split()[1]))
@@ -162,11 +163,7 @@ def verify_loop():
     finally:
         unsubscribe()
 
-view = CameraView(cam)
-view.resize(960, 720)
-view.show()
-worker = threading.Thread(target=verify_loop, daemon=True)
-worker.start()
+engine.models  # as the kiosk's face step does, under its progress screen
 gaps, last = [], [time.monotonic()]
 
 def tick():
@@ -177,6 +174,17 @@ def tick():
 timer = QTimer()
 timer.timeout.connect(tick)
 timer.start(10)
+# The baseline first: the same timer on the idle loop of this process, as long.
+QTimer.singleShot(int(seconds * 1000), app.quit)
+app.exec()
+idle = max(gaps[5:] or [-0.001])
+view = CameraView(cam)
+view.resize(960, 720)
+view.show()
+worker = threading.Thread(target=verify_loop, daemon=True)
+worker.start()
+gaps.clear()
+last[0] = time.monotonic()
 QTimer.singleShot(int(seconds * 1000), app.quit)
 app.exec()
 timer.stop()
@@ -189,21 +197,22 @@ cam.close()
 for p in Path(tmp).iterdir():
     p.unlink()
 os.rmdir(tmp)
-print(f"PREVIEW {fps:.2f} {max(gaps[5:]) * 1000:.1f}")
+print(f"PREVIEW {fps:.2f} {max(gaps[5:]) * 1000:.1f} {idle * 1000:.1f}")
 """
 
 
-def preview(folder: Path, seconds: float = 4.0) -> tuple[float, float]:
+def preview(folder: Path, seconds: float = 4.0) -> tuple[float, float, float]:
     """Paint rate of the Qt preview fed by OpenCV (a 30 fps clip) while verification runs
-    on the same camera (a separate process: the bench itself stays Qt-free)."""
+    on the same camera (a separate process: the bench itself stays Qt-free); its longest
+    timer gap; and the baseline, the same timer alone on the idle loop just before."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run([sys.executable, "-c", PREVIEW_PROBE, str(folder), str(seconds)],
-                         capture_output=True, text=True, env=env, timeout=120)
+                         check=False, capture_output=True, text=True, env=env, timeout=120)
     for line in out.stdout.splitlines():
         if line.startswith("PREVIEW"):
-            _, fps, stall = line.split()
-            return round(float(fps), 1), round(float(stall), 1)
-    return NAN, NAN
+            _, fps, stall, idle = line.split()
+            return round(float(fps), 1), round(float(stall), 1), round(float(idle), 1)
+    return NAN, NAN, NAN
 
 
 def measure(repeat: int) -> dict[str, float]:
@@ -213,11 +222,11 @@ def measure(repeat: int) -> dict[str, float]:
     folder = faces_dir()
     if folder is None:
         out.update(face_detect_frame_s=NAN, face_verify_frame_s=NAN, preview_fps=NAN,
-                   preview_max_stall_ms=NAN)
+                   preview_max_stall_ms=NAN, preview_max_stall_ms_baseline=NAN)
         return out
     frame = camera_frame(folder)
     detect, verify = per_frame(frame, repeat)
-    fps, stall = preview(folder)
+    fps, stall, idle = preview(folder)
     out.update(face_detect_frame_s=detect, face_verify_frame_s=verify, preview_fps=fps,
-               preview_max_stall_ms=stall)
+               preview_max_stall_ms=stall, preview_max_stall_ms_baseline=idle)
     return out
