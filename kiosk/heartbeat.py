@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.maintenance.health import (
+    device_fault_key,
     FAULT_DETAILS,
     WARNING_DETAILS,
     DeviceHealth,
@@ -133,7 +134,10 @@ class Heartbeat:
                      ) -> list[dict[str, Any]]:
         """Compare device states with the last round; send an event for each change."""
         events = []
+        note = getattr(self.runtime, "note_device", None)
         for d in devices:
+            if note is not None and d.fitted:  # services that need a faulted device pause
+                note(d.kind, device_fault_key(d.kind, d.state, d.details))
             sig = fault_signature(d)
             before = self._signatures.get(d.kind, ("ok", ()))
             self._signatures[d.kind] = sig

@@ -31,6 +31,29 @@ class ConfigurationError(RuntimeError):
     pass
 
 
+MMAP_THRESHOLD = 1 << 20  # bytes; see fixed_mmap_threshold()
+
+
+def fixed_mmap_threshold() -> bool:
+    """Have glibc serve every allocation of 1 MiB or more by mmap, given back on free.
+
+    glibc raises its mmap threshold to the size of each large block freed, so after the
+    first page bitmap or PDF of a few MiB, such blocks come from the heap, where they
+    leave it grown: the resident size stepped up by ~4 MiB now and then over thousands of
+    sessions and never came down. A fixed threshold turns that dynamic rule off. An
+    operator's MALLOC_MMAP_THRESHOLD_ wins; elsewhere than glibc this does nothing.
+    """
+    import ctypes
+    import platform
+
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        return bool(ctypes.CDLL(None).mallopt(-3, MMAP_THRESHOLD))  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
 def read_secret(cfg: Config) -> bytes:
     if cfg.backend.secret_file:
         return Path(os.path.expanduser(cfg.backend.secret_file)).read_bytes().strip()
@@ -59,10 +82,17 @@ class Runtime:
         self.packages: Any = None  # kiosk.packages.manager.PackageManager
         self._package_poller: Any = None
         self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+        # Devices known to be faulted, as a translation key (device.receipt.paper_out):
+        # from the status poll (heartbeat) and from what a print just showed.
+        self.device_faults: dict[str, str] = {}
+        self._device_lock = threading.Lock()
+        self._device_listeners: list[Any] = []
 
     @classmethod
     def create(cls, config: Config) -> Runtime:
         from kiosk.packages.manager import PackageManager
+
+        fixed_mmap_threshold()  # 24/7: large transient buffers must not grow the heap
 
         # The active verified package set from the store (falls back to the built-in one).
         packages = PackageManager.from_config(config)
@@ -173,8 +203,55 @@ class Runtime:
         return [f for f in self.package.catalog() if f.id not in disabled]
 
     def flow_paused(self, flow: Any) -> bool:
-        """A flow that needs live data is paused while the platform is unreachable."""
-        return bool(getattr(flow, "requires_online", True)) and not self.offline.online
+        """A flow is paused while it cannot give the citizen its result: it needs live
+        data and the platform is unreachable, or a device it needs is faulted."""
+        return self.pause_reason(flow) is not None
+
+    def pause_reason(self, flow: Any) -> str | None:
+        """Why `flow` is paused, as a translation key for its tile; None if it is not."""
+        if bool(getattr(flow, "requires_online", True)) and not self.offline.online:
+            return "home.offline_tile"
+        with self._device_lock:
+            for kind in getattr(flow, "requires_devices", ()):
+                if kind in self.device_faults:
+                    return f"home.paused.{kind}"
+        return None
+
+    def note_device(self, kind: str, fault: str | None) -> None:
+        """What a device just showed: a fault's key, or None when it works. Listeners
+        (the home screen) hear of every change."""
+        with self._device_lock:
+            before = self.device_faults.get(kind)
+            if fault is None:
+                self.device_faults.pop(kind, None)
+            else:
+                self.device_faults[kind] = fault
+            changed = before != fault
+            listeners = list(self._device_listeners)
+        if changed:
+            log.warning("device %s: %s", kind, fault or "works again")
+            for cb in listeners:
+                try:
+                    cb(kind)
+                except Exception:
+                    log.exception("device listener failed")
+
+    def subscribe_devices(self, listener: Any) -> None:
+        """Call `listener(kind)` when a device's fault state changes (any thread)."""
+        self._device_listeners.append(listener)
+
+    def poll_devices(self) -> None:
+        """Ask every device for its status and note faults (the heartbeat does this on
+        its thread; tests and the demo may call it)."""
+        from kiosk.maintenance.health import device_fault_key
+
+        for kind, dev in self.devices.devices.items():
+            try:
+                st = dev.status()
+            except Exception as exc:  # a status call must never take the caller down
+                log.warning("status of %s failed: %s", kind, type(exc).__name__)
+                continue
+            self.note_device(kind, device_fault_key(kind, st.state.value, st.details))
 
     def new_session(self, locale: str | None = None) -> Session:
         session = Session(locale or self.config.terminal.locale)
@@ -187,7 +264,8 @@ class Runtime:
                            devices=self.devices.devices, backend=self.backend,
                            terminal={"id": self.config.terminal.id,
                                      "name": self.config.terminal.name},
-                           recorder=self.record, read_cache=self.offline.open_cache())
+                           recorder=self.record, read_cache=self.offline.open_cache(),
+                           device_state=self.note_device)
 
     def record(self, stream: str, payload: dict[str, Any]) -> None:
         """A write that must reach the platform: queued durably in the outbox (with its

@@ -62,6 +62,10 @@ class FlowContext:
     recorder: Callable[[str, dict[str, Any]], None] | None = None
     # Platform answers kept for offline use (offline_cache.ReadCache: get/put by kind, key).
     read_cache: Any = None
+    # Tells the runtime what a device just showed (`kind`, a fault's translation key or
+    # None once it works): a printer found empty mid-flow pauses the services that need it
+    # for the next citizen, until it prints again.
+    device_state: Callable[[str, str | None], None] | None = None
     step_id: str = ""
     position: tuple[int, int] = (0, 0)
 
@@ -75,12 +79,25 @@ class FlowContext:
 
     def for_identity(self, key: str) -> str:
         """`KEY.<source>` when the strings have a variant for how the citizen identified
-        (result.take.ss_card: take the card out of the slot), else `KEY`."""
+        (result.take.ss_card: take the card out of the slot), else `KEY`.
+
+        `result.take` ("take your certificate and receipt") first becomes the variant for
+        what really printed in this visit (`result.take.both|a4|receipt|none`): a receipt
+        skipped for want of paper is not asked for at the end."""
+        if key == "result.take":
+            key = f"result.take.{self.printed_what()}"
         ident = self.session.identity
         source = ident.source.value if ident is not None else ""
         if key and source and self.t.has(f"{key}.{source}"):
             return f"{key}.{source}"
         return key
+
+    def printed_what(self) -> str:
+        """both | a4 | receipt | none: what came out of the printers in this visit."""
+        printed = self.data.get("printed", {})
+        a4 = any(k != "receipt" and v for k, v in printed.items())
+        receipt = bool(printed.get("receipt"))
+        return "both" if a4 and receipt else "a4" if a4 else "receipt" if receipt else "none"
 
     @property
     def cancel(self) -> Any:

@@ -40,6 +40,9 @@ class StepDef:
     position_of: str = ""
 
 
+DEVICE_KINDS = frozenset({"idcard", "sscard", "receipt", "a4", "scanner", "camera"})
+
+
 @dataclass(frozen=True)
 class FlowDef:
     id: str
@@ -51,6 +54,10 @@ class FlowDef:
     enabled: bool = True
     order: int = 100
     identify_methods: tuple[str, ...] = ()
+    # Devices without which the service cannot give the citizen its result (the A4
+    # printer for a certificate, the receipt printer for a queue ticket): while one of
+    # them is known to be faulted (out of paper, cover open, offline) the tile is paused.
+    requires_devices: tuple[str, ...] = ()
 
     def index_of(self, step_id: str) -> int:
         for i, s in enumerate(self.steps):
@@ -116,12 +123,16 @@ def parse_flow(data: Mapping[str, Any], file: str) -> FlowDef:
                 raise DefinitionError(file, f"steps[{i}].on.{outcome}",
                                       f"unknown target step {target!r}")
     methods = data.get("identify_methods", [])
+    needs = data.get("requires_devices", [])
+    if not isinstance(needs, list) or not all(n in DEVICE_KINDS for n in needs):
+        raise DefinitionError(file, "requires_devices",
+                              f"must list device kinds of {sorted(DEVICE_KINDS)}")
     return FlowDef(
         id=fid, title=_req(data, "title", str, file, ""), steps=tuple(steps),
         subtitle=str(data.get("subtitle", "")), icon=str(data.get("icon", "")),
         requires_online=bool(data.get("requires_online", True)),
         enabled=bool(data.get("enabled", True)), order=int(data.get("order", 100)),
-        identify_methods=tuple(methods),
+        identify_methods=tuple(methods), requires_devices=tuple(needs),
     )
 
 

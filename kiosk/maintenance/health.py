@@ -360,3 +360,16 @@ def collect(runtime: Any, prober: StatusProber | None = None,
         devices=tuple(results[k] for k in devices if k in results),
         network=network_state(runtime), outbox=outbox_state(runtime),
         packages=package_state(runtime), last_error=last_error())
+
+
+def device_fault_key(kind: str, state: str, details: Any) -> str | None:
+    """The translation key of what keeps a device from working, or None: a detail the
+    citizen would meet (paper out, cover open, jam) first, else the state."""
+    found = sorted(FAULT_DETAILS & set(details))
+    if found:
+        return f"device.{kind}.{found[0]}"
+    if state == DeviceState.NO_DEVICE.value and kind not in ("receipt", "a4"):
+        return None  # an optional reader the terminal does not have
+    if DeviceState(state) in FAULT_STATES:
+        return f"device.{kind}.offline"
+    return None

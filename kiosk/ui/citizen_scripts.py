@@ -53,6 +53,7 @@ FLOW_SCRIPTS: dict[str, Script] = {
         "start": ["remove_card"],
         "identify.identify": [f"scan:{appointment_qr('chen')}"],
         "show.info": ["action-done"],
+        "show_unprinted.info": ["action-done"],
     },
     "evaluation": {
         "ticket_no.keyboard": ["type:A021", "action-confirm"],

@@ -154,10 +154,11 @@ class HomeScreen(QWidget):
         return max(1, -(-len(self.order) // self.per_page))
 
     def set_catalog(self, flows: list[FlowDef], columns: int,
-                    is_paused: Callable[[FlowDef], bool] = lambda f: False,
+                    is_paused: Callable[[FlowDef], bool | str | None] = lambda f: None,
                     rows: int = 3, room: QSize | None = None) -> None:
         """Tiles for `flows`, `columns` across and at most `rows` down a page — fewer when
-        `room` (the panel under the header) cannot hold that many at their height."""
+        `room` (the panel under the header) cannot hold that many at their height. A tile
+        is paused while `is_paused(flow)` gives a reason (a key shown on it)."""
         for tile in self.tiles.values():
             tile.setParent(None)
             tile.deleteLater()
@@ -166,9 +167,11 @@ class HomeScreen(QWidget):
         for flow in flows:
             tile = Tile(flow, self.t, self.m)
             tile.clicked.connect(lambda fid=flow.id: self.flowChosen.emit(fid))
-            paused = is_paused(flow)
+            paused = is_paused(flow)  # why, as a translation key (or a plain flag)
+            if isinstance(paused, str):
+                tile.paused.setText(self.t(paused))
             tile.setEnabled(not paused)
-            tile.paused.setVisible(paused)
+            tile.paused.setVisible(bool(paused))
             tile.hide()
             self.tiles[flow.id] = tile
             self.order.append(flow.id)

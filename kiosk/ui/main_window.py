@@ -125,6 +125,9 @@ class MainWindow(QMainWindow):
         self.card_reminder.changed.connect(self._on_card_left)
         self.linkChanged.connect(self._on_link_changed, Qt.ConnectionType.QueuedConnection)
         runtime.offline.subscribe_link(lambda state: self.linkChanged.emit(state.value))
+        # A printer found empty (by the status poll or by a citizen's print) pauses the
+        # services that need it, and a refilled one brings them back.
+        runtime.subscribe_devices(lambda kind: self.linkChanged.emit(f"device:{kind}"))
         self._show_link_state()
 
         cfg = runtime.config.session
@@ -401,7 +404,7 @@ class MainWindow(QMainWindow):
             columns, rows = (2, 5) if self.portrait else (3, 3)
         room = QSize(self.screen_size.width(), self.screen_size.height()
                      - self.header.sizeHint().height() - self.footer.sizeHint().height())
-        self.home.set_catalog(self.runtime.home_catalog(), columns, self.runtime.flow_paused,
+        self.home.set_catalog(self.runtime.home_catalog(), columns, self.runtime.pause_reason,
                               rows, room)
         self._show_link_state()
 

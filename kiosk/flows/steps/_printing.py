@@ -57,6 +57,9 @@ def masked_citizen(ctx: FlowContext) -> str:
 
 def record_print(ctx: FlowContext, kind: str, document: str, outcome: PrintOutcome,
                  attempt: int, reprint: bool) -> None:
+    if ctx.device_state is not None:
+        ctx.device_state(kind, None if outcome.ok else (outcome.error_key
+                                                        or f"device.{kind}.offline"))
     ctx.record("print", {
         "printer": kind,
         "document": document,
@@ -72,19 +75,34 @@ def record_print(ctx: FlowContext, kind: str, document: str, outcome: PrintOutco
     })
 
 
-def failure_choice(ctx: FlowContext, outcome: PrintOutcome, *, receipt: bool) -> str:
-    """Show what failed; returns retry | cancel | skip. 'help' shows help and comes back."""
+def a4_printed(ctx: FlowContext) -> bool:
+    """Whether an A4 document was printed in this visit (every printed key but the
+    receipt is an A4 document)."""
+    return any(k != "receipt" and v for k, v in ctx.data.get("printed", {}).items())
+
+
+def failure_choice(ctx: FlowContext, outcome: PrintOutcome, *, receipt: bool,
+                   hint: str = "", skip: str = "") -> str:
+    """Show what failed; returns retry | cancel | skip. 'help' shows help and comes back.
+
+    Every word must be true for this flow: "your certificate has printed" only when an
+    A4 document did print in this visit; a flow whose receipt is its output (a queue
+    ticket) names it with its own `hint` and `skip` keys.
+    """
     t = ctx.t
     default = "device.receipt.offline" if receipt else "device.a4.offline"
     problem = t(outcome.error_key or default)
+    if not receipt:  # "pages that printed will not print again" only if some did
+        hint = hint or ("print.error.hint_reprint" if a4_printed(ctx) else "print.error.hint")
+    elif not hint:
+        hint = "print.error.hint_receipt" if a4_printed(ctx) else "print.error.hint_receipt_only"
     actions = [Action("help", t("print.action.help"))]
-    actions.append(Action("skip", t("print.action.skip")) if receipt
+    actions.append(Action("skip", t(skip or "print.action.skip")) if receipt
                    else Action("cancel", t("print.action.cancel")))
     actions.append(Action("retry", t("print.action.retry"), primary=True))
     while True:
         resp = ask(ctx.ui, ctx.screen(
-            ScreenKind.ERROR, t("print.error.title"), text=problem,
-            hint=t("print.error.hint_receipt" if receipt else "print.error.hint"),
+            ScreenKind.ERROR, t("print.error.title"), text=problem, hint=t(hint),
             actions=tuple(actions), illustration="printer"))
         if resp.action != "help":
             return resp.action

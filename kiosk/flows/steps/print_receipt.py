@@ -22,8 +22,11 @@ class PrintReceiptStep(TemplateStep):
 
     name = "print_receipt"
     required = ("template",)
-    optional = ("reprint",)
+    # failure_hint / skip_label: what the error screen says when this receipt is the
+    # visit's output (a queue ticket), instead of the generic receipt words.
+    optional = ("reprint", "failure_hint", "skip_label")
     template_params = ("template",)
+    string_params = ("failure_hint", "skip_label")
 
     def run(self, ctx: FlowContext) -> StepResult:
         name = self.param("template")
@@ -51,5 +54,6 @@ class PrintReceiptStep(TemplateStep):
             log.warning("receipt print failed: %s %s", outcome.error_key, outcome.detail)
             if not outcome.retryable:  # this printer cannot print it: offer to go on
                 raise StepError(outcome.error_key, outcome.detail, retry=False, skippable=True)
-            if failure_choice(ctx, outcome, receipt=True) != "retry":
+            if failure_choice(ctx, outcome, receipt=True, hint=self.param("failure_hint", ""),
+                              skip=self.param("skip_label", "")) != "retry":
                 return StepResult("next")
