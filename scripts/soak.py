@@ -4,6 +4,7 @@
     .venv/bin/python scripts/soak.py --sessions 2000              # real widgets, offscreen
     .venv/bin/python scripts/soak.py --mode engine --sessions 5000  # flow engine only
     .venv/bin/python scripts/soak.py --sessions 500 --json out.json --tracemalloc
+    .venv/bin/python scripts/soak.py --mode engine --noop   # the baseline: empty sessions
 
 Every flow of the active package is run in turn by a scripted citizen (the per-flow
 scripts of `kiosk/ui/citizen_scripts.py`) on simulated devices, against the embedded
@@ -13,6 +14,8 @@ open file descriptors, OS threads, Python threads, live Qt objects under the win
 (ui mode) and Python objects. At the end it fits a line through the samples after the
 warm-up (the first quarter) and reports the growth per 1,000 sessions; a resource that
 keeps growing is a leak. Exit status 1 when a growth limit (--max-*) is exceeded.
+`--noop` (engine mode) runs the same loop with sessions that do nothing: the baseline of
+what the loop, the runtime's own threads and the allocator cost without any flow.
 """
 
 from __future__ import annotations
@@ -178,9 +181,12 @@ def engine_answer(flow_id: str, runtime: Any, visits: dict[str, int]):  # type: 
 
 
 def run_engine(args: argparse.Namespace, samples: list[Sample], outcomes: Counter[str]) -> None:
+    from kiosk.flows.context import FlowResult
     from kiosk.flows.interaction import ScriptedInteraction
     from kiosk.runtime import Runtime
     from kiosk.ui.citizen_scripts import FLOW_SCRIPTS
+
+    noop_result = FlowResult("completed")  # what a session that does nothing ends with
 
     with tempfile.TemporaryDirectory(prefix="soak-") as d:
         rt = Runtime.create(soak_config(Path(d)))
@@ -202,9 +208,13 @@ def run_engine(args: argparse.Namespace, samples: list[Sample], outcomes: Counte
                 visits: dict[str, int] = {}
                 ui = ScriptedInteraction(session.cancel, engine_answer(flow_id, rt, visits))
                 box: dict[str, Any] = {}
+
+                def run(flow_id: str = flow_id, session: Any = session, ui: Any = ui,
+                        box: dict[str, Any] = box) -> None:
+                    box["r"] = noop_result if args.noop else rt.run_flow(flow_id, session, ui)
+
                 # Like the kiosk (kiosk/ui/bridge.py FlowThread): each flow on a new thread.
-                worker = threading.Thread(target=lambda: box.update(
-                    r=rt.run_flow(flow_id, session, ui)), name=f"flow-{flow_id}")
+                worker = threading.Thread(target=run, name=f"flow-{flow_id}")
                 worker.start()
                 worker.join()
                 result = box["r"]
@@ -299,6 +309,8 @@ def progress(s: Sample) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mode", choices=["ui", "engine"], default="ui")
+    ap.add_argument("--noop", action="store_true",
+                    help="engine mode: sessions that run no flow (the baseline)")
     ap.add_argument("--sessions", type=int, default=2000)
     ap.add_argument("--sample", type=int, default=0, help="sample every N sessions")
     ap.add_argument("--flow", dest="flows", action="append", help="only these flows")
@@ -313,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-threads-per-1k", type=float, default=0.5)
     args = ap.parse_args(argv)
     args.sample = args.sample or max(1, args.sessions // 40)
+    if args.noop and args.mode != "engine":
+        ap.error("--noop needs --mode engine")
 
     import logging
 
@@ -335,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: reporting what was measured", file=sys.stderr)
     summary: dict[str, Any] = {
-        "mode": args.mode, "sessions": samples[-1].sessions if samples else 0,
+        "mode": args.mode + (" noop" if args.noop else ""), "sessions": samples[-1].sessions if samples else 0,
         "wall_s": round(time.monotonic() - started, 1),
         "sessions_per_s": round((samples[-1].sessions if samples else 0)
                                 / max(0.001, samples[-1].seconds if samples else 1), 2),

@@ -3,7 +3,9 @@
 `rss_growth_mb_per_1k_sessions`, `fds_growth_per_1k_sessions`,
 `threads_growth_per_1k_sessions`: least-squares slopes after a warm-up, from 105 engine
 sessions (every flow in turn, each on its own thread as in the kiosk) in a child
-process. The full soak (thousands of sessions, real widgets) is `scripts/soak.py`.
+process. `rss_growth_mb_per_1k_sessions_baseline`: the same loop in another child
+process with sessions that run no flow (`--noop`). The full soak (thousands of sessions,
+real widgets) is `scripts/soak.py`.
 """
 
 from __future__ import annotations
@@ -20,18 +22,29 @@ KEYS = ("rss_growth_mb_per_1k_sessions", "fds_growth_per_1k_sessions",
         "threads_growth_per_1k_sessions")
 
 
-def measure(repeat: int) -> dict[str, float]:
-    if not SOAK.exists():
-        return {k: float("nan") for k in KEYS}
+def soak(*extra: str) -> dict[str, float] | None:
+    """One short engine soak in a child process; its summary, None if it failed."""
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "soak.json"
         # as deployed: the systemd unit sets MALLOC_ARENA_MAX=2 (deploy/guanjia-kiosk.service)
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MALLOC_ARENA_MAX="2")
         subprocess.run([sys.executable, str(SOAK), "--mode", "engine", "--sessions", "105",
                         "--sample", "7", "--json", str(out), "--max-fds-per-1k", "1e9",
-                        "--max-threads-per-1k", "1e9"],
-                       capture_output=True, text=True, env=env, timeout=900)
+                        "--max-threads-per-1k", "1e9", *extra],
+                       check=False, capture_output=True, text=True, env=env, timeout=900)
         if not out.exists():
-            return {k: float("nan") for k in KEYS}
-        summary = json.loads(out.read_text())["summary"]
-    return {k: float(summary[k]) for k in KEYS}
+            return None
+        summary: dict[str, float] = json.loads(out.read_text())["summary"]
+        return summary
+
+
+def measure(repeat: int) -> dict[str, float]:
+    nan = float("nan")
+    base_key = "rss_growth_mb_per_1k_sessions_baseline"
+    if not SOAK.exists():
+        return {k: nan for k in (*KEYS, base_key)}
+    summary = soak()
+    out = {k: float(summary[k]) if summary else nan for k in KEYS}
+    baseline = soak("--noop")
+    out[base_key] = float(baseline[KEYS[0]]) if baseline else nan
+    return out
