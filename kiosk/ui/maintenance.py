@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 from kiosk.devices.idcard.api import CardReader
 from kiosk.i18n import Translator
 from kiosk.maintenance.access import AccessResult, MaintenanceAccess
+from kiosk.maintenance.training import Training
 from kiosk.runtime import Runtime
-from kiosk.ui import theme
+from kiosk.ui import theme, training
 from kiosk.ui.maintenance_dashboard import Dashboard
 from kiosk.ui.widgets import button, label
 from kiosk.ui.workers import Relay, emit, run_async
@@ -156,11 +157,22 @@ class MaintenanceView(QWidget):
         outer.setContentsMargins(m.px(40), m.px(16), m.px(40), m.px(12))
         outer.addWidget(self.pages)
         self.entry = self._entry_page()
-        self.dashboard = Dashboard(runtime, m, self.t, self.access)
+        self.training = Training(runtime)
+        self.dashboard = Dashboard(runtime, m, self.t, self.access,
+                                   training=self.training.available)
         self.dashboard.leaveRequested.connect(lambda: self.leave("leave"))
         self.dashboard.restartAppRequested.connect(self._restart_app)
+        self.dashboard.trainingRequested.connect(self.show_training)
         self.pages.addWidget(self.entry)
         self.pages.addWidget(self.dashboard)
+        # Training mode (simulated devices only): a page, and a dock pinned over the window.
+        self.training_page: training.TrainingPage | None = None
+        self.dock: training.TrainingDock | None = None
+        if self.training.available:
+            self.training_page = training.TrainingPage(self.training, m, self.t)
+            self.training_page.backRequested.connect(self.show_dashboard)
+            self.training_page.pinChanged.connect(self.set_training_pinned)
+            self.pages.addWidget(self.training_page)
 
         self._idle = QTimer(self)
         self._idle.setInterval(1000)
@@ -192,6 +204,8 @@ class MaintenanceView(QWidget):
 
     def begin(self) -> None:
         """Show the entry page and start waiting for a technician card."""
+        if self.dock is not None:
+            self.dock.hide()  # the maintenance page has the whole panel
         self.pinpad.clear()
         self._say_lock_state()
         self.pages.setCurrentWidget(self.entry)
@@ -282,6 +296,33 @@ class MaintenanceView(QWidget):
             text = self.t(res.key, card=res.who)
         self.pin_message.setText(text)
 
+    # -- training mode (kiosk/ui/training.py) --------------------------------------------
+    def show_training(self) -> None:
+        if self.training_page is None or not self.access.is_open:
+            return
+        self.pages.setCurrentWidget(self.training_page)
+        self.access.action("training", ok=True)
+        self.screenChanged.emit("maintenance.training")
+
+    def show_dashboard(self) -> None:
+        self.pages.setCurrentWidget(self.dashboard)
+        self.screenChanged.emit("maintenance.dashboard")
+
+    def set_training_pinned(self, on: bool) -> None:
+        """Keep the training panel over the kiosk window once maintenance mode is left."""
+        if on and self.dock is None and self.training_page is not None:
+            self.dock = training.TrainingDock(self.window(), self.training, self.m, self.t,
+                                              training.style(self.m))
+            self.dock.unpinRequested.connect(lambda: self.set_training_pinned(False))
+            self.dock.set_expanded(False)
+            self.dock.setVisible(not self.isVisible())  # shown once maintenance is left
+        elif not on and self.dock is not None:
+            self.dock.detach()
+            self.dock = None
+        if self.training_page is not None:
+            self.training_page.set_pinned(on)
+        self.access.action("training_pin" if on else "training_unpin", ok=True)
+
     # -- leaving -------------------------------------------------------------------------
     def leave(self, reason: str = "leave") -> None:
         self.access.leave(reason)
@@ -293,6 +334,9 @@ class MaintenanceView(QWidget):
         self.dashboard.stop()
         self._checking = False
         self.left.emit(reason)
+        if self.dock is not None:
+            self.dock.set_expanded(False)
+            self.dock.show()
 
     def _restart_app(self) -> None:
         self.access.action("restart_app")
@@ -331,7 +375,7 @@ def _details(dev: Any) -> frozenset[str]:
 
 def _style(m: theme.Metrics) -> str:
     target = m.px(theme.TARGETS["button"][1])  # docs/accessibility.md: every touch target
-    return f"""
+    return training.style(m) + f"""
     #maintTitle {{ font-size: {m.px(40)}px; font-weight: bold; color: {theme.PRIMARY_DARK}; }}
     #maintHint, #maintInfo {{ font-size: {m.small}px; color: {theme.MUTED}; }}
     #maintMessage {{ font-size: {m.body}px; color: {theme.DANGER}; font-weight: bold; }}

@@ -99,9 +99,10 @@ class DeviceRow(QWidget):
 class Dashboard(QWidget):
     leaveRequested = Signal()
     restartAppRequested = Signal()
+    trainingRequested = Signal()
 
     def __init__(self, runtime: Runtime, m: theme.Metrics, t: Translator,
-                 access: MaintenanceAccess) -> None:
+                 access: MaintenanceAccess, training: bool = False) -> None:
         super().__init__()
 
         self.setObjectName("maintDashboard")
@@ -125,8 +126,12 @@ class Dashboard(QWidget):
         self.who = label("", "maintHint", wrap=False)
         titles.addWidget(self.who)
         top.addLayout(titles, 1)
-        for name, key, slot in (("selftestAll", "maintenance.btn.selftest_all", self.selftest_all),
-                                ("exportLogs", "maintenance.btn.export", self.show_export),
+        actions = [("selftestAll", "maintenance.btn.selftest_all", self.selftest_all),
+                   ("exportLogs", "maintenance.btn.export", self.show_export)]
+        if training:  # only on simulated devices (kiosk/maintenance/training.py)
+            actions.append(("training", "technician.training.open",
+                            self.trainingRequested.emit))
+        for name, key, slot in (*actions,
                                 ("restartApp", "maintenance.btn.restart_app",
                                  self.restartAppRequested.emit),
                                 ("leave", "maintenance.btn.leave", self.leaveRequested.emit)):

@@ -71,6 +71,10 @@ class SimQrScanner(Device):
         if self._opened and self._plugged:
             self.pipeline.feed(raw)
 
+    @property
+    def plugged(self) -> bool:
+        return self._plugged
+
     def unplug(self) -> None:
         self._plugged = False
         self.pipeline.reset()
