@@ -54,29 +54,6 @@ def fixed_mmap_threshold() -> bool:
         return False
 
 
-MMAP_THRESHOLD = 1 << 20  # bytes; see fixed_mmap_threshold()
-
-
-def fixed_mmap_threshold() -> bool:
-    """Have glibc serve every allocation of 1 MiB or more by mmap, given back on free.
-
-    glibc raises its mmap threshold to the size of each large block freed, so after the
-    first page bitmap or PDF of a few MiB, such blocks come from the heap, where they
-    leave it grown: the resident size stepped up by ~4 MiB now and then over thousands of
-    sessions and never came down. A fixed threshold turns that dynamic rule off. An
-    operator's MALLOC_MMAP_THRESHOLD_ wins; elsewhere than glibc this does nothing.
-    """
-    import ctypes
-    import platform
-
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        return bool(ctypes.CDLL(None).mallopt(-3, MMAP_THRESHOLD))  # -3: M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        return False
-
-
 def read_secret(cfg: Config) -> bytes:
     if cfg.backend.secret_file:
         return Path(os.path.expanduser(cfg.backend.secret_file)).read_bytes().strip()
@@ -114,8 +91,6 @@ class Runtime:
     @classmethod
     def create(cls, config: Config) -> Runtime:
         from kiosk.packages.manager import PackageManager
-
-        fixed_mmap_threshold()  # 24/7: large transient buffers must not grow the heap
 
         fixed_mmap_threshold()  # 24/7: large transient buffers must not grow the heap
 
