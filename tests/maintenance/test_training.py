@@ -27,8 +27,9 @@ PIN = "48151623"
 def window(qtbot, kiosk_config, recorder):  # type: ignore[no-untyped-def]
     made: list[Runtime] = []
 
-    def make(size: QSize = QSize(1920, 1080), locale: str = "zh_CN", backend: bool = False,
+    def make(size: QSize | None = None, locale: str = "zh_CN", backend: bool = False,
              **devices: str):  # type: ignore[no-untyped-def]
+        size = size or QSize(1920, 1080)
         cfg = kiosk_config.with_section("terminal", locale=locale)
         if devices:
             cfg = cfg.with_section("devices", **devices)
@@ -57,9 +58,9 @@ def open_dashboard(qtbot, win) -> None:  # type: ignore[no-untyped-def]
     win.open_maintenance()
     qtbot.waitUntil(lambda: win.current_screen == "maintenance.entry")
     pad = win.maintenance.pinpad
+    digits = {b.property("digit"): b for b in pad.findChildren(type(pad.ok), "pinDigit")}
     for d in PIN:
-        tap([b for b in pad.findChildren(type(pad.ok), "pinDigit")
-             if b.property("digit") == d][0])
+        tap(digits[d])
     tap(pad.ok)
     qtbot.waitUntil(lambda: win.current_screen == "maintenance.dashboard", timeout=10_000)
 
