@@ -317,7 +317,8 @@ def register(platform: Platform) -> None:
     # -- queue -------------------------------------------------------------------------------
     def walk_in_categories() -> list[dict[str, Any]]:
         with ss.lock:
-            return [{"id": k.id, "name": k.name, "window_area": k.window_area,
+            return [{"id": k.id, "name": k.name, "name_i18n": k.name_i18n,
+                     "window_area": k.window_area, "window_area_i18n": k.window_area_i18n,
                      "waiting": k.base_waiting + ss.issued.get(k.id, 0)}
                     for k in syn.CATEGORIES if k.walk_in]
 
@@ -370,15 +371,30 @@ def register(platform: Platform) -> None:
 
         def produce() -> dict[str, Any]:
             with ss.lock:
+                if req.appointment_id:
+                    # One appointment, one number: checking in again (another visit, a
+                    # lost ticket) gives the number already issued, marked as such.
+                    for old in ss.tickets:
+                        if old.get("appointment_id") == req.appointment_id:
+                            again = {k: v for k, v in old.items() if k != "terminal"}
+                            return {**again, "reissued": True}
                 waiting = cat.base_waiting + ss.issued.get(cat.id, 0)
                 ss.issued[cat.id] = ss.issued.get(cat.id, 0) + 1
                 seq = 20 + ss.issued[cat.id]
+                names = syn.KIND_NAMES[kind]
                 out = {"number": f"{cat.prefix}{seq:03d}", "category": cat.id,
-                       "category_name": cat.name, "window_area": cat.window_area,
-                       "waiting": waiting, "kind": kind,
-                       "kind_name": "预约取号" if kind == "appointment" else "现场取号",
+                       "category_name": cat.name, "category_name_i18n": cat.name_i18n,
+                       "window_area": cat.window_area,
+                       "window_area_i18n": cat.window_area_i18n,
+                       "waiting": waiting, "kind": kind, "kind_name": names["zh_CN"],
+                       "kind_name_i18n": {k: v for k, v in names.items() if k != "zh_CN"},
                        "issued_at": now.strftime("%Y-%m-%d %H:%M"),
-                       "valid_note": "当日有效，过号请重新取号"}
+                       "valid_note": syn.VALID_NOTE["zh_CN"],
+                       "valid_note_i18n": {k: v for k, v in syn.VALID_NOTE.items()
+                                           if k != "zh_CN"},
+                       "reissued": False}
+                if req.appointment_id:
+                    out["appointment_id"] = req.appointment_id
                 ss.tickets.append({"terminal": tid, **out})
                 return out
 

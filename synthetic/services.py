@@ -67,15 +67,35 @@ class Category:
     window_area: str
     walk_in: bool
     base_waiting: int
+    # The platform's display texts in English and Traditional Chinese (`x_i18n` beside `x`).
+    name_en: str = ""
+    name_hk: str = ""
+
+    @property
+    def name_i18n(self) -> dict[str, str]:
+        return {"en": self.name_en, "zh_HK": self.name_hk}
+
+    @property
+    def window_area_i18n(self) -> dict[str, str]:
+        zone, _, windows = self.window_area.partition("区 ")
+        span = windows.removesuffix("号窗口")
+        return {"en": f"Zone {zone}, windows {span}", "zh_HK": f"{zone}區 {span}號窗口"}
 
 
 CATEGORIES = (
-    Category("ss", "社会保险", "A", "A区 1–6号窗口", True, 4),
-    Category("hf", "住房公积金", "B", "B区 7–10号窗口", True, 2),
-    Category("tax", "税务", "C", "C区 11–14号窗口", True, 6),
-    Category("re", "不动产登记", "D", "D区 15–20号窗口", False, 3),
-    Category("ee", "出入境", "E", "E区 21–24号窗口", False, 5),
+    Category("ss", "社会保险", "A", "A区 1–6号窗口", True, 4, "Social insurance", "社會保險"),
+    Category("hf", "住房公积金", "B", "B区 7–10号窗口", True, 2, "Housing provident fund",
+             "住房公積金"),
+    Category("tax", "税务", "C", "C区 11–14号窗口", True, 6, "Tax", "稅務"),
+    Category("re", "不动产登记", "D", "D区 15–20号窗口", False, 3, "Real estate registration",
+             "不動產登記"),
+    Category("ee", "出入境", "E", "E区 21–24号窗口", False, 5, "Exit and entry", "出入境"),
 )
+KIND_NAMES = {"appointment": {"zh_CN": "预约取号", "en": "Appointment", "zh_HK": "預約取號"},
+              "walk_in": {"zh_CN": "现场取号", "en": "Walk-in", "zh_HK": "現場取號"}}
+VALID_NOTE = {"zh_CN": "当日有效，过号请重新取号",
+              "en": "Valid today only; if your number is passed, take a new one",
+              "zh_HK": "當日有效，過號請重新取號"}
 CATEGORY = {c.id: c for c in CATEGORIES}
 
 # key -> (category, minutes from now). Check-in opens 30 min before and closes 15 min after.
@@ -108,6 +128,7 @@ def appointment(key: str, now: datetime) -> dict[str, object] | None:
     slot = (now + timedelta(minutes=offset)).replace(second=0, microsecond=0)
     c = CATEGORY[cat]
     return {"id": appointment_token(key), "category": cat, "category_name": c.name,
+            "category_name_i18n": c.name_i18n, "window_area_i18n": c.window_area_i18n,
             "time": slot.strftime("%H:%M"), "date": slot.strftime("%Y-%m-%d"),
             "opens": (slot - timedelta(minutes=EARLY_MIN)).strftime("%H:%M"),
             "closes": (slot + timedelta(minutes=LATE_MIN)).strftime("%H:%M"),

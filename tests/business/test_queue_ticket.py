@@ -50,9 +50,43 @@ def test_on_time_by_appointment_qr(business_runtime, drive, admin) -> None:  # t
     visit = drive(rt, "queue_ticket", inspect=inspect)  # the demo script: scan the QR code
     assert visit.ok, visit.names
     assert seen["source"] == "qr"
-    assert len(_tickets(admin)) == before + 1
-    assert _tickets(admin)[-1]["kind"] == "appointment"
+    number, _rows = _shown_ticket(visit)
+    issued = [t for t in _tickets(admin) if t.get("appointment_id")
+              == appointment_qr("chen").rsplit(":", 1)[-1]]
+    assert len(_tickets(admin)) <= before + 1 and [t["number"] for t in issued] == [number]
+    assert issued[0]["kind"] == "appointment"
     assert len(rt.devices["receipt"].jobs) == 1
+
+
+def test_checking_in_twice_gives_the_same_number_and_says_so(business_runtime, drive,
+                                                             admin) -> None:  # type: ignore[no-untyped-def]
+    """The review met A021 then A022 for one appointment, with no word about it."""
+    numbers, notes = [], []
+    for _ in range(2):
+        rt = business_runtime()
+        visit = drive(rt, "queue_ticket", script=BY_CARD)
+        assert visit.ok, visit.names
+        number, rows = _shown_ticket(visit)
+        numbers.append(number)
+        notes.append(rows.get("提示", ""))
+    assert numbers[0] == numbers[1]
+    assert "已取过号" in notes[1]
+    token = appointment_qr("chen").rsplit(":", 1)[-1]
+    assert len([t for t in _tickets(admin) if t.get("appointment_id") == token]) == 1
+
+
+def test_an_appointment_tomorrow_is_not_called_today(business_runtime, drive) -> None:  # type: ignore[no-untyped-def]
+    """"您预约的是今天 01:06" was said at 22:06: the date is named, never assumed."""
+    from datetime import datetime, timedelta
+
+    from synthetic.services import APPOINTMENTS
+
+    rt = business_runtime(idcard="sim://?card=wang")  # an appointment three hours ahead
+    visit = drive(rt, "queue_ticket", script={**BY_CARD, "early.choice": ["option-cancel"]})
+    (early, _), = visit.shown("early.choice")
+    slot = datetime.now() + timedelta(minutes=APPOINTMENTS["wang"][1])
+    assert "今天" not in early.text
+    assert slot.strftime("%Y-%m-%d") in early.text
 
 
 def test_wrong_codes_keep_the_scanner_listening(business_runtime, drive) -> None:  # type: ignore[no-untyped-def]
@@ -115,11 +149,11 @@ def test_no_appointment_offers_walk_in_categories(business_runtime, drive) -> No
 def test_lost_answer_then_retry_gives_the_same_number_once(business_runtime, drive, admin) -> None:  # type: ignore[no-untyped-def]
     before = len(_tickets(admin))
     admin.fault("/api/v1/queue/tickets", mode="commit_then_error", status=503)
-    rt = business_runtime()
+    rt = business_runtime(idcard="sim://?card=ouyang")  # a walk-in number: always a new one
     visit = drive(rt, "queue_ticket", script={
-        **BY_CARD, "appointment_ticket.error": ["action-retry"]})
+        **BY_CARD, "walk_in.choice": ["option-ss"], "walk_in_ticket.error": ["action-retry"]})
     assert visit.ok, visit.names
-    (_, texts), = visit.shown("appointment_ticket.error")
+    (_, texts), = visit.shown("walk_in_ticket.error")
     assert "政务服务平台暂时故障" in texts
     issued = _tickets(admin)
     assert len(issued) == before + 1  # issued once, although asked twice
