@@ -107,7 +107,9 @@ class IdleOverlay(QWidget):
         self.box.setFixedWidth(width)
         margins = self.box.layout().contentsMargins()
         inner = width - margins.left() - margins.right()
-        self.text.setFixedHeight(self.text.heightForWidth(inner))
+        need = self.text.heightForWidth(inner)
+        if need > 0:  # -1 before the overlay has any text or width
+            self.text.setFixedHeight(need)
         self.layout().activate()
 
     def show_seconds(self, seconds: int) -> None:
