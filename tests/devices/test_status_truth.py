@@ -23,7 +23,10 @@ from emulators.sam_emulator import SamEmulator
 from kiosk.cli import main
 
 FAST_SAM = "reply_ms=300&read_reply_ms=600&gap_ms=100&poll_ms=20"
-GARBAGE = b"\xff\xfe SSH-2.0-nonsense\r\n"
+# No byte of it could be a DLE EOT answer ((b & 0x93) == 0x12)...
+GARBAGE = b"\xff\xfe*** HELLO, 404 no such thing ***\r\n"
+# ...while this one has one ("2" = 0x32) among bytes that are none: still no printer.
+LUCKY = b"SSH-2.0-OpenSSH_9.6\r\n"
 
 
 def status(capsys: pytest.CaptureFixture[str], uri: str, *extra: str) -> tuple[int, dict]:
@@ -47,19 +50,25 @@ def http_peer() -> Iterator[int]:
 
 
 class _Garbage(socketserver.BaseRequestHandler):
+    answer = GARBAGE
+
     def handle(self) -> None:
         sock: socket.socket = self.request
         sock.settimeout(10)
         try:
             while sock.recv(1024):
-                sock.sendall(GARBAGE)  # whatever it is asked, it answers this
+                sock.sendall(self.answer)  # whatever it is asked, it answers this
         except OSError:
             pass
 
 
-@pytest.fixture
-def garbage_peer() -> Iterator[int]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Garbage)
+class _Lucky(_Garbage):
+    answer = LUCKY
+
+
+@pytest.fixture(params=[_Garbage, _Lucky], ids=["garbage", "one-lucky-byte"])
+def garbage_peer(request: pytest.FixtureRequest) -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), request.param)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -106,7 +115,7 @@ def test_an_http_server_on_the_printer_port_is_no_printer(capsys, http_peer) -> 
 def test_a_peer_answering_garbage_is_no_printer(capsys, garbage_peer) -> None:  # type: ignore[no-untyped-def]
     rc, out = status(capsys, f"escpos+tcp://127.0.0.1:{garbage_peer}")
     assert rc == 1 and out["state"] == "hardware_error"
-    assert "not_escpos" in out["details"] and "ff fe" in out["message"]
+    assert "not_escpos" in out["details"] and "the peer sent" in out["message"]
 
 
 def test_garbage_on_a_serial_printer_line(capsys, garbage_tty) -> None:  # type: ignore[no-untyped-def]
