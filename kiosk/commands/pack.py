@@ -163,8 +163,8 @@ def _guarded(func: Any) -> Any:
 
         try:
             return int(func(args))
-        except ConfigError:
-            raise  # reported by kiosk.cli like every command's (exit status 2)
+        except (ConfigError, BrokenPipeError):
+            raise  # reported by kiosk.cli like every command's (a closed pipe: quietly)
         except _errors() as exc:
             return _fail(str(exc))
         except ValueError as exc:  # rollout or version arguments
