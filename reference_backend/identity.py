@@ -18,9 +18,10 @@ QR codes the terminal may be shown:
 `POST /api/v1/identity/face-photo {"id_number"}` returns the reference photo for face
 verification (`image_b64`, `content_type`) or 404 `no_face_photo`. The reference
 platform holds no photos of its own: only in a test or demo configuration,
-$REFBACKEND_FACE_PHOTOS names a folder of test photos (e.g. shared/testdata/faces) and
+$REFBACKEND_FACE_PHOTOS names a folder of test photos (the tests use tests/data/faces) and
 $REFBACKEND_FACE_MAP (`chen=rose_leslie_1.jpg,li=biden_1.jpg`) which synthetic citizen
-gets which file (a built-in map is used otherwise). No face image is in this repository.
+gets which file (a built-in map is used otherwise). The backend package holds no face
+image; the tests' photos are public test fixtures, never a citizen's.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ descriptor helper process), `preview_fps` (frames painted by the Qt preview whil
 verification loop runs on the same camera), `preview_max_stall_ms` (the longest gap
 of a 10 ms Qt timer meanwhile) and `preview_max_stall_ms_baseline` (the same timer on the
 idle event loop of the same process just before, for as long). Frames are made from the
-shared test photos (`$KIOSK_FACE_TESTDATA`, else `../shared/testdata/faces` beside the
-checkout); without them the frame keys are NaN.
+test photos (`$KIOSK_FACE_TESTDATA`, else `tests/data/faces` in the checkout); without
+them (an installed package has no tests/) the frame keys are NaN.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ print(f"LOAD {time.perf_counter() - t0:.4f} {rss() - before:.1f}")
 
 def faces_dir() -> Path | None:
     env = os.environ.get("KIOSK_FACE_TESTDATA")
-    folder = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / \
-        "testdata" / "faces"
+    folder = Path(env) if env else Path(__file__).resolve().parents[2] / "tests" / "data" / \
+        "faces"
     return folder if (folder / PHOTO).is_file() else None
 
 

@@ -1,7 +1,7 @@
 """1:1 verification: distances, the threshold, agreement over frames, calibration.
 
-The default threshold 0.60 was calibrated on the shared test photos
-(`testdata/faces/pairs.csv`, 20 same-person and 45 different-person pairs): with this
+The default threshold 0.60 was calibrated on the test photos
+(`tests/data/faces/pairs.csv`, 20 same-person and 45 different-person pairs): with this
 pipeline same-person distances reach at most 0.531 and different-person distances
 start at 0.682, so 0.60 sits in the gap (the midpoint is 0.607; 0.60 is also dlib's
 published operating point) and decides all 65 pairs correctly. `kiosk face calibrate`

@@ -1,4 +1,4 @@
-"""Face fixtures: the shared test photos, a face engine and descriptors (computed once)."""
+"""Face fixtures: the test photos (tests/data/faces), a face engine, descriptors (made once)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from face_synth import FACES  # noqa: E402
+from face_synth import FACES
 
-# Test/demo configuration only: the reference backend maps synthetic citizens to the shared
-# test photos (never copied into the repository). Set before any backend child starts.
+# Test configuration only: the reference backend maps synthetic citizens to the public test
+# photos in tests/data/faces (never to a citizen's). Set before any backend child starts.
 os.environ.setdefault("REFBACKEND_FACE_PHOTOS", str(FACES))
 
 
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
-    assert (FACES / "pairs.csv").is_file(), f"shared face photos missing at {FACES}"
+    assert (FACES / "pairs.csv").is_file(), f"face test photos missing at {FACES}"
     return FACES
 
 
@@ -41,7 +41,7 @@ def describer():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def describe(engine, describer, faces_dir):  # type: ignore[no-untyped-def]
-    """Descriptor of a shared photo by file name (cached for the session)."""
+    """Descriptor of a test photo by file name (cached for the session)."""
     from kiosk.face.verify import describe_image
 
     cache: dict[str, np.ndarray] = {}

@@ -1,4 +1,4 @@
-"""Synthetic camera footage made from the shared face photos, at test time, in memory.
+"""Synthetic camera footage made from the test face photos, at test time, in memory.
 
 `turn()` simulates a head turning about its vertical axis with a 2.5-D warp: the nose
 (which stands out of the face) moves sideways more than the eyes, and the face is
@@ -8,6 +8,7 @@ every point lies in one plane, nose included.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -16,7 +17,10 @@ import numpy as np
 from kiosk.face.engine import STILL, FaceEngine
 from kiosk.face.image import load_image
 
-FACES = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "faces"
+# The photos live in the repository (tests/data/faces, licences in its README);
+# $KIOSK_FACE_TESTDATA points at another folder of the same shape.
+FACES = Path(os.environ.get("KIOSK_FACE_TESTDATA")
+             or Path(__file__).resolve().parents[1] / "data" / "faces")
 SIZE = (640, 480)
 
 
@@ -63,8 +67,8 @@ def tilt_photo(bgr: np.ndarray, degrees: float, shift: tuple[float, float] = (0,
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
     out = []
     for x, y in corners:
-        X, Z = (x - w / 2) * np.cos(t), (x - w / 2) * np.sin(t) + f
-        out.append([w / 2 + f * X / Z + shift[0], h / 2 + f * (y - h / 2) / Z + shift[1]])
+        px, pz = (x - w / 2) * np.cos(t), (x - w / 2) * np.sin(t) + f  # the corner in 3-D
+        out.append([w / 2 + f * px / pz + shift[0], h / 2 + f * (y - h / 2) / pz + shift[1]])
     m = cv2.getPerspectiveTransform(corners, np.array(out, np.float32))
     return cv2.warpPerspective(bgr, m, (w, h), borderMode=cv2.BORDER_CONSTANT,
                                borderValue=(70, 70, 70))
