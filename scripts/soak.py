@@ -349,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: reporting what was measured", file=sys.stderr)
     summary: dict[str, Any] = {
-        "mode": args.mode + (" noop" if args.noop else ""), "sessions": samples[-1].sessions if samples else 0,
+        "mode": args.mode + (" noop" if args.noop else ""),
+        "sessions": samples[-1].sessions if samples else 0,
         "wall_s": round(time.monotonic() - started, 1),
         "sessions_per_s": round((samples[-1].sessions if samples else 0)
                                 / max(0.001, samples[-1].seconds if samples else 1), 2),

@@ -42,7 +42,7 @@ def measure(repeat: int) -> dict[str, float]:
     nan = float("nan")
     base_key = "rss_growth_mb_per_1k_sessions_baseline"
     if not SOAK.exists():
-        return {k: nan for k in (*KEYS, base_key)}
+        return dict.fromkeys((*KEYS, base_key), nan)
     summary = soak()
     out = {k: float(summary[k]) if summary else nan for k in KEYS}
     baseline = soak("--noop")

@@ -27,6 +27,8 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus.paragraph import cleanBlockQuotedText
+from reportlab.platypus.paraparser import ParaParser
 
 from kiosk.documents.a4 import AssetResolver, RenderedPdf
 from kiosk.documents.fonts import register_cjk_font
@@ -54,8 +56,22 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
     }
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+class _Plain:
+    """Paragraphs of plain text without reportlab's markup parser (an HTMLParser per
+    paragraph; ~130 per certificate, a tenth of a render): each gets a copy of the
+    fragment the parser makes for its style, holding its text. One per render."""
+
+    def __init__(self) -> None:
+        self._protos: dict[int, tuple[ParagraphStyle, Any]] = {}
+
+    def __call__(self, text: str, style: ParagraphStyle) -> Paragraph:
+        got = self._protos.get(id(style))
+        if got is None:
+            _, frags, _ = ParaParser().parse("x", style)
+            got = self._protos[id(style)] = (style, frags[0])  # the style kept alive
+        cleaned = cleanBlockQuotedText(text)
+        frag = got[1].clone(text=cleaned, link=[], us_lines=[])
+        return Paragraph(cleaned, style, frags=[frag])
 
 
 class _IssuerWithSeal(Flowable):
@@ -108,7 +124,7 @@ def _make_canvas_class(page_cfg: Mapping[str, Any], data: Mapping[str, Any], fon
             self._saved: list[dict[str, Any]] = []
             self.setFont(font, 10)
 
-        def showPage(self) -> None:
+        def showPage(self) -> None:  # noqa: N802 (reportlab API)
             self._saved.append(dict(self.__dict__))
             self._startPage()
 
@@ -148,21 +164,21 @@ def _make_canvas_class(page_cfg: Mapping[str, Any], data: Mapping[str, Any], fon
 
 
 def _table(block: Mapping[str, Any], data: Mapping[str, Any], st: dict[str, ParagraphStyle],
-           width: float, masked: bool) -> Table:
+           width: float, masked: bool, para: _Plain) -> Table:
     rows = lookup(data, block["rows"])
     if not isinstance(rows, list):
         raise TemplateError(f"table rows {block['rows']!r} is not a list")
     cols = block["columns"]
-    header = [Paragraph(_esc(c["title"]), st["cellc"]) for c in cols]
+    header = [para(c["title"], st["cellc"]) for c in cols]
     body: list[list[Any]] = [header]
     for row in rows:
         ctx = dict(data)
         ctx.update(row if isinstance(row, Mapping) else {"value": row})
-        body.append([Paragraph(_esc(render(c["value"], ctx, masked=masked)),
-                               st["cellc"] if c.get("align") == "center" else st["cell"])
+        body.append([para(render(c["value"], ctx, masked=masked),
+                          st["cellc"] if c.get("align") == "center" else st["cell"])
                      for c in cols])
     if "totals" in block:
-        body.append([Paragraph(_esc(render(t, data, masked=masked)), st["cell"])
+        body.append([para(render(t, data, masked=masked), st["cell"])
                      for t in block["totals"]])
     weights = [float(c.get("width", 1)) for c in cols]
     col_widths = [width * w / sum(weights) for w in weights]
@@ -185,6 +201,7 @@ def render_pdf(template: Mapping[str, Any], data: Mapping[str, Any],
     """Render a template with data to PDF bytes. `masked` is for on-screen previews."""
     font = register_cjk_font()
     st = _styles(font)
+    para = _Plain()
     page_cfg = template.get("page", {})
     margins = page_cfg.get("margins_mm", [22, 18, 20, 18])  # top, right, bottom, left
     buf = io.BytesIO()
@@ -204,15 +221,15 @@ def render_pdf(template: Mapping[str, Any], data: Mapping[str, Any],
                 style = ParagraphStyle(f"p-{block['align']}", parent=style,
                                        alignment=TA_CENTER if block["align"] == "center"
                                        else TA_RIGHT)
-            story.append(Paragraph(_esc(render(block["text"], data, masked=masked)), style))
+            story.append(para(render(block["text"], data, masked=masked), style))
             if kind == "paragraph":
                 story.append(Spacer(1, 2 * mm))
         elif kind == "fields":
             ncol = int(block.get("columns", 2))
             cells: list[Any] = []
             for f in block["fields"]:
-                cells.append(Paragraph(_esc(f["label"]), st["label"]))
-                cells.append(Paragraph(_esc(render(f["value"], data, masked=masked)), st["base"]))
+                cells.append(para(f["label"], st["label"]))
+                cells.append(para(render(f["value"], data, masked=masked), st["base"]))
             per_row = ncol * 2
             rows = [cells[i:i + per_row] for i in range(0, len(cells), per_row)]
             if rows and len(rows[-1]) < per_row:
@@ -231,10 +248,9 @@ def render_pdf(template: Mapping[str, Any], data: Mapping[str, Any],
         elif kind == "table":
             rows = lookup(data, block["rows"])
             if not rows and block.get("empty"):
-                story.append(Paragraph(_esc(render(block["empty"], data, masked=masked)),
-                                       st["base"]))
+                story.append(para(render(block["empty"], data, masked=masked), st["base"]))
             else:
-                story.append(_table(block, data, st, width, masked))
+                story.append(_table(block, data, st, width, masked, para))
             story.append(Spacer(1, 4 * mm))
         elif kind == "issuer":
             seal = assets(block["seal"]) if block.get("seal") else None
@@ -248,7 +264,7 @@ def render_pdf(template: Mapping[str, Any], data: Mapping[str, Any],
             value = render(block["value"], data, masked=masked)
             caption = render(block.get("caption", ""), data, masked=masked)
             t = Table([[QrFlowable(value, float(block.get("size_mm", 26))),
-                        Paragraph(_esc(caption), st["base"])]],
+                        para(caption, st["base"])]],
                       colWidths=[32 * mm, width - 32 * mm])
             t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
             story.append(t)

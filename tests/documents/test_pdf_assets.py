@@ -78,8 +78,8 @@ def certificate_data(verify: str) -> dict[str, Any]:
 def test_each_office_gets_its_own_seal_pixels(tmp_path: Path) -> None:
     root = Path(BUILTIN_DIR)
     for _ in range(2):  # the second round comes from the cache
-        si = render_a4(issuer_doc("东莞市社会保险基金管理中心", "assets/seal_dg_social_insurance.png"),
-                       {}, resolver(root))
+        si = render_a4(issuer_doc("东莞市社会保险基金管理中心",
+                                  "assets/seal_dg_social_insurance.png"), {}, resolver(root))
         tax = render_a4(issuer_doc("国家税务总局东莞市税务局", "assets/seal_dg_tax.png"), {},
                         resolver(root))
         [si_img] = seal_images(si.pdf, tmp_path)
@@ -178,3 +178,21 @@ def test_certificate_text_is_all_there(tmp_path: Path) -> None:
     for expected in ("社会保险参保缴费证明", "扫码核验真伪", "验证码ZZ99-YY88-XX77",
                      "东莞市社会保险基金管理中心", "第1页/共1页", "4419**********3627"):
         assert expected in text
+
+
+def test_text_that_looks_like_markup_is_printed_as_it_is(tmp_path: Path) -> None:
+    """Paragraphs skip reportlab's markup parser now: `&`, `<b>` and line breaks in data
+    must still come out as the characters they are, in paragraphs, fields and tables."""
+    odd = "A&B <b>粗</b> 1<2 &amp;\n第二行"
+    tpl = {"kind": "a4", "blocks": [
+        {"type": "paragraph", "text": "{v}"},
+        {"type": "fields", "columns": 1, "fields": [{"label": "<i>名</i>", "value": "{v}"}]},
+        {"type": "table", "rows": "rows", "columns": [{"title": "&列", "value": "{v}"}]}]}
+    doc = render_a4(tpl, {"v": odd, "rows": [{"v": odd}]}, resolver(Path(BUILTIN_DIR)))
+    path = tmp_path / "odd.pdf"
+    path.write_bytes(doc.pdf)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    flat = " ".join(text.split())
+    assert flat.count("A&B <b>粗</b> 1<2 &amp; 第二行") == 3, flat
+    assert "<i>名</i>" in flat and "&列" in flat
