@@ -7,8 +7,18 @@ per-row filter search and zlib level 1 (about 5x faster than Pillow's defaults f
 
 from __future__ import annotations
 
+import threading
+
+# pdfium is not thread-safe: the flow thread and the screen's page renderer share it.
+PDFIUM_LOCK = threading.Lock()
+
 
 def pdf_page_png(pdf: bytes, page: int = 0, width_px: int = 900) -> bytes:
+    with PDFIUM_LOCK:
+        return _page_png(pdf, page, width_px)
+
+
+def _page_png(pdf: bytes, page: int, width_px: int) -> bytes:
     import cv2
     import pypdfium2 as pdfium
 
@@ -35,8 +45,9 @@ def pdf_page_png(pdf: bytes, page: int = 0, width_px: int = 900) -> bytes:
 def pdf_page_count(pdf: bytes) -> int:
     import pypdfium2 as pdfium
 
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return len(doc)
-    finally:
-        doc.close()
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            return len(doc)
+        finally:
+            doc.close()

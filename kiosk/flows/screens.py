@@ -51,8 +51,9 @@ class Screen:
     actions: tuple[Action, ...] = ()
     options: tuple[Action, ...] = ()  # choices, rating tags
     image_png: bytes | None = field(default=None, repr=False)
-    # PREVIEW: every page as a PNG, large enough to zoom into (image_png: the first page)
-    pages: tuple[bytes, ...] = field(default=(), repr=False)
+    # PREVIEW: the document as shown on screen (a PDF, personal data masked); the screen
+    # renders its pages at the size it needs, to page through and zoom into.
+    document: bytes | None = field(default=None, repr=False)
     illustration: str = ""  # e.g. "idcard", "printer", "check"
     position: tuple[int, int] = (0, 0)  # step n of m; (0, 0) = not shown
     # Whether the idle timer runs: not while the machine itself is working.

@@ -1,16 +1,18 @@
 """A document the citizen can read before it prints: page through it, zoom in, drag to pan.
 
-Pages arrive as PNG pictures rendered large enough for the highest zoom; at zoom 1 a
-whole page fits the room the screen gives it, at higher zooms it fills the width and
-can be dragged (touch) or scrolled. Nothing here is saved: the pictures are dropped with
-the screen.
+The screen holds the masked PDF and draws each page at the size it needs: pages are
+rendered by pdfium on a worker thread (never on the UI thread) at the current zoom and
+kept for this screen only. At zoom 1 a whole page fits the room the screen gives it; at
+higher zooms it fills the width and can be dragged (touch) or scrolled. Nothing here is
+saved: the pictures are dropped with the screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable
 
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -25,42 +27,48 @@ from PySide6.QtWidgets import (
 from kiosk.i18n import Translator
 from kiosk.ui import theme
 from kiosk.ui.widgets import button, label
+from kiosk.ui.workers import Relay, emit
 
 ZOOMS = (1.0, 1.5, 2.0, 3.0)
+A4_RATIO = 297 / 210
 
 
 class PageImage(QWidget):
     """One page, drawn at the size it is given (its aspect ratio kept by the viewer)."""
 
-    def __init__(self, pix: QPixmap, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("previewImage")
-        self.pix = pix
+        self.pix = QPixmap()
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.fillRect(self.rect(), Qt.GlobalColor.gray)
-        p.drawPixmap(QRectF(1, 1, self.width() - 2, self.height() - 2), self.pix,
-                     QRectF(self.pix.rect()))
+        if self.pix.isNull():
+            p.fillRect(self.rect().adjusted(1, 1, -1, -1), Qt.GlobalColor.white)
+        else:
+            p.drawPixmap(QRectF(1, 1, self.width() - 2, self.height() - 2), self.pix,
+                         QRectF(self.pix.rect()))
         p.end()
 
 
 class DocumentView(QWidget):
-    """Pages of a document with zoom and page buttons under them."""
+    """Pages of a PDF with zoom and page buttons under them."""
 
-    def __init__(self, pages: Sequence[bytes], m: theme.Metrics, t: Callable[[], Translator],
-                 page: int = 0, zoom: int = 0, parent: QWidget | None = None) -> None:
+    def __init__(self, pdf: bytes, m: theme.Metrics, t: Callable[[], Translator],
+                 page: int = 0, zoom: int = 0, parent: QWidget | None = None, *,
+                 controls_outside: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("documentView")
-        self.m, self._t = m, t
-        self.pixmaps = []
-        for png in pages:
-            pix = QPixmap()
-            pix.loadFromData(png, "PNG")
-            self.pixmaps.append(pix)
-        self.page = max(0, min(page, len(self.pixmaps) - 1))
+        self.m, self._t, self.pdf = m, t, pdf
+        self.pages = 1
+        self.page = max(0, page)
         self.zoom = max(0, min(zoom, len(ZOOMS) - 1))
+        self._cache: dict[tuple[int, int], QPixmap] = {}
+        self._wanted: tuple[int, int] | None = None
+        self._relay = Relay(self)
+        self._relay.done.connect(self._rendered, Qt.ConnectionType.QueuedConnection)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
@@ -74,10 +82,16 @@ class DocumentView(QWidget):
         # Touch panels: a finger drags the page (kinetic), as on a phone.
         QScroller.grabGesture(self.area.viewport(),
                               QScroller.ScrollerGestureType.LeftMouseButtonGesture)
-        self.image = PageImage(self.pixmaps[self.page] if self.pixmaps else QPixmap())
+        self.image = PageImage()
         self.area.setWidget(self.image)
         v.addWidget(self.area, 1)
-        row = QHBoxLayout()
+        # Zoom and page buttons: under the page, or (`controls_outside`) in a widget the
+        # screen places beside it (landscape: the page gets the whole height).
+        self.controls = QWidget()
+        self.controls.setObjectName("previewControls")
+        row: QHBoxLayout | QVBoxLayout = QVBoxLayout(self.controls) if controls_outside \
+            else QHBoxLayout(self.controls)
+        row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(m.space(16))
         tr = t()
         self.prev = button(tr("preview.prev_page"), "preview-prev")
@@ -92,22 +106,41 @@ class DocumentView(QWidget):
         self.next.clicked.connect(lambda: self.show_page(self.page + 1))
         self.zoom_out.clicked.connect(lambda: self.set_zoom(self.zoom - 1))
         self.zoom_in.clicked.connect(lambda: self.set_zoom(self.zoom + 1))
-        for w in (self.zoom_out, self.zoom_in):
-            row.addWidget(w)
-        row.addStretch(1)
-        row.addWidget(self.page_label)
-        row.addStretch(1)
-        for w in (self.prev, self.next):
-            row.addWidget(w)
-        v.addLayout(row)
+        if controls_outside:
+            for pair in ((self.zoom_out, self.zoom_in), (self.prev, self.next)):
+                h = QHBoxLayout()
+                h.setSpacing(m.space(16))
+                for w in pair:
+                    h.addWidget(w, 1)
+                row.addLayout(h)
+            row.addWidget(self.page_label)
+        else:
+            for w in (self.zoom_out, self.zoom_in):
+                row.addWidget(w)
+            row.addStretch(1)
+            row.addWidget(self.page_label)
+            row.addStretch(1)
+            for w in (self.prev, self.next):
+                row.addWidget(w)
+            v.addWidget(self.controls)
+        self._count_pages()
         self._refresh()
+
+    def _count_pages(self) -> None:
+        def count() -> None:
+            from kiosk.documents.preview import pdf_page_count
+
+            try:
+                emit(self._relay, "count", pdf_page_count(self.pdf))
+            except Exception as exc:  # a broken document: one blank page, said in the log
+                emit(self._relay, "error", exc)
+        threading.Thread(target=count, daemon=True, name="preview-count").start()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(self.m.px(400), self.m.px(300))
 
     def show_page(self, page: int) -> None:
-        self.page = max(0, min(page, len(self.pixmaps) - 1))
-        self.image.pix = self.pixmaps[self.page]
+        self.page = max(0, min(page, self.pages - 1))
         self._refresh()
         self.area.verticalScrollBar().setValue(0)
 
@@ -116,29 +149,61 @@ class DocumentView(QWidget):
         self._refresh()
 
     def _refresh(self) -> None:
-        many = len(self.pixmaps) > 1
+        many = self.pages > 1
         self.prev.setVisible(many)
         self.next.setVisible(many)
         self.page_label.setVisible(many)
         self.prev.setEnabled(self.page > 0)
-        self.next.setEnabled(self.page < len(self.pixmaps) - 1)
+        self.next.setEnabled(self.page < self.pages - 1)
         self.zoom_out.setEnabled(self.zoom > 0)
         self.zoom_in.setEnabled(self.zoom < len(ZOOMS) - 1)
-        self.page_label.setText(self._t()("preview.page", n=self.page + 1,
-                                          m=len(self.pixmaps)))
+        self.page_label.setText(self._t()("preview.page", n=self.page + 1, m=self.pages))
         self._fit()
 
     def _fit(self) -> None:
-        pix = self.image.pix
-        if pix.isNull():
-            return
+        """Size the page for the room and the zoom; ask for a picture that sharp."""
         room = self.area.viewport().size()
-        fit = pix.size().scaled(room, Qt.AspectRatioMode.KeepAspectRatio)
-        scale = ZOOMS[self.zoom]
-        w = min(int(fit.width() * scale), pix.width())
-        h = round(w * pix.height() / pix.width())
-        self.image.setFixedSize(max(1, w), max(1, h))
+        if room.width() < 10 or room.height() < 10:
+            return
+        fit_w = min(room.width(), int(room.height() / A4_RATIO))
+        w = max(1, int(fit_w * ZOOMS[self.zoom]))
+        h = max(1, round(w * A4_RATIO))
+        self.image.setFixedSize(w, h)
         self.area.setWidgetResizable(False)
+        key = (self.page, w)
+        if key in self._cache:
+            self.image.pix = self._cache[key]
+            self.image.update()
+        elif self._wanted != key:
+            self._wanted = key
+            QTimer.singleShot(0, lambda k=key: self._render(k))
+
+    def _render(self, key: tuple[int, int]) -> None:
+        if self._wanted != key:
+            return  # the citizen zoomed or turned the page again meanwhile
+        pdf = self.pdf
+
+        def draw() -> None:
+            from kiosk.documents.preview import pdf_page_png
+
+            try:
+                emit(self._relay, "page", (key, pdf_page_png(pdf, key[0], key[1])))
+            except Exception as exc:
+                emit(self._relay, "error", exc)
+        threading.Thread(target=draw, daemon=True, name="preview-page").start()
+
+    def _rendered(self, tag: str, result: object) -> None:
+        if tag == "count" and isinstance(result, int):
+            self.pages = max(1, result)
+            self._refresh()
+        elif tag == "page" and isinstance(result, tuple):
+            key, png = result
+            pix = QPixmap()
+            pix.loadFromData(png, "PNG")
+            self._cache[key] = pix
+            if key == (self.page, self.image.width()):
+                self.image.pix = pix
+                self.image.update()
 
     def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)  # type: ignore[arg-type]

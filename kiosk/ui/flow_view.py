@@ -285,15 +285,34 @@ class FlowView(QWidget):
                         ) -> bool:
         from kiosk.ui.document_view import DocumentView
 
-        pages = s.pages or ((s.image_png,) if s.image_png else ())
-        if not pages:
+        if not s.document:
             return self._render_generic(s, v, portrait, keep)
-        v.addLayout(self._title_row(s))
+        doc = DocumentView(s.document, self.m, self._t, keep.page, keep.zoom,
+                           controls_outside=not portrait)
+        self._document = doc
+        if portrait:
+            v.addLayout(self._title_row(s))
+            if s.hint:
+                v.addWidget(label(s.hint, "stepHint"))
+            v.addWidget(doc, 1)
+            return False
+        # Landscape: the page takes the card's whole height; what to read about it, the
+        # zoom and page buttons and the way on sit beside it.
+        row = QHBoxLayout()
+        row.setSpacing(self.m.space(40))
+        row.addWidget(doc, 3)
+        side = QVBoxLayout()
+        side.setSpacing(self.m.space(20))
+        side.addLayout(self._title_row(s, stacked=True))
         if s.hint:
-            v.addWidget(label(s.hint, "stepHint"))
-        self._document = DocumentView(pages, self.m, self._t, keep.page, keep.zoom)
-        v.addWidget(self._document, 1)
-        return False
+            side.addWidget(label(s.hint, "stepHint"))
+        side.addWidget(doc.controls)
+        side.addStretch(1)
+        for a in sorted(s.actions, key=lambda a: a.primary):
+            side.addWidget(self._action_button(a))
+        row.addLayout(side, 2)
+        v.addLayout(row, 1)
+        return True
 
     def _render_keyboard(self, s: Screen, v: QVBoxLayout, portrait: bool, keep: ViewState
                          ) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from kiosk.documents.a4 import render_a4
-from kiosk.documents.preview import pdf_page_png
 from kiosk.documents.textfmt import TemplateError
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.interaction import ask
@@ -31,9 +30,12 @@ class PreviewStep(TemplateStep):
         key = self.param("store_as", "document")
         ctx.data[key] = doc
         ctx.data.setdefault("document_kinds", {})[key] = self.param("template")
-        png = pdf_page_png(preview.pdf, 0, width_px=1000)
+        # The screen draws the masked document's pages itself, at the size it needs (to
+        # page through and zoom in); the hint says truthfully what the printout shows
+        # (the template's `print_note`), not just what the screen hides.
+        note = template.get("print_note") or "preview.hint"
         screen = ctx.screen(ScreenKind.PREVIEW, t(self.param("title", "preview.title")),
-                            hint=t("preview.hint"), image_png=png,
+                            hint=t(note), document=preview.pdf,
                             actions=(Action("cancel", t("common.cancel")),
                                      Action("print", t("common.print"), primary=True)))
         resp = ask(ctx.ui, screen)
