@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any, Self, overload
 
 LOCALES = ("zh_CN", "zh_HK", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -44,7 +45,7 @@ class Text(str):
 
     def __new__(cls, value: str, key: str = "", kwargs: Mapping[str, object] | None = None,
                 render: Callable[[Translator], str] | None = None, data: bool = False,
-                foreign: bool = False) -> Text:
+                foreign: bool = False) -> Self:
         obj = super().__new__(cls, value)
         obj.key, obj.kwargs, obj.render = key, dict(kwargs or {}), render
         obj.data, obj.foreign = data, foreign
@@ -81,7 +82,8 @@ def in_other_language(text: str, locale: str) -> bool:
     return any(c in wrong for c in text)
 
 
-def pick(variants: Mapping[str, object] | object, fallback: str = "") -> Callable[[Translator], str]:
+def pick(variants: Mapping[str, object] | object,
+         fallback: str = "") -> Callable[[Translator], str]:
     """A renderer for platform text given per language ({"zh_CN": …, "en": …}) or as one
     string: the translator's language, else Simplified Chinese."""
     def render(t: Translator) -> str:
@@ -89,6 +91,12 @@ def pick(variants: Mapping[str, object] | object, fallback: str = "") -> Callabl
             return str(variants.get(t.locale) or variants.get(DEFAULT_LOCALE) or fallback)
         return str(variants if variants is not None else fallback)
     return render
+
+
+@overload
+def localize(data: dict[str, Any], locale: str) -> dict[str, Any]: ...
+@overload
+def localize(data: object, locale: str) -> object: ...
 
 
 def localize(data: object, locale: str) -> object:
@@ -111,6 +119,17 @@ def localize(data: object, locale: str) -> object:
         items = [localize(v, locale) for v in data]
         return items if any(a is not b for a, b in zip(items, data, strict=True)) else data
     return data
+
+
+def _foreign(kwargs: Mapping[str, object]) -> bool:
+    """A sentence of ours around words in another language (a platform name with no
+    translation, what the citizen typed) is shown with them, as they are."""
+    return any(getattr(v, "foreign", False) for v in kwargs.values())
+
+
+def typed(text: str, t: Translator) -> Text:
+    """What the citizen typed, quoted back on a screen: in whatever language they used."""
+    return rendered(lambda _t: text, t, data=True)
 
 
 def retranslate(value: object, t: Translator) -> object:
@@ -144,5 +163,6 @@ class Translator:
             for table in self._tables(locale):
                 if key in table:
                     text = table[key]
-                    return Text(text.format(**kwargs) if kwargs else text, key, kwargs)
+                    return Text(text.format(**kwargs) if kwargs else text, key, kwargs,
+                                foreign=_foreign(kwargs))
         return Text(key, key, kwargs)

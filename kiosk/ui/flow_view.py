@@ -245,7 +245,7 @@ class FlowView(QWidget):
         if s.hint:
             texts.addWidget(label(s.hint, "stepHint"))
         if any(getattr(x, "foreign", False) for x in
-               [*(v for _, v in s.rows), *(o.label for o in s.options), s.text]):
+               [*(v for _, v in s.rows), *(o.label for o in s.options)]):
             texts.addWidget(label(self._t()("screen.foreign_data"), "stepHint"))
         texts.addStretch(1)
         body.addWidget(scroll, 1)

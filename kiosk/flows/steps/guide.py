@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -20,7 +20,7 @@ from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.interaction import ask
 from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps.base import StepType
-from kiosk.i18n import pick, rendered, retranslate
+from kiosk.i18n import Translator, pick, rendered, retranslate, typed
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +181,10 @@ class GuideBrowseStep(StepType):
             entry = str(resp.value or "").strip()
             hits = [m for m in matters if entry and _matches(m, entry)]
             if not hits:
-                status = t("guide.no_match", query=entry)
+                status = t("guide.no_match", query=typed(entry, t))
                 continue
-            found = self._pick(ctx, hits, t("guide.results", query=entry, n=len(hits)), "")
+            found = self._pick(ctx, hits, t("guide.results", query=typed(entry, t), n=len(hits)),
+                               "")
             if found is not None:
                 return found
             status = ""
@@ -202,8 +203,7 @@ class GuideBrowseStep(StepType):
             if page < pages - 1:
                 actions.append(Action("page_next", t("common.page_next"), primary=True))
             of = t("common.page_of", n=page + 1, m=pages) if pages > 1 else ""
-            hint = rendered(lambda tt, parts=(note, of): " ".join(
-                str(retranslate(x, tt)) for x in parts if x), t)
+            hint = rendered(_joined((note, of)), t)
             resp = ask(ctx.ui, ctx.screen(
                 ScreenKind.CHOICE, t("guide.pick_matter"), text=text, hint=hint,
                 options=tuple(Action(f"matter:{m['id']}", local(ctx, m, "name")) for m in shown),
@@ -219,3 +219,8 @@ class GuideBrowseStep(StepType):
                 hit = next((m for m in items if str(m["id"]) == mid), None)
                 if hit is not None:
                     return hit
+
+
+def _joined(parts: tuple[object, ...]) -> Callable[[Translator], str]:
+    """The non-empty parts (texts redrawn in the citizen's language) joined by spaces."""
+    return lambda tt: " ".join(str(retranslate(x, tt)) for x in parts if x)
