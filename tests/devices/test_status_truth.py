@@ -35,11 +35,15 @@ def status(capsys: pytest.CaptureFixture[str], uri: str, *extra: str) -> tuple[i
     return rc, json.loads(out)
 
 
+class _Web(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+        pass  # keep the test output clean
+
+
 @pytest.fixture
 def http_peer() -> Iterator[int]:
     """Python's own web server, on a free port."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             http.server.SimpleHTTPRequestHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Web)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -153,8 +157,7 @@ def test_ipp_status_of_a_web_server_is_not_ipp() -> None:
     """The driver's own status() (what the maintenance screen polls), not only open()."""
     from kiosk.devices.registry import create_device
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             http.server.SimpleHTTPRequestHandler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Web)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         dev = create_device("a4", f"ipp://127.0.0.1:{server.server_address[1]}/ipp/print")
