@@ -36,7 +36,7 @@ def status(capsys: pytest.CaptureFixture[str], uri: str, *extra: str) -> tuple[i
 
 
 class _Web(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+    def log_message(self, format: str, *args: object) -> None:  # the stdlib names it `format`
         pass  # keep the test output clean
 
 
