@@ -19,9 +19,9 @@ from kiosk.devices.registry import DeviceSet
 from kiosk.flows.context import FlowContext, FlowResult, StepError
 from kiosk.flows.engine import FlowEngine
 from kiosk.flows.interaction import Interaction
+from kiosk.flows.model import FlowPackage
 from kiosk.network import LinkState
 from kiosk.offline import OfflineServices, embedded_secret
-from kiosk.flows.package import FlowPackage
 from kiosk.session import Session
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ class Runtime:
         for kind, dev in self.devices.devices.items():
             try:
                 st = dev.status()
-            except Exception as exc:  # a status call must never take the caller down
+            except Exception as exc:  # noqa: BLE001 - a status call must never take the caller down
                 log.warning("status of %s failed: %s", kind, type(exc).__name__)
                 continue
             self.note_device(kind, device_fault_key(kind, st.state.value, st.details))

@@ -36,12 +36,12 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from offline_cache.crypto import (
     DataKeyFile,
@@ -258,12 +258,16 @@ class OutboxClosed(sqlite3.ProgrammingError):
     """The outbox was closed (the app is shutting down); nothing was written."""
 
 
-def _in_use(fn: Any) -> Any:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _in_use(fn: Callable[Concatenate[Outbox, _P], _R]) -> Callable[Concatenate[Outbox, _P], _R]:
     """Mark a method as using a connection, so that `close()` never pulls a connection
     out from under a statement running on another thread (sqlite3 would crash)."""
 
     @functools.wraps(fn)
-    def wrapper(self: Outbox, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Outbox, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         with self._using():
             return fn(self, *args, **kwargs)
 

@@ -104,7 +104,7 @@ class Backoff:
     retry_after_cap: float = 3600.0
 
     def window(self, attempt: int) -> float:
-        return min(self.cap, self.base * 2 ** max(0, min(attempt - 1, 40)))
+        return min(self.cap, self.base * 2.0 ** max(0, min(attempt - 1, 40)))
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         jitter = rng.uniform(0.0, self.window(attempt))

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -202,7 +202,7 @@ class Device(ABC):
         """The query parameters a URI with `scheme` may carry for this driver."""
         return cls.uri_params
 
-    def __enter__(self) -> Device:
+    def __enter__(self) -> Self:
         self.open()
         return self
 

@@ -180,8 +180,9 @@ def validate_package(pkg: FlowPackage, app_version: str | None = None) -> None:
     from kiosk import __version__
 
     if version_key(pkg.min_app_version) > version_key(app_version or __version__):
-        raise DefinitionError("manifest.toml", "min_app_version",
-                              f"needs app {pkg.min_app_version}, this is {app_version or __version__}")
+        raise DefinitionError(
+            "manifest.toml", "min_app_version",
+            f"needs app {pkg.min_app_version}, this is {app_version or __version__}")
     zh = pkg.strings.get("zh_CN", {})
     for flow in pkg.flows.values():
         rel = f"flows/{flow.id}.toml"

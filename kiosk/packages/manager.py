@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.flows.model import DefinitionError
-from kiosk.flows.package import FlowPackage, compose, load_package, validate_package
+from kiosk.flows.model import DefinitionError, FlowPackage
+from kiosk.flows.package import compose, load_package, validate_package
 from kiosk.packages.archive import build_archive
 from kiosk.packages.store import Entry, Store, StoreError, entries_from, entries_json
 
@@ -267,7 +267,7 @@ class PackageManager:
             staged = entries_from(state.get("staged"))
             if not rejected:
                 state["last_error"] = None
-            if desired == active or desired == staged:
+            if desired in (active, staged):
                 state["staged"] = None if desired == active else state.get("staged")
                 self.store.write_state(state)
                 return PollResult(False, rejected=tuple(rejected))

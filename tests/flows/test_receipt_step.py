@@ -11,8 +11,7 @@ from kiosk.devices.registry import create_device
 from kiosk.flows.context import FlowContext, FlowResult
 from kiosk.flows.engine import FlowEngine
 from kiosk.flows.interaction import ScriptedInteraction
-from kiosk.flows.model import parse_flow
-from kiosk.flows.package import FlowPackage
+from kiosk.flows.model import FlowPackage, parse_flow
 from kiosk.flows.screens import Response, Screen, ScreenKind
 from kiosk.session import Session
 

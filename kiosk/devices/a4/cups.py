@@ -51,7 +51,7 @@ class CupsA4Printer(IppA4Printer):
             cmd = ["lp", "-h", self.server, "-d", self.queue, "-t", title[:255] or "kiosk",
                    "-o", "document-format=application/pdf", "--", f.name]
             try:
-                res = subprocess.run(cmd, capture_output=True, text=True,
+                res = subprocess.run(cmd, capture_output=True, text=True, check=False,
                                      timeout=max(self.http_timeout, min(timeout, 60.0)),
                                      env={**os.environ, "LANG": "C"})
             except FileNotFoundError:

@@ -20,8 +20,16 @@ import time
 from typing import Any
 
 from kiosk.devices.a4.ipp_client import IppClient, IppError
-from kiosk.devices.a4.ipp_protocol import GroupTag, IppMessage, JobState, Op, Tag, \
-    operation_attributes
+from kiosk.devices.a4.ipp_protocol import (
+    GroupTag,
+    IppMessage,
+    JobState,
+    Op,
+    RequestAttribute,
+    RequestGroup,
+    Tag,
+    operation_attributes,
+)
 from kiosk.devices.a4.ipp_status import error_key, job_failure_key, printer_status
 from kiosk.devices.base import (
     Device,
@@ -85,7 +93,7 @@ class IppA4Printer(Device):
         return {**super().capabilities(), "model": self._model,
                 "printer_uri": self.client.printer_uri}
 
-    def _ops(self, extra: list | None = None) -> tuple[int, list]:
+    def _ops(self, extra: list[RequestAttribute] | None = None) -> RequestGroup:
         return operation_attributes(self.client.printer_uri, self.user, extra)
 
     def _printer_attributes(self) -> IppMessage:

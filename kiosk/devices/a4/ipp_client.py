@@ -11,8 +11,13 @@ import itertools
 import socket
 from urllib.parse import urlsplit
 
-from kiosk.devices.a4.ipp_protocol import IppDecodeError, IppMessage, decode_message, \
-    encode_request
+from kiosk.devices.a4.ipp_protocol import (
+    IppDecodeError,
+    IppMessage,
+    RequestGroup,
+    decode_message,
+    encode_request,
+)
 from kiosk.devices.base import DeviceError
 
 
@@ -58,7 +63,7 @@ class IppClient:
             return http.client.HTTPSConnection(self.host, self.port, timeout=timeout)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
-    def request(self, op: int, groups: list, data: bytes = b"",
+    def request(self, op: int, groups: list[RequestGroup], data: bytes = b"",
                 timeout: float | None = None, path: str | None = None) -> IppMessage:
         body = encode_request(op, next(self._ids), groups, data)
         conn = self._connection(timeout or self.timeout)

@@ -89,6 +89,8 @@ _STRING_TAGS = {Tag.TEXT, Tag.NAME, Tag.KEYWORD, Tag.URI, Tag.URI_SCHEME, Tag.CH
                 Tag.LANGUAGE, Tag.MIME, Tag.MEMBER_NAME}
 
 Value = Any  # int | bool | str | bytes | tuple | dict
+RequestAttribute = tuple[int, str, Value]  # (Tag, name, value or [values]) in a request
+RequestGroup = tuple[int, list[RequestAttribute]]  # (GroupTag, attributes)
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def encode_attribute(tag: int, name: str, values: Value | list[Value]) -> bytes:
 
 
 def encode_request(op: int, request_id: int,
-                   groups: list[tuple[int, list[tuple[int, str, Value | list[Value]]]]],
+                   groups: list[RequestGroup],
                    data: bytes = b"", version: tuple[int, int] = (2, 0)) -> bytes:
     """groups: [(GroupTag, [(Tag, name, value or [values]), ...]), ...]."""
     out = bytearray(struct.pack(">BBHI", version[0], version[1], op, request_id))
@@ -169,10 +171,9 @@ def encode_request(op: int, request_id: int,
 
 
 def operation_attributes(printer_uri: str, user: str = "kiosk",
-                         extra: list[tuple[int, str, Value]] | None = None
-                         ) -> tuple[int, list[tuple[int, str, Value]]]:
+                         extra: list[RequestAttribute] | None = None) -> RequestGroup:
     """The operation group every request starts with (charset, language, printer-uri)."""
-    attrs: list[tuple[int, str, Value]] = [
+    attrs: list[RequestAttribute] = [
         (Tag.CHARSET, "attributes-charset", "utf-8"),
         (Tag.LANGUAGE, "attributes-natural-language", "zh-cn"),
         (Tag.URI, "printer-uri", printer_uri),
@@ -249,7 +250,7 @@ def _read_collection(r: _Reader, depth: int) -> dict[str, list[Value]]:
             raise IppDecodeError("unterminated collection")
         if r.data[r.pos] < 0x10:
             raise IppDecodeError("group tag inside a collection")
-        tag, name, raw = _read_attr(r)
+        tag, _name, raw = _read_attr(r)
         if tag == Tag.END_COLLECTION:
             return out
         if tag == Tag.MEMBER_NAME:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kiosk.devices.base import DeviceState, DeviceStatus
 from kiosk.devices.a4.ipp_protocol import PrinterState
+from kiosk.devices.base import DeviceState, DeviceStatus
 
 # reason keyword (severity suffix stripped) -> status detail
 REASON_DETAILS = {

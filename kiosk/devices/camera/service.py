@@ -96,10 +96,10 @@ def source_from_uri(uri: DeviceUri) -> FrameReader:
     host = uri.raw.split("://", 1)[1].split("?", 1)[0].split("/", 1)[0] if "://" in uri.raw \
         else ""
     try:
-        common: dict[str, Any] = dict(
-            width=uri.int_param("width", 0), height=uri.int_param("height", 0),
-            fps=float(uri.param("fps", "0") or 0), loop=uri.param("loop", "1") != "0",
-            backend=uri.param("backend", "any"))
+        common: dict[str, Any] = {
+            "width": uri.int_param("width", 0), "height": uri.int_param("height", 0),
+            "fps": float(uri.param("fps", "0") or 0), "loop": uri.param("loop", "1") != "0",
+            "backend": uri.param("backend", "any")}
         if host and host.isdigit() and not path.strip("/"):
             return OpenCvSource(index=int(host), **common)
         if path and not host:

@@ -84,10 +84,12 @@ class StatusMeaning:
 
 STATUS_MEANINGS: dict[int, StatusMeaning] = {
     Sw3.NOT_PRESENT: StatusMeaning("idcard.item_absent", Fault.CITIZEN, "item not on card"),
-    Sw3.HOST_CHECKSUM: StatusMeaning("idcard.reader_error", Fault.LINE, "checksum error in host frame"),
+    Sw3.HOST_CHECKSUM: StatusMeaning("idcard.reader_error", Fault.LINE,
+                                     "checksum error in host frame"),
     Sw3.HOST_LENGTH: StatusMeaning("idcard.reader_error", Fault.LINE, "length error in host frame"),
     Sw3.BAD_COMMAND: StatusMeaning("idcard.reader_error", Fault.LINE, "command error"),
-    Sw3.NOT_PERMITTED: StatusMeaning("idcard.reader_error", Fault.DEVICE, "operation not permitted"),
+    Sw3.NOT_PERMITTED: StatusMeaning("idcard.reader_error", Fault.DEVICE,
+                                     "operation not permitted"),
     Sw3.UNRECOGNISED: StatusMeaning("idcard.reader_error", Fault.LINE, "unrecognised error"),
     Sw3.CARD_AUTH_SAM_FAILED: StatusMeaning("idcard.replace_card", Fault.CITIZEN,
                                             "card failed to authenticate the SAM"),

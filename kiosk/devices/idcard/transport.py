@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import logging
+import termios  # pyserial's POSIX backend raises termios.error on a vanished tty
 import threading
 import time
 from dataclasses import dataclass
 
 import serial
-
-try:  # a vanished tty fails in termios calls, which raise their own error type
-    from termios import error as _TermiosError
-except ImportError:  # pragma: no cover - not POSIX
-    class _TermiosError(Exception):  # type: ignore[no-redef]
-        pass
-
-_PORT_ERRORS = (serial.SerialException, OSError, _TermiosError)
 
 from kiosk.devices.idcard.sam_protocol import (
     Command,
@@ -27,6 +20,8 @@ from kiosk.devices.idcard.sam_protocol import (
 )
 
 log = logging.getLogger(__name__)
+
+_PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 
 
 class LinkDown(Exception):
@@ -57,7 +52,7 @@ class SerialTransport:
         self.port = port
         self.baud = baud
         self.timing = timing or Timing()
-        self._serial: serial.SerialBase | None = None
+        self._serial: serial.Serial | None = None
         self._decoder = FrameDecoder()
         self.frame_errors = 0
         self.noise_bytes = 0
@@ -102,7 +97,7 @@ class SerialTransport:
             self.close()
             raise LinkDown(str(exc)) from exc
 
-    def _receive(self, ser: serial.SerialBase, wait_first: float,
+    def _receive(self, ser: serial.Serial, wait_first: float,
                  cancel: threading.Event | None) -> Reply:
         deadline = time.monotonic() + wait_first
         skipped_at_start = self._decoder.skipped
@@ -133,12 +128,13 @@ class SerialTransport:
         if first_error is not None:
             raise first_error
         if self._decoder.pending:
-            raise FrameError(FrameErrorKind.TRUNCATED, f"{self._decoder.pending} bytes then silence")
+            raise FrameError(FrameErrorKind.TRUNCATED,
+                             f"{self._decoder.pending} bytes then silence")
         if self._decoder.skipped > skipped_at_start:
             raise FrameError(FrameErrorKind.PREAMBLE, "only noise on the line")
         raise NoReply(partial=False)
 
-    def _require(self) -> serial.SerialBase:
+    def _require(self) -> serial.Serial:
         if self._serial is None:
             raise LinkDown("port not open")
         return self._serial

@@ -92,7 +92,7 @@ def wrap_text(text: str, columns: int) -> list[str]:
             while display_width(tok) > columns:  # a single over-long word: hard break
                 head, tok = _split_at_width(tok, columns)
                 lines.append(head)
-            cur = carry + [tok]
+            cur = [*carry, tok]
             width = display_width("".join(cur))
         lines.append("".join(cur).rstrip())
     return lines
@@ -124,7 +124,7 @@ def _split_at_width(text: str, columns: int) -> tuple[str, str]:
     return text, ""
 
 
-_CONTROL = {i: None for i in (*range(0x20), 0x7F)}
+_CONTROL = dict.fromkeys((*range(0x20), 0x7F))
 
 
 def encode_text(text: str) -> bytes:
@@ -198,8 +198,7 @@ def cmd_raster(width: int, height: int, packed: bytes) -> bytes:
 def qr_raster(data: str, size: int, max_dots: int, ec: str = "M") -> tuple[int, int, bytes]:
     """Render a QR code to packed 1-bit rows (black = 1), `size` dots per module."""
     import qrcode
-    from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, \
-        ERROR_CORRECT_Q
+    from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
 
     levels = {"L": ERROR_CORRECT_L, "M": ERROR_CORRECT_M, "Q": ERROR_CORRECT_Q,
               "H": ERROR_CORRECT_H}

@@ -74,7 +74,8 @@ class SimReceiptPrinter(Device):
             details.add("paper_out")
         if self.cover_open:
             details.add("cover_open")
-        state = DeviceState.USER_ERROR if {"paper_out", "cover_open"} & details else DeviceState.ONLINE
+        state = DeviceState.USER_ERROR if {"paper_out", "cover_open"} & details \
+            else DeviceState.ONLINE
         return DeviceStatus(state, frozenset(details))
 
     @property

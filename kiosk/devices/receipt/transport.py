@@ -7,10 +7,9 @@ python-escpos's `Usb` connection class (pyusb) rather than inheriting from it.
 
 from __future__ import annotations
 
-import termios  # pyserial's POSIX backend raises termios.error on a vanished tty
-
 import os
 import socket
+import termios  # pyserial's POSIX backend raises termios.error on a vanished tty
 import time
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -243,7 +242,7 @@ class UsbTransport:
         if self._conn is not None:
             try:
                 self._conn.close()
-            except Exception:  # noqa: BLE001 (pyusb during unplug)
+            except Exception:  # noqa: BLE001, S110 (pyusb during unplug)
                 pass
             self._conn = None
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.devices.base import Cancelled, DeviceError
-from kiosk.devices.scanner.protocol import DuplicateFilter, FrameKind, Framed, LineFramer
+from kiosk.devices.scanner.protocol import DuplicateFilter, Framed, FrameKind, LineFramer
 
 log = logging.getLogger(__name__)
 

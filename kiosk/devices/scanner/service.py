@@ -149,7 +149,7 @@ class SerialQrScanner(Device):
         with self._io:
             self._armed = max(0, self._armed + delta)
             armed = self._armed
-        if self.options.trigger and (armed == 1 and delta > 0 or armed == 0 and delta < 0):
+        if self.options.trigger and ((armed == 1 and delta > 0) or (armed == 0 and delta < 0)):
             self._send_trigger(on=delta > 0)
 
     def _send_trigger(self, on: bool) -> None:

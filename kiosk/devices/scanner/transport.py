@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import termios  # pyserial's POSIX backend raises termios.error on a vanished tty
-
 import logging
+import termios  # pyserial's POSIX backend raises termios.error on a vanished tty
 
 import serial
 

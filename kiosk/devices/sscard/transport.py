@@ -116,7 +116,7 @@ class PcscTransport:
         if context is not None:
             try:
                 scard.SCardReleaseContext(context)
-            except Exception:  # noqa: BLE001 - a dead context may refuse to be released
+            except Exception:  # noqa: BLE001, S110 - a dead context may refuse to be released
                 pass
 
     def close(self) -> None:
@@ -241,5 +241,5 @@ class PcscTransport:
             try:
                 scard.SCardDisconnect(card, scard.SCARD_RESET_CARD if reset
                                       else scard.SCARD_LEAVE_CARD)
-            except Exception:  # noqa: BLE001 - the card or the service may already be gone
+            except Exception:  # noqa: BLE001, S110 - the card or the service may already be gone
                 pass

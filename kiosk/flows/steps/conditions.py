@@ -62,11 +62,11 @@ def holds(cond: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
         return any(holds(c, data) for c in cond["any"])
     value = _value(data, cond["path"])
     if "exists" in cond:
-        return (value is not _MISSING and value is not None) == cond["exists"]
+        return (value is not _MISSING and value is not None) == bool(cond["exists"])
     if "empty" in cond:
         is_empty = value is _MISSING or value is None or (
             hasattr(value, "__len__") and len(value) == 0)
-        return is_empty == cond["empty"]
+        return is_empty == bool(cond["empty"])
     if value is _MISSING:
         return "not_equals" in cond or "not_in" in cond
     if "equals" in cond:
@@ -84,5 +84,5 @@ def holds(cond: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
     for test, ok in (("gt", number > cond.get("gt", 0)), ("ge", number >= cond.get("ge", 0)),
                      ("lt", number < cond.get("lt", 0)), ("le", number <= cond.get("le", 0))):
         if test in cond:
-            return ok
+            return bool(ok)
     return False

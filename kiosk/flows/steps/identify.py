@@ -33,7 +33,8 @@ class IdentifyStep(StepType):
         super().validate(step, pkg, file, path)
         for i, m in enumerate(step.params.get("methods", ["id_card"])):
             if m not in IDENTIFY_METHODS:
-                raise DefinitionError(file, f"{path}.methods[{i}]", f"unknown identify method {m!r}")
+                raise DefinitionError(file, f"{path}.methods[{i}]",
+                                      f"unknown identify method {m!r}")
 
     def run(self, ctx: FlowContext) -> StepResult:
         t = ctx.t

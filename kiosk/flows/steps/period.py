@@ -104,7 +104,7 @@ class PeriodStep(StepType):
 
     def _run_range(self, ctx: FlowContext, limits: Limits) -> StepResult:
         t = ctx.t
-        presets = [p for p in self.param("presets", ["last_6", "last_12"])]
+        presets = list(self.param("presets", ["last_6", "last_12"]))
         current = preset_period(self.param("default", "last_12"), limits)
         status = ""
         lo, hi = month_text(limits.earliest), month_text(limits.latest)

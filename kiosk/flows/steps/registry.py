@@ -13,7 +13,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Iterator, MutableMapping
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from kiosk.flows.steps.base import StepType
 
@@ -50,7 +50,9 @@ class LazyTable(MutableMapping[str, type[T]], Generic[T]):
     checks that the class is a `base` subclass whose `name` is the key it is filed under.
     """
 
-    def __init__(self, base: type[T], targets: dict[str, str]) -> None:
+    def __init__(self, base: type, targets: dict[str, str]) -> None:
+        # `base` is an abstract class (StepType, IdentifyMethod), which mypy does not take
+        # for a `type[T]` argument; T comes from the table's declared type instead.
         self._base = base
         self._targets = dict(targets)
         self._classes: dict[str, type[T]] = {}
@@ -73,7 +75,7 @@ class LazyTable(MutableMapping[str, type[T]], Generic[T]):
             raise TypeError(f"{target} is not a {self._base.__name__}")
         if getattr(cls, "name", None) != name:
             raise TypeError(f"{target} is named {getattr(cls, 'name', None)!r}, filed as {name!r}")
-        return cls
+        return cast("type[T]", cls)  # checked above: a subclass of `base`
 
     def __setitem__(self, name: str, cls: type[T]) -> None:
         with self._lock:

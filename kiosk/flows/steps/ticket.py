@@ -30,8 +30,8 @@ class TicketStep(StepType):
         check_request(step, pkg, file, path)
 
     def run(self, ctx: FlowContext) -> StepResult:
-        ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, ctx.t(self.param("progress", "ticket.progress")),
-                               illustration="receipt", idle=False))
+        progress = ctx.t(self.param("progress", "ticket.progress"))
+        ctx.ui.show(ctx.screen(ScreenKind.PROGRESS, progress, illustration="receipt", idle=False))
         if ctx.backend is None:
             raise StepError("backend.unreachable", "no backend configured")
         try:

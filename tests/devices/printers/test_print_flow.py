@@ -7,13 +7,12 @@ from typing import Any
 
 from emulators.escpos_listener import EscposListener
 from emulators.ippeve_peer import IppEvePrinter
+from kiosk.devices.registry import create_device
 from kiosk.flows.context import FlowContext
 from kiosk.flows.engine import FlowEngine
 from kiosk.flows.interaction import ScriptedInteraction
-from kiosk.flows.model import parse_flow
-from kiosk.flows.package import FlowPackage
+from kiosk.flows.model import FlowPackage, parse_flow
 from kiosk.flows.screens import Response, Screen, ScreenKind
-from kiosk.devices.registry import create_device
 from kiosk.identity import Identity, IdentitySource, mask_name
 from kiosk.session import Session
 
