@@ -252,9 +252,41 @@ class FlowView(QWidget):
         v.addLayout(body, 1)
         return False
 
+    def _render_number(self, s: Screen, v: QVBoxLayout, portrait: bool, keep: ViewState
+                       ) -> bool:
+        """A number and its facts (a queue ticket): the number is the picture, and every
+        fact stays on screen — beside the number in landscape, under it in portrait."""
+        from kiosk.ui.form_widgets import big_number
+
+        m = self.m
+        v.addLayout(self._title_row(s))
+        body = QBoxLayout(QBoxLayout.Direction.TopToBottom if portrait else
+                          QBoxLayout.Direction.LeftToRight)
+        body.setSpacing(m.space(48))
+        number = big_number(s.big, m)
+        if portrait:
+            scroll, texts = self._texts()
+            self._lead(s, texts)
+            texts.addWidget(number)
+        else:
+            body.addWidget(number, 0, Qt.AlignmentFlag.AlignTop)
+            scroll, texts = self._texts()
+            self._lead(s, texts)
+        self._value = add_form_widgets(texts, replace(s, big=""), m, self._t(), portrait,
+                                       self._answer, facts=True)
+        if s.hint:
+            texts.addWidget(label(s.hint, "stepHint"))
+        texts.addStretch(1)
+        body.addWidget(scroll, 1)
+        v.addLayout(body, 1)
+        return False
+
     def _render_generic(self, s: Screen, v: QVBoxLayout, portrait: bool, keep: ViewState
                         ) -> bool:
         """FORM steppers, INFO rows and tabs, big numbers, or only texts."""
+        if s.big:
+            return self._render_number(s, v, portrait, keep)
+
         def widgets(texts: QVBoxLayout) -> None:
             fields = s.fields
             if keep.value:

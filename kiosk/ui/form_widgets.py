@@ -150,7 +150,17 @@ class CharPad(QWidget):
         self.entry.setText(self.text + "▏")
 
 
-def _rows(s: Screen, m: theme.Metrics) -> QGridLayout:
+def big_number(text: str, m: theme.Metrics) -> QLabel:
+    """One large emphasised text (a queue number), always on screen."""
+    big = label(text, "bigText", wrap=False)
+    big.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+    big.setStyleSheet(f"font-size: {m.px(120)}px; font-weight: bold; color: {theme.PRIMARY};")
+    big.setProperty("mustShow", True)
+    big.setProperty("anyLanguage", True)  # a number such as A021
+    return big
+
+
+def _rows(s: Screen, m: theme.Metrics, facts: bool = False) -> QGridLayout:
     grid = QGridLayout()
     grid.setHorizontalSpacing(m.px(24))
     grid.setVerticalSpacing(m.px(10))
@@ -160,6 +170,9 @@ def _rows(s: Screen, m: theme.Metrics) -> QGridLayout:
         lab.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         val = mark_foreign(label(value, "rowValue"), value)
         val.setStyleSheet(f"font-size: {m.body}px;")
+        if facts:  # a number and its facts (a queue ticket): all on screen, no scrolling
+            lab.setProperty("mustShow", True)
+            val.setProperty("mustShow", True)
         grid.addWidget(lab, r, 0)
         grid.addWidget(val, r, 1)
     grid.setColumnStretch(1, 1)
@@ -180,20 +193,17 @@ def _option_buttons(s: Screen, m: theme.Metrics, portrait: bool,
 
 
 def add_form_widgets(texts: QVBoxLayout, s: Screen, m: theme.Metrics, t: Translator,
-                     portrait: bool, answer: Callable[[str], None]) -> Getter | None:
+                     portrait: bool, answer: Callable[[str], None], *, facts: bool = False
+                     ) -> Getter | None:
     """Add the widgets of a FORM or INFO screen (and rows/big on any screen); the
     flow view draws KEYBOARD screens itself (keys must never scroll)."""
     getter: Getter | None = None
     if s.big:
-        big = label(s.big, "bigText", wrap=False)
-        big.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        big.setStyleSheet(f"font-size: {m.px(120)}px; font-weight: bold; "
-                          f"color: {theme.PRIMARY};")
-        texts.addWidget(big)
+        texts.addWidget(big_number(s.big, m))
     if s.kind == ScreenKind.INFO and s.options:  # tabs above what they switch
         texts.addLayout(_option_buttons(s, m, portrait, answer))
     if s.rows:
-        texts.addLayout(_rows(s, m))
+        texts.addLayout(_rows(s, m, facts or bool(s.big)))
     if s.kind == ScreenKind.FORM and s.fields:
         steppers = [Stepper(f, m, t, stacked=portrait) for f in s.fields]
         for st in steppers:
