@@ -50,6 +50,22 @@ def preload_ime() -> None:
         threading.Thread(target=_load_ime, daemon=True, name="ime-load").start()
 
 
+class SizedButton(QPushButton):
+    """A button of one size, whatever the style sheet's min-width/min-height say (its
+    polish resets minimum sizes set in code; a size hint it cannot change)."""
+
+    def __init__(self, text: str, size: QSize) -> None:
+        super().__init__(text)
+        self._size = size
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return self._size
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return self._size
+
+
 @dataclass(frozen=True)
 class Place:
     """A key's place in the grid, in key units: row, left edge, width."""
@@ -292,11 +308,12 @@ class OnScreenKeyboard(QWidget):
             h = self.cand_bar.height()
             if self._page > 0:
                 self.cand_row.addWidget(self._arrow("◀", "PREV", -1, h))
+            fm = QFontMetrics(self._candidate_font())
+            pad = 2 * self.m.px(18) + 2 * self.m.px(2)
             for c in self._candidates[start:end]:
-                b = QPushButton(c)
+                w = max(fm.horizontalAdvance(c) + pad, theme.target_minimum("button", self.m)[0])
+                b = SizedButton(c, QSize(w, h))
                 b.setObjectName("candidate")
-                b.setFixedHeight(h)
-                b.setMinimumWidth(theme.target_minimum("button", self.m)[0])
                 b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
                 b.clicked.connect(lambda _=False, cc=c: self.choose(cc))
                 self.cand_row.addWidget(b)
@@ -306,10 +323,9 @@ class OnScreenKeyboard(QWidget):
         self.textChanged.emit(self.text)
 
     def _arrow(self, text: str, key: str, delta: int, h: int) -> QPushButton:
-        b = QPushButton(text)
+        b = SizedButton(text, QSize(theme.target_minimum("button", self.m)[0], h))
         b.setObjectName("key")
         b.setProperty("key", key)
-        b.setFixedSize(theme.target_minimum("button", self.m)[0], h)
         b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         b.clicked.connect(lambda: self._turn(delta))
         return b

@@ -164,7 +164,7 @@ def stylesheet(m: Metrics) -> str:
     QPushButton#tag[on="true"] {{ background: {PRIMARY}; color: white; }}
     QPushButton#key {{ font-size: {m.px(36)}px; min-height: 0; min-width: 0; padding: 0;
                        border-radius: {m.px(10)}px; }}
-    QPushButton#candidate {{ font-size: {m.px(38)}px; padding: 0 {m.px(18)}px;
+    QPushButton#candidate {{ font-size: {m.px(38)}px; padding: 0 {m.px(18)}px; min-height: 0;
                              border-radius: {m.px(10)}px; background: #FFF7E0;
                              border: {m.px(2)}px solid {ACCENT}; color: {INK}; }}
     #kbEntry {{ font-size: {m.px(40)}px; background: white; border: {m.px(3)}px solid {PRIMARY};

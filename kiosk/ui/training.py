@@ -126,7 +126,7 @@ class TrainingPanel(QWidget):
             for c in training_cards():
                 if kind == "sscard" and not c.has_ss_card:
                     continue
-                out.append((f"{kind}.place.{c.key}", f"{c.masked_name} {c.key}",
+                out.append((f"{kind}.place.{c.key}", c.key,  # by key only: no name on screen
                             lambda k=c.key: tr.place_card(kind, k), True))
             out.append((f"{kind}.remove", t(f"technician.training.{kind}.remove"),
                         lambda: tr.remove_card(kind), False))
@@ -137,7 +137,7 @@ class TrainingPanel(QWidget):
                 if c.has_appointment:
                     out.append((f"scanner.appt.{c.key}",
                                 t("technician.training.scanner.appointment",
-                                  name=f"{c.masked_name} {c.key}"),
+                                  name=c.key),  # by key only: no name on screen
                                 lambda k=c.key: tr.present_appointment(k), True))
             if tr.state().scanner_plugged is not None:
                 out.append(("scanner.plug", "", lambda: tr.set_plugged(
@@ -232,7 +232,7 @@ class TrainingPanel(QWidget):
 
     def _summary(self, st: TrainingState) -> str:
         t = self.t
-        names = {c.key: f"{c.masked_name} {c.key}" for c in training_cards()}
+        names = {c.key: c.key for c in training_cards()}  # by key only: no name on screen
         parts = []
         for kind, card in (("idcard", st.id_card), ("sscard", st.ss_card)):
             if kind in self.sections:

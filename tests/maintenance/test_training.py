@@ -129,7 +129,7 @@ def test_every_fault_and_its_cure(qtbot, window) -> None:  # type: ignore[no-unt
     # Cards on and off the readers, shown on the panel.
     control(panel, "sscard.place.li")
     assert d["sscard"].card == "li" and "card_present" in d["sscard"].status().details
-    assert "李** li" in panel.status.text()
+    assert "li" in panel.status.text()
     control(panel, "sscard.remove")
     assert d["sscard"].card is None
 

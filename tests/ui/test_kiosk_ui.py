@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QLabel, QPushButton
 
 from kiosk.ui.citizen import ScriptedCitizen, tap
@@ -151,3 +154,57 @@ def test_every_screen_fits_at_kiosk_resolutions(qtbot, make_runtime, size) -> No
     assert citizen.result is True
     assert len(citizen.seen) >= 7
     assert problems == {}
+
+
+def test_a_tap_on_an_empty_part_of_the_screen_counts_as_activity(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    """The review: only buttons kept the session alive; a tap on the page's blank space
+    did not, and the citizen reading a long text was logged out."""
+    from PySide6.QtCore import QPoint
+
+    rt = make_runtime()
+    rt.config = rt.config.with_section("session", idle_timeout_s=3.0, countdown_s=1.0)
+    win = make_window(qtbot, rt)
+    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.home.tiles["ss_certificate"])
+    qtbot.waitUntil(lambda: win.current_screen.endswith(".consent"), timeout=20000)
+    qtbot.wait(1500)
+    before = win.idle.remaining()
+    # the flow view's own background, away from every control
+    QTest.mouseClick(win.flow_view, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    assert win.idle.remaining() > before + 1.0
+
+
+def test_keys_stay_put_while_typing_and_the_bottom_row_is_whole(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
+    """After the first letter the candidate bar used to push the keys down ~106 px and
+    squeeze the bottom row to a sliver; every key keeps its place and its height."""
+    from kiosk.ui.keyboard import OnScreenKeyboard
+
+    for size, elder in (((1080, 1920), True), ((1920, 1080), True), ((1920, 1080), False)):
+        rt = make_runtime()
+        win = make_window(qtbot, rt, size)
+        win.set_elder(elder)
+        tap(win.attract.findChild(QPushButton, "attractTouch"))
+        tap(win.home.tiles["service_guide"])
+        qtbot.waitUntil(lambda w=win: w.current_screen.endswith("browse.choice"), timeout=20000)
+        tap(win.flow_view.findChild(QPushButton, "action-search"))
+        qtbot.waitUntil(lambda w=win: w.current_screen.endswith("browse.keyboard"),
+                        timeout=10000)
+        kb = win.flow_view.findChild(OnScreenKeyboard)
+        assert kb.wait_ready(30)
+
+        def keys(w: Any = win) -> dict[str, tuple[int, int, int, int]]:
+            return {b.property("key"): (*b.mapTo(w, b.rect().topLeft()).toTuple(),
+                                        b.width(), b.height())
+                    for b in w.flow_view.findChildren(QPushButton, "key") if b.isVisible()}
+        before = keys()
+        for k in "GJJ":
+            tap(next(b for b in win.flow_view.findChildren(QPushButton, "key")
+                     if b.property("key") == k))
+        qtbot.waitUntil(lambda k=kb: bool(k.candidates()), timeout=10000)
+        qtbot.wait(50)
+        after = keys()
+        assert {k: after[k] for k in before} == before, (size, elder)
+        heights = {h for (_x, _y, _w, h) in after.values()}
+        assert len(heights) == 1, heights  # the bottom row as tall as the letters
+        assert layout_problems(win) == []
+        win.close()
