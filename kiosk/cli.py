@@ -64,7 +64,8 @@ def cmd_flows(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
         for r in rows:
-            print(f"{r['id']:<24} {r['title']:<16} online={'yes' if r['requires_online'] else 'no'}")
+            online = "yes" if r["requires_online"] else "no"
+            print(f"{r['id']:<24} {r['title']:<16} online={online}")
     return 0
 
 

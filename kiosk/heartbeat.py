@@ -22,13 +22,13 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.maintenance.health import (
-    device_fault_key,
     FAULT_DETAILS,
     WARNING_DETAILS,
     DeviceHealth,
     HealthSnapshot,
     StatusProber,
     collect,
+    device_fault_key,
     device_health,
 )
 
@@ -107,7 +107,7 @@ class Heartbeat:
         try:
             backend.post_json(path, payload, idempotency_key=key)
             return True
-        except Exception as exc:  # BackendError or a transport error: try again next round
+        except Exception as exc:  # noqa: BLE001 - BackendError or a transport error: try again next round
             self.last_problem = getattr(exc, "key", type(exc).__name__)
             log.info("heartbeat: %s not delivered (%s)", path, self.last_problem)
             return False
@@ -116,7 +116,7 @@ class Heartbeat:
         if self._use_outbox():
             try:
                 self.runtime.record("telemetry", event)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - telemetry may be lost; its sender must not be
                 self.last_problem = getattr(exc, "key", type(exc).__name__)
             return
         self._pending.append(event)
@@ -178,7 +178,7 @@ class Heartbeat:
                 try:
                     self.runtime.record("heartbeat", payload)  # telemetry: may be dropped
                     ok = True
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - telemetry may be lost; its sender must not be
                     self.last_problem = getattr(exc, "key", type(exc).__name__)
                     ok = False
             else:

@@ -11,8 +11,12 @@ import logging
 import logging.handlers
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.identity import MaskingFilter
+
+if TYPE_CHECKING:
+    from kiosk.config import Config
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -45,17 +49,17 @@ def setup_logging(level: str = "INFO", file: Path | None = None, *, max_bytes: i
     install_last_error_handler()  # the heartbeat and the maintenance screen show it
 
 
-def log_file(config: object) -> Path:
+def log_file(config: Config) -> Path:
     """Where the kiosk writes its log: `operations.log_file`, else <data_dir>/logs/kiosk.log."""
-    ops = config.operations  # type: ignore[attr-defined]
+    ops = config.operations
     if ops.log_file:
         return Path(ops.log_file).expanduser()
-    return config.data_dir / "logs" / "kiosk.log"  # type: ignore[attr-defined, no-any-return]
+    return config.data_dir / "logs" / "kiosk.log"
 
 
-def setup_file_logging(config: object, level: str = "INFO") -> Path:
+def setup_file_logging(config: Config, level: str = "INFO") -> Path:
     """Log to stderr and to the configured, size-rotated file; return the file's path."""
-    ops = config.operations  # type: ignore[attr-defined]
+    ops = config.operations
     path = log_file(config)
     setup_logging(level, path, max_bytes=int(ops.log_max_mb * 1024 * 1024),
                   backups=ops.log_backups)

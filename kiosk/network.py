@@ -89,7 +89,7 @@ class NetworkMonitor:
         self.probes += 1
         try:
             answer = self.probe()
-        except Exception:  # a probe that raises is a failed probe
+        except Exception:  # noqa: BLE001 - a probe that raises is a failed probe
             answer = False
         if answer is None:  # cannot tell yet (e.g. the platform client is still starting)
             return self._state

@@ -141,7 +141,7 @@ class OfflineServices:
             return self.error or "outbox.unavailable"
         try:
             return outbox.refusal()
-        except Exception as exc:  # storage trouble reads as "not accepting"
+        except Exception as exc:  # noqa: BLE001 - storage trouble reads as "not accepting"
             log.error("outbox refusal check failed: %s", exc)
             return "outbox.unavailable"
 
@@ -194,11 +194,11 @@ class OfflineServices:
         if cache is None:
             try:
                 return Cached(load(), 0.0)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a reference that cannot load is simply not there
                 return None
         try:
             return cache.fetch(kind, key, load)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - logged; the flow goes on without it
             log.warning("reference %s/%s unavailable and not cached: %s", kind, key, exc)
             return None
 

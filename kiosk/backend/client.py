@@ -180,7 +180,7 @@ def _watched(conn: HTTPConnection) -> None:
 
 
 class _WatchedHTTP(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         _watched(self)
         super().request(*args, **kwargs)
 
@@ -191,7 +191,7 @@ class _WatchedHTTP(HTTPConnection):
 
 
 class _WatchedHTTPS(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         _watched(self)
         super().request(*args, **kwargs)
 
@@ -317,7 +317,8 @@ class BackendClient:
     def _exchange(self, prep: requests.PreparedRequest, timeout: tuple[float, float],
                   at: float, cap: int) -> Answer:
         """One HTTP exchange within the deadline `at` and the size cap; no redirects."""
-        settings = self._http.merge_environment_settings(prep.url, {}, True, None, None)
+        # prep.url is set: the request was prepared from a URL (None only for an unprepared one)
+        settings = self._http.merge_environment_settings(prep.url or "", {}, True, None, None)
         with _Watch(at).running() as watch:
             resp: requests.Response | None = None
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 DEVICE_CLI_MODULES = (
@@ -61,7 +62,7 @@ def _close_quietly(dev: Any) -> None:
         pass
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev = sub.add_parser("device", help="technician commands for one device")
     dsub = dev.add_subparsers(dest="device_command", required=True)
     p = dsub.add_parser("status", help="open a device by URI and print its status")
@@ -88,7 +89,7 @@ def guess_kind(uri: str) -> str:
     return SCHEME_KINDS.get(scheme, "idcard")
 
 
-def _with_kind(fn):  # type: ignore[no-untyped-def]
+def _with_kind(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def wrapped(args: argparse.Namespace) -> int:
         if getattr(args, "kind", None) is None:
             args.kind, args.kind_guessed = guess_kind(args.uri), True

@@ -38,12 +38,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(out) if args.json else f"error ({which}): {err.key} {err.detail}")
         return 2
     m = compare(ref, probe, threshold)
-    out = {"decision": "same" if m.same else "different", "distance": round(m.distance, 4),
-           "threshold": threshold, "seconds": round(time.perf_counter() - t0, 3)}
+    result: dict[str, object] = {
+        "decision": "same" if m.same else "different", "distance": round(m.distance, 4),
+        "threshold": threshold, "seconds": round(time.perf_counter() - t0, 3)}
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(result))
     else:
-        print(f"{out['decision']}  distance {out['distance']:.4f}  (threshold {threshold})")
+        print(f"{result['decision']}  distance {result['distance']:.4f}  (threshold {threshold})")
     return 0 if m.same else 1
 
 
@@ -69,7 +70,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0 if cal.false_accepts == cal.false_rejects == 0 else 1
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     face = sub.add_parser("face", help="face verification tools for technicians")
     fsub = face.add_subparsers(dest="face_command", required=True)
     p = fsub.add_parser("verify", help="compare two photos: decision and distance")

@@ -23,7 +23,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("gallery", help="screenshots of every screen in each mode and language")
     p.add_argument("--out", required=True)
     p.add_argument("--config")

@@ -54,7 +54,7 @@ def _recorder(cfg: Any) -> Any:
         from kiosk.runtime import Runtime
 
         return Runtime.create(cfg).record
-    except Exception:
+    except Exception:  # noqa: BLE001 - no runtime, no record: the command still answers
         import logging
 
         audit_log = logging.getLogger("kiosk.audit")
@@ -67,10 +67,9 @@ def cmd_set_pin(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     pin = _read_secret("New technician PIN (6-12 digits): ", args.stdin)
-    if not args.stdin and sys.stdin.isatty():
-        if getpass.getpass("Repeat the PIN: ") != pin:
-            print("the two PINs differ; nothing changed", file=sys.stderr)
-            return 2
+    if not args.stdin and sys.stdin.isatty() and getpass.getpass("Repeat the PIN: ") != pin:
+        print("the two PINs differ; nothing changed", file=sys.stderr)
+        return 2
     access = MaintenanceAccess(cfg, _recorder(cfg))
     try:
         access.pins.set_pin(pin)
@@ -133,7 +132,7 @@ def cmd_export_logs(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("selftest", help="self-test every configured device; exit 1 on failure")
     p.add_argument("--config", help="terminal config (default: the demo configuration)")
     p.add_argument("--json", action="store_true")

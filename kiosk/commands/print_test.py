@@ -28,7 +28,7 @@ def sample_receipt(uri: str) -> Receipt:
         TextLine("莞家政务 凭条打印机自检", Align.CENTER, bold=True),
         Rule(),
         TextLine("中文：东莞市民服务中心，欢迎您！"),
-        TextLine("标点：，。、；：？！“”‘’（）《》【】…￥"),
+        TextLine("标点：，。、；：？！“”‘’（）《》【】…￥"),  # noqa: RUF001 - every mark, on purpose
         TextLine("生僻字：㐀䶮 喆堃 𠀀（扩展区）"),
         TextLine("ASCII: 0123456789 ABC abc"),
         TextLine("右对齐 Right", Align.RIGHT),
@@ -159,7 +159,7 @@ def cmd_print_test(args: argparse.Namespace) -> int:
     return 0 if out["ok"] else 1
 
 
-def register(dsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(dsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = dsub.add_parser("print-test", help="print a test receipt / A4 test page and report")
     p.add_argument("uri")
     p.add_argument("--kind", choices=("receipt", "a4"), default=None)

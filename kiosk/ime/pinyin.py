@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 # Words citizens look for at a government terminal; callers add their own.
 DOMAIN_WORDS = (
@@ -93,17 +93,15 @@ def _reading(text: str) -> tuple[str, ...]:
 def _prefix_match(letters: str, sylls: tuple[str, ...]) -> bool:
     """Can `letters` be cut into non-empty prefixes of the phrase's syllables, in order?"""
 
-    @lru_cache(maxsize=None)
+    @cache
     def go(i: int, j: int) -> bool:
         if i == len(letters):
             return True
         if j == len(sylls):
             return False
         s = sylls[j]
-        for k in range(1, len(s) + 1):
-            if letters.startswith(s[:k], i) and go(i + k, j + 1):
-                return True
-        return False
+        return any(letters.startswith(s[:k], i) and go(i + k, j + 1)
+                   for k in range(1, len(s) + 1))
 
     return go(0, 0)
 

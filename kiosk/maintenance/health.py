@@ -147,7 +147,7 @@ class StatusProber:
 
                 try:
                     self._unsubscribe.append(device.subscribe(seen))
-                except Exception:  # not open yet: try again next round
+                except Exception:  # noqa: BLE001 - not open yet: try again next round
                     del self._reads[key]
                     return {}
             return dict(self._reads[key])
@@ -158,7 +158,7 @@ class StatusProber:
         for unsubscribe in self._unsubscribe:
             try:
                 unsubscribe()
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - a scanner gone already has no listener
                 pass
         self._unsubscribe.clear()
         self._reads.clear()
@@ -202,7 +202,7 @@ def device_health(kind: str, device: Device, prober: StatusProber,
     st = prober.status(device, timeout_s)
     try:
         metrics = prober.metrics(kind, device)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a driver's figures are optional in the report
         metrics = {"error": type(exc).__name__}
     return DeviceHealth(kind, safe_uri(device.uri.raw), st.state.value, tuple(sorted(st.details)),
                         scrub_text(st.message), metrics, not isinstance(device, AbsentDevice))
@@ -253,7 +253,7 @@ class LastErrorHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             text = scrub_text(record.getMessage())
-        except Exception:
+        except Exception:  # noqa: BLE001 - a log line must never fail to be logged
             text = str(record.msg)
         if record.exc_info and record.exc_info[0] is not None:
             text += f" ({record.exc_info[0].__name__})"
@@ -306,7 +306,7 @@ def outbox_state(runtime: Any) -> dict[str, Any]:
     try:
         offline.open()  # opened at start-up on a running kiosk; a shell command opens it here
         status = offline.status()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the report names the error, never raises it
         return {"available": False, "error": type(exc).__name__}
     data = status.get("outbox")
     if not isinstance(data, dict):
@@ -331,7 +331,7 @@ def package_state(runtime: Any) -> dict[str, Any]:
             st = _call(mgr, "status") or {}
             out.update({k: st[k] for k in ("active", "staged", "last_error", "last_check")
                         if k in st})
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the report names the error, never raises it
             out["error"] = type(exc).__name__
     return out
 

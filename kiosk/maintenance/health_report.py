@@ -71,8 +71,8 @@ def consumable_line(devices: Sequence[Mapping[str, Any]], t: Translator) -> str 
         if name == "toner" and not details & {"toner_low", "toner_out"}:
             continue  # a printer that does not report toner: say nothing rather than "ok"
         level = next((lv for flag, lv in levels if flag in details), "ok")
-        if level == "ok" and ("status_unknown" in details or d.get("fault") and
-                              str(d.get("state")) in ("offline", "no_device")):
+        if level == "ok" and ("status_unknown" in details or (
+                d.get("fault") and str(d.get("state")) in ("offline", "no_device"))):
             level = "unknown"
         parts.append(f"{t(f'technician.health.consumable.{name}')} "
                      f"{t(f'technician.health.level.{level}')}")

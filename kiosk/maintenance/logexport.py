@@ -16,12 +16,11 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ def mask_line(line: str) -> tuple[str, int]:
     """Mask phone numbers (3+4 kept) and ID numbers or any longer digit run (4+4 kept)."""
     count = 0
 
-    def keep(first: int, last: int):  # type: ignore[no-untyped-def]
+    def keep(first: int, last: int) -> Callable[[re.Match[str]], str]:
         def sub(m: re.Match[str]) -> str:
             nonlocal count
             count += 1

@@ -25,7 +25,7 @@ def cli_locale(chosen: str | None = None) -> str:
     """The language of the command line: `--lang`, else $KIOSK_LANG, else zh_CN."""
     for value in (chosen, os.environ.get(LANG_ENV)):
         if value in LOCALES:
-            return value  # type: ignore[return-value]
+            return value
     return DEFAULT_LOCALE
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import threading
 import time
@@ -60,7 +61,7 @@ def check_policy(pin: str) -> None:
         raise PinPolicyError("maintenance.pin.digits_only")
     if not MIN_LEN <= len(pin) <= MAX_LEN:
         raise PinPolicyError("maintenance.pin.length")
-    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
     if len(steps) == 1 and steps <= {0, 1, 9}:
         raise PinPolicyError("maintenance.pin.too_simple")
 
@@ -93,7 +94,7 @@ class PinStore:
             return None
         try:
             bytes.fromhex(str(data["salt"])), bytes.fromhex(str(data["hash"]))
-            int(data["n"]), int(data["r"]), int(data["p"])  # type: ignore[call-overload]
+            int(data["n"]), int(data["r"]), int(data["p"])
         except (KeyError, ValueError, TypeError):
             return None
         return data

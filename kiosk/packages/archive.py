@@ -33,7 +33,7 @@ import tomllib
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from kiosk.flows.model import DefinitionError
 from kiosk.i18n import LOCALES
@@ -232,13 +232,13 @@ def _padded(size: int) -> int:
     return -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
 
 
-def _read_exactly(stream: IO[bytes], n: int) -> bytes | None:
+def _read_exactly(stream: gzip.GzipFile, n: int) -> bytes | None:
     """n bytes from the stream (n is bounded by the caller), or None at a short end."""
     data = stream.read(n)
     return data if len(data) == n else None
 
 
-def _skip(stream: IO[bytes], n: int) -> bool:
+def _skip(stream: gzip.GzipFile, n: int) -> bool:
     """Read past n bytes a chunk at a time; False if the stream ends first."""
     while n > 0:
         got = len(stream.read(min(n, _CHUNK)))

@@ -212,7 +212,8 @@ class Repository:
                 if tf.custom.get("package") == package_id
                 and (version is None or tf.custom.get("version") == version)]
         if not gone:
-            raise RepositoryError(f"no target for {package_id}" + (f"@{version}" if version else ""))
+            at = f"@{version}" if version else ""
+            raise RepositoryError(f"no target for {package_id}{at}")
         for p in gone:
             del targets[p]
         self._write_targets(targets, keys, DEFAULT_EXPIRY, None)
