@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 from emulators.escpos_printer import EmulatedPrinter
 from emulators.escpos_render import render_png
@@ -106,8 +107,9 @@ class EscposListener:
             self._thread.join(5)
         self._srv.close()
 
-    def __enter__(self) -> EscposListener:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -24,7 +24,7 @@ CELL_W, CELL_H, LINE_H, MARGIN = 12, 24, 30, 16
 
 
 def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for path in ([os.environ.get("KIOSK_CJK_FONT", "")] + list(FONT_CANDIDATES)):
+    for path in (os.environ.get("KIOSK_CJK_FONT", ""), *FONT_CANDIDATES):
         if path and Path(path).is_file():
             return ImageFont.truetype(path, CELL_H)
     return ImageFont.load_default()
@@ -47,7 +47,8 @@ def _text_rows(text: str, style: Style, dots: int) -> list[str]:
     return rows
 
 
-def _draw_text_row(font: ImageFont.ImageFont, text: str, style: Style, dots: int) -> Image.Image:
+def _draw_text_row(font: ImageFont.FreeTypeFont | ImageFont.ImageFont, text: str, style: Style,
+                   dots: int) -> Image.Image:
     cells = sum(_cells(c) for c in text)
     img = Image.new("L", (max(1, cells * CELL_W), LINE_H), 255)
     d = ImageDraw.Draw(img)
@@ -59,7 +60,7 @@ def _draw_text_row(font: ImageFont.ImageFont, text: str, style: Style, dots: int
     sx = 2 if style.double_width else 1
     sy = 2 if style.double_height else 1
     if sx != 1 or sy != 1:
-        img = img.resize((img.width * sx, img.height * sy), Image.NEAREST)
+        img = img.resize((img.width * sx, img.height * sy), Image.Resampling.NEAREST)
     return img
 
 

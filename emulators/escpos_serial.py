@@ -15,6 +15,7 @@ import select
 import threading
 import tty
 from pathlib import Path
+from typing import Self
 
 from emulators.escpos_listener import JobSaver, pump
 from emulators.escpos_printer import EmulatedPrinter
@@ -46,8 +47,9 @@ class EscposSerialEmulator:
             except OSError:
                 pass
 
-    def __enter__(self) -> EscposSerialEmulator:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

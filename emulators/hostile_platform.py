@@ -242,7 +242,7 @@ def _read_request(conn: socket.socket) -> tuple[bytes, Seen | None]:
             return buf, None
     head, _, body = buf.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+    method, target, _ = [*lines[0].split(" ", 2), "", ""][:3]
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
@@ -261,7 +261,7 @@ def _forward(raw: bytes, fwd: Forward) -> bytes:
     with socket.create_connection((fwd.host, fwd.port), timeout=30) as up:
         head, _, body = raw.partition(b"\r\n\r\n")
         kept = [ln for ln in head.split(b"\r\n") if not ln.lower().startswith(b"connection:")]
-        up.sendall(b"\r\n".join(kept + [b"Connection: close"]) + b"\r\n\r\n" + body)
+        up.sendall(b"\r\n".join([*kept, b"Connection: close"]) + b"\r\n\r\n" + body)
         out = b""
         while True:
             data = up.recv(65536)
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="hostile_platform", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=8780)
-    ap.add_argument("--mode", choices=sorted(MODES) + ["redirect"], default="portal")
+    ap.add_argument("--mode", choices=[*sorted(MODES), "redirect"], default="portal")
     ap.add_argument("--location", default="http://127.0.0.1:9/login",
                     help="where --mode redirect sends the client")
     args = ap.parse_args(argv)

@@ -31,6 +31,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 SYSTEM_BUS = Path("/run/dbus/system_bus_socket")
 SYSTEM_BUS_ADDRESS = f"unix:path={SYSTEM_BUS}"
@@ -252,8 +253,9 @@ class IppEvePrinter:
                 self.proc.wait(5)
         self.proc = None
 
-    def __enter__(self) -> IppEvePrinter:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -30,6 +30,7 @@ import tty
 from collections import deque
 from dataclasses import dataclass
 from datetime import date
+from typing import Self
 
 from synthetic.cards import CARDS, Card
 
@@ -216,8 +217,9 @@ class SamEmulator:
             except OSError:
                 pass
 
-    def __enter__(self) -> SamEmulator:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

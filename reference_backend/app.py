@@ -6,9 +6,10 @@ import html
 import importlib
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -17,6 +18,11 @@ from pydantic import BaseModel, Field
 from kiosk.identity import mask_id_number, mask_name
 from reference_backend.auth import AuthFailure, Verifier, request_target
 from reference_backend.data import contribution_record, find_citizen
+
+if TYPE_CHECKING:
+    from reference_backend.fleet import Fleet
+    from reference_backend.outbox import OutboxState
+    from reference_backend.services import ServicesState
 
 
 class ApiError(Exception):
@@ -60,6 +66,14 @@ ROUTE_MODULES += ("reference_backend.identity",)  # QR identity codes, face phot
 
 class State:
     """Everything the platform remembers (in memory; a demo server, not a database)."""
+
+    # Set by the route modules' register() (ROUTE_MODULES), each for its own routes.
+    services: ServicesState
+    outbox: OutboxState
+    reference_catalog: dict[str, Any]
+    outbox_sinks: dict[str, Callable[..., Any]]  # stream -> consumer (fleet heartbeats)
+    fleet: Fleet
+    qr_tokens: dict[str, tuple[str, float]]  # token -> (citizen key, expires_at epoch s)
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from typing import Any
 
 from synthetic.citizens import BY_ID, Citizen
 
@@ -46,7 +47,7 @@ def contribution_record(c: Citizen, months: int, today: date) -> dict:
         if (y, m) < (c.insured_since.year, c.insured_since.month):
             continue
         base = c.monthly_base + (300 if (y, m) >= (end[0], 7) else 0)
-        row = {
+        row: dict[str, Any] = {
             "month": f"{y:04d}-{m:02d}",
             "base": base,
             "pension": round(base * 0.08, 2),

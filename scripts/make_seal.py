@@ -41,7 +41,7 @@ def make_seal(ring_text: str, bottom_text: str, out: str, size: int = 600) -> No
         glyph = Image.new("RGBA", (int(size * 0.12), int(size * 0.12)), (0, 0, 0, 0))
         gd = ImageDraw.Draw(glyph)
         gd.text((glyph.width / 2, glyph.height / 2), ch, font=font, fill=red, anchor="mm")
-        glyph = glyph.rotate(-math.degrees(a) - 90, resample=Image.BICUBIC)
+        glyph = glyph.rotate(-math.degrees(a) - 90, resample=Image.Resampling.BICUBIC)
         img.alpha_composite(glyph, (int(x - glyph.width / 2), int(y - glyph.height / 2)))
     small = ImageFont.truetype(FONT, int(size * 0.075))
     d.text((c, c + size * 0.22), bottom_text, font=small, fill=red, anchor="mm")

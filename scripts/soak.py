@@ -29,13 +29,18 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_SCREENS = 60  # per session; more means the scripted answers go round in circles
 sys.path.insert(0, str(REPO))
+
+if TYPE_CHECKING:
+    from kiosk.devices.idcard.sim import SimIdCardReader
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -133,8 +138,19 @@ def clear_sim_jobs(runtime: Any) -> int:
     return held
 
 
+def sim_idcard(rt: Any) -> SimIdCardReader:
+    """The simulated ID-card reader the soak places cards on (soak_config sets sim://)."""
+    from kiosk.devices.idcard.sim import SimIdCardReader
+
+    dev = rt.devices["idcard"]
+    if not isinstance(dev, SimIdCardReader):
+        raise SystemExit(f"soak needs the simulated ID-card reader, not {type(dev).__name__}")
+    return dev
+
+
 # -- engine mode -------------------------------------------------------------------------------
-def engine_answer(flow_id: str, runtime: Any, visits: dict[str, int]):  # type: ignore[no-untyped-def]
+def engine_answer(flow_id: str, runtime: Any,
+                  visits: dict[str, int]) -> Callable[[Any], Any]:
     """Answer each screen as the per-flow citizen script would (taps become Responses)."""
     from kiosk.flows.screens import Response, ScreenKind
     from kiosk.ui.citizen import DEFAULT_SCRIPT
@@ -202,9 +218,9 @@ def run_engine(args: argparse.Namespace, samples: list[Sample], outcomes: Counte
                 session = rt.new_session()
                 for step in FLOW_SCRIPTS.get(flow_id, {}).get("start", []):
                     if step.startswith("card:"):
-                        rt.devices["idcard"].place_card(step[5:])
+                        sim_idcard(rt).place_card(step[5:])
                     elif step == "remove_card":
-                        rt.devices["idcard"].remove_card()
+                        sim_idcard(rt).remove_card()
                 visits: dict[str, int] = {}
                 ui = ScriptedInteraction(session.cancel, engine_answer(flow_id, rt, visits))
                 box: dict[str, Any] = {}
@@ -221,7 +237,7 @@ def run_engine(args: argparse.Namespace, samples: list[Sample], outcomes: Counte
                 session.wipe(result.outcome)
                 stuck = visits.get("__screens__", 0) > MAX_SCREENS
                 outcomes[f"{flow_id}:{'stuck' if stuck else result.outcome}"] += 1
-                rt.devices["idcard"].place_card("chen")
+                sim_idcard(rt).place_card("chen")
                 if not args.keep_sim_jobs:
                     clear_sim_jobs(rt)
                 if n % args.sample == 0:
@@ -267,7 +283,7 @@ def run_ui(args: argparse.Namespace, samples: list[Sample], outcomes: Counter[st
             state["n"] = n + 1
             state["flow"] = flow_id
             state["deadline"] = time.monotonic() + args.session_timeout
-            rt.devices["idcard"].place_card("chen")
+            sim_idcard(rt).place_card("chen")
             state["citizen"] = ScriptedCitizen(win, flow_id, None, done, delay_ms=args.delay_ms)
             win.screenShown.emit(win.current_screen)
 

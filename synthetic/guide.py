@@ -20,19 +20,23 @@ CATEGORIES = [
     {"id": "ss", "name": "社会保险", "name_i18n": _names("Social insurance", "社會保險")},
     {"id": "hf", "name": "住房公积金", "name_i18n": _names("Housing provident fund", "住房公積金")},
     {"id": "tax", "name": "税务", "name_i18n": _names("Tax", "稅務")},
-    {"id": "re", "name": "不动产登记", "name_i18n": _names("Real estate registration", "不動產登記")},
-    {"id": "hh", "name": "户籍与证件", "name_i18n": _names("Household register and IDs", "戶籍與證件")},
+    {"id": "re", "name": "不动产登记",
+     "name_i18n": _names("Real estate registration", "不動產登記")},
+    {"id": "hh", "name": "户籍与证件",
+     "name_i18n": _names("Household register and IDs", "戶籍與證件")},
 ]
 
 MATTER_NAMES = {
-    "ss-cert": _names("Print a social insurance contribution certificate", "社會保險參保繳費證明打印"),
+    "ss-cert": _names("Print a social insurance contribution certificate",
+                      "社會保險參保繳費證明打印"),
     "ss-transfer": _names("Transfer of basic pension insurance", "基本養老保險關係轉移"),
     "ss-card": _names("Replace a social security card", "社會保障卡補換"),
     "ss-flex": _names("Insurance registration for flexible workers", "靈活就業人員參保登記"),
     "hf-withdraw": _names("Housing fund withdrawal (renting)", "住房公積金提取（租房）"),
     "hf-loan": _names("Housing fund loan application", "住房公積金貸款申請"),
     "hf-repay": _names("Housing fund loan repayment details", "公積金貸款還款明細查詢"),
-    "tax-list": _names("Individual income tax list (tax certificate)", "個人所得稅納稅清單（完稅證明）開具"),
+    "tax-list": _names("Individual income tax list (tax certificate)",
+                       "個人所得稅納稅清單（完稅證明）開具"),
     "tax-annual": _names("Annual income tax reconciliation", "個人所得稅綜合所得年度匯算"),
     "tax-invoice": _names("VAT invoice issued on your behalf", "代開增值稅發票"),
     "re-query": _names("Print a property registration search result", "不動產登記查詢結果打印"),
@@ -40,12 +44,14 @@ MATTER_NAMES = {
     "re-mortgage": _names("Property mortgage registration", "不動產抵押登記"),
     "hh-id": _names("Renew a resident ID card", "居民身份證換領"),
     "hh-residence": _names("Apply for a residence permit", "居住證申領"),
-    "hh-move": _names("Move your household registration (joining family)", "戶口遷入（投靠）"),
+    "hh-move": _names("Move your household registration (joining family)",
+                      "戶口遷入（投靠）"),
 }
 
 
-WORDS = {"ss": ["社保", "社会保险"], "hf": ["公积金", "住房公积金"], "tax": ["个税", "税务", "纳税"],
-         "re": ["房产", "不动产", "无房证明"], "hh": ["户口", "户籍", "证件"]}
+WORDS = {"ss": ["社保", "社会保险"], "hf": ["公积金", "住房公积金"],
+         "tax": ["个税", "税务", "纳税"], "re": ["房产", "不动产", "无房证明"],
+         "hh": ["户口", "户籍", "证件"]}
 
 
 def _m(mid: str, name: str, cat: str, initials: str, keywords: list[str],
@@ -53,7 +59,8 @@ def _m(mid: str, name: str, cat: str, initials: str, keywords: list[str],
        where: str, window: str) -> dict[str, Any]:
     return {"id": mid, "name": name, "name_i18n": MATTER_NAMES[mid], "category": cat,
             "initials": initials,
-            "keywords": keywords, "search_words": WORDS[cat], "conditions": [{"text": c} for c in conditions],
+            "keywords": keywords, "search_words": WORDS[cat],
+            "conditions": [{"text": c} for c in conditions],
             "materials": [{"name": n, "note": note} for n, note in materials],
             "fee": fee, "time_limit": limit, "location": where, "window": window,
             "hours": HOURS, "phone": "12345"}

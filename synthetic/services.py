@@ -19,6 +19,7 @@ import hashlib
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from synthetic.citizens import BY_ID, BY_KEY, Citizen
 
@@ -193,9 +194,10 @@ def _cumulative_tax(taxable: float) -> float:
     return 0.0  # pragma: no cover
 
 
-def tax_rows(c: Citizen, start: tuple[int, int], end: tuple[int, int]) -> list[dict[str, object]]:
+def tax_rows(c: Citizen, start: tuple[int, int],
+             end: tuple[int, int]) -> list[dict[str, Any]]:
     """One row per income item and month: wages every month, occasional service fees."""
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for y, m in _months(start, end):
         if (y, m) < (c.insured_since.year, c.insured_since.month):
             continue
@@ -226,12 +228,12 @@ def tax_rows(c: Citizen, start: tuple[int, int], end: tuple[int, int]) -> list[d
 FUND_MAX_MONTHS = 24
 
 
-def loan_schedule(loan: Loan, until: tuple[int, int]) -> list[dict[str, object]]:
+def loan_schedule(loan: Loan, until: tuple[int, int]) -> list[dict[str, Any]]:
     """Equal monthly instalments (等额本息) from the first due date up to `until`."""
     r = loan.annual_rate / 12
     pay = loan.amount * r * (1 + r) ** loan.months / ((1 + r) ** loan.months - 1)
     remaining = loan.amount
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     first = (loan.first_due.year, loan.first_due.month)
     for k, (y, m) in enumerate(_months(first, until)):
         interest = round(remaining * r, 2)
