@@ -35,7 +35,7 @@ def _answer(plan: dict[str, Any]) -> Any:
                     return Response(got[0], got[1])
                 if s.kind is ScreenKind.RATING:
                     return Response("submit", {"stars": 5, "tags": []})
-                return Response(got)
+                return Response(str(got))
         if s.kind is ScreenKind.CHOICE and s.options:
             return Response(s.options[0].id)
         if s.kind is ScreenKind.INFO and s.actions:  # e.g. "reprint or done": the primary
@@ -93,9 +93,10 @@ def tax_list_render_s(repeat: int) -> tuple[float, int]:
         r["seq"] = k
     record = {"person": {"name": c.name}, "period": {"start": "2022-01", "end": "2024-12"},
               "rows": rows, "count": len(rows),
-              "totals": {"income": sum(float(r["income"]) for r in rows),  # type: ignore[arg-type]
-                         "tax": sum(float(r["tax"]) for r in rows)},  # type: ignore[arg-type]
-              "authority": "国家税务总局东莞市税务局", "serial": "GS0", "issued_at": str(date.today()),
+              "totals": {"income": sum((float(r["income"]) for r in rows), 0.0),
+                         "tax": sum((float(r["tax"]) for r in rows), 0.0)},
+              "authority": "国家税务总局东莞市税务局", "serial": "GS0",
+              "issued_at": str(date.today()),
               "verify_code": "AAAA-BBBB-CCCC", "verify_url": "http://x/verify/A"}
     data = {"record": record, "identity": {"id_number": c.id_number, "name": c.name},
             "terminal": {"id": "BENCH"}, "now": {"date": str(date.today())}}

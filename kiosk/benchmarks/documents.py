@@ -21,7 +21,8 @@ TAX_LIST: dict[str, Any] = {
     "blocks": [
         {"type": "title", "text": "中华人民共和国个人所得税纳税记录"},
         {"type": "fields", "columns": 2, "fields": [
-            {"label": "纳税人姓名", "value": "{name}"}, {"label": "身份证件号码", "value": "{id}"}]},
+            {"label": "纳税人姓名", "value": "{name}"},
+            {"label": "身份证件号码", "value": "{id}"}]},
         {"type": "table", "rows": "rows", "columns": [
             {"title": "序号", "value": "{n}", "width": 0.5, "align": "center"},
             {"title": "所得项目", "value": "{item}", "width": 1.6},

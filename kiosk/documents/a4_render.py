@@ -126,13 +126,13 @@ def _make_canvas_class(page_cfg: Mapping[str, Any], data: Mapping[str, Any], fon
 
         def showPage(self) -> None:  # noqa: N802 (reportlab API)
             self._saved.append(dict(self.__dict__))
-            self._startPage()
+            self._startPage()  # type: ignore[attr-defined]  # reportlab private, not in stubs
 
         def save(self) -> None:
             total = len(self._saved)
             for state in self._saved:
                 self.__dict__.update(state)
-                self._furniture(self._pageNumber, total)
+                self._furniture(self._pageNumber, total)  # type: ignore[attr-defined]  # as above
                 super().showPage()
             super().save()
 
@@ -183,7 +183,7 @@ def _table(block: Mapping[str, Any], data: Mapping[str, Any], st: dict[str, Para
     weights = [float(c.get("width", 1)) for c in cols]
     col_widths = [width * w / sum(weights) for w in weights]
     t = Table(body, colWidths=col_widths, repeatRows=1)
-    style = [
+    style: list[tuple[Any, ...]] = [
         ("GRID", (0, 0), (-1, -1), 0.5, colors.HexColor("#666666")),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EEF5")),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),

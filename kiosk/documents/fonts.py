@@ -81,8 +81,7 @@ def register_cjk_font() -> str:
         from reportlab.pdfbase.ttfonts import TTFont
 
         path = find_cjk_font()
-        kwargs = {"subfontIndex": 0} if path.suffix.lower() == ".ttc" else {}
-        font = TTFont(CJK_FONT_NAME, str(path), **kwargs)
+        font = TTFont(CJK_FONT_NAME, str(path), subfontIndex=0)  # a .ttc's first face
         _glyf_as_view(font.face)
         pdfmetrics.registerFont(font)
         _registered = CJK_FONT_NAME

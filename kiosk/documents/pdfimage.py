@@ -41,7 +41,8 @@ class EncodedImage:
 
     def xobject(self) -> pdfdoc.PDFImageXObject:
         """A fresh XObject for one document (registration mutates it, so never share)."""
-        obj = pdfdoc.PDFImageXObject(self.name)  # no source: nothing is decoded here
+        # Any: the private attributes set here are not in reportlab's type stubs
+        obj: Any = pdfdoc.PDFImageXObject(self.name)  # no source: nothing is decoded here
         obj.width, obj.height = self.width, self.height
         obj.colorSpace, obj.bitsPerComponent = self.color_space, self.bits
         obj._filters = self.filters
@@ -52,7 +53,8 @@ class EncodedImage:
         return obj
 
 
-def _freeze(obj: pdfdoc.PDFImageXObject) -> EncodedImage:
+def _freeze(image: pdfdoc.PDFImageXObject) -> EncodedImage:
+    obj: Any = image  # reads private attributes that reportlab's type stubs do not list
     smask = getattr(obj, "_smask", None)
     content = obj.streamContent
     digest = hashlib.sha256(content.encode("latin-1") if isinstance(content, str)
@@ -98,25 +100,26 @@ def draw_encoded(canv: Canvas, image: EncodedImage, x: float, y: float, width: f
                  height: float) -> None:
     """`canv.drawImage` for an already encoded image: register it in this document once
     (with its soft mask), then place it (same operators drawImage writes)."""
-    doc: Any = canv._doc
+    c: Any = canv  # drawImage's private steps, not in reportlab's type stubs
+    doc: Any = c._doc
     reg_name = doc.getXObjectName(image.name)
     if doc.idToObject.get(reg_name) is None:
-        obj = image.xobject()
-        canv._setXObjects(obj)
+        obj: Any = image.xobject()  # gets a soft mask: not in reportlab's type stubs
+        c._setXObjects(obj)
         doc.Reference(obj, reg_name)
         doc.addForm(image.name, obj)
         if image.smask is not None:
             mask_name = doc.getXObjectName(image.smask.name)
             if doc.idToObject.get(mask_name) is None:
                 mask_obj = image.smask.xobject()
-                canv._setXObjects(mask_obj)
+                c._setXObjects(mask_obj)
                 obj.smask = doc.Reference(mask_obj, mask_name)
             else:
                 obj.smask = pdfdoc.PDFObjectReference(mask_name)
-    canv._currentPageHasImages = 1
+    c._currentPageHasImages = 1
     canv.saveState()
     canv.translate(x, y)
     canv.scale(width, height)
-    canv._code.append(f"/{reg_name} Do")
+    c._code.append(f"/{reg_name} Do")
     canv.restoreState()
-    canv._formsinuse.append(image.name)
+    c._formsinuse.append(image.name)

@@ -1,8 +1,9 @@
 """Validate document templates (A4 and receipt) when a flow package loads.
 
-Errors name the file, the path inside it and the problem (`TemplateSchemaError`; the flow loader turns it into a DefinitionError), so
-ops see `templates/x.toml: blocks[3].columns[1].value: unknown filter 'monye'`
-before a citizen meets the template.
+Errors name the file, the path inside it and the problem (`TemplateSchemaError`; the flow
+loader turns it into a DefinitionError), so ops see
+`templates/x.toml: blocks[3].columns[1].value: unknown filter 'monye'` before a citizen
+meets the template.
 """
 
 from __future__ import annotations

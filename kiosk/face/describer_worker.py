@@ -6,12 +6,13 @@ import struct
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 REQ = struct.Struct("<4sII")
 REP = struct.Struct("<4sI")
 
 
-def _read_exact(stream, n: int) -> bytes | None:  # type: ignore[no-untyped-def]
+def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
     buf = bytearray()
     while len(buf) < n:
         chunk = stream.read(n - len(buf))
@@ -33,7 +34,7 @@ def main(argv: list[str]) -> int:
             str(Path(argv[0]) / "dlib_face_recognition_resnet_model_v1.dat"))
         out.write(REP.pack(b"REDY", int((time.perf_counter() - t0) * 1000)))
         out.flush()
-    except Exception as exc:  # tell the parent why, then stop
+    except Exception as exc:  # noqa: BLE001 - tell the parent why, then stop
         msg = f"{type(exc).__name__}: {exc}".encode()
         out.write(REP.pack(b"ERR!", len(msg)) + msg)
         out.flush()
@@ -51,7 +52,7 @@ def main(argv: list[str]) -> int:
             vecs = net.compute_face_descriptor([np.ascontiguousarray(c) for c in chips])
             data = np.asarray([list(v) for v in vecs], dtype="<f8").tobytes()
             out.write(REP.pack(b"DESC", n) + data)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure goes back to the parent as ERR!
             msg = f"{type(exc).__name__}: {exc}".encode()
             out.write(REP.pack(b"ERR!", len(msg)) + msg)
         out.flush()

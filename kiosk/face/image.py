@@ -15,7 +15,7 @@ MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding them
 MIN_SIDE = 32
 
 
-def load_image(source: bytes | str | Path) -> np.ndarray:
+def load_image(source: bytes | bytearray | str | Path) -> np.ndarray:
     """Decode an image file (bytes or path) into an RGB uint8 array.
 
     Applies the EXIF orientation (ID and platform photos are often rotated by a tag)
@@ -27,10 +27,11 @@ def load_image(source: bytes | str | Path) -> np.ndarray:
     except OSError as exc:
         raise FaceError("face.bad_image", f"cannot open: {exc.strerror}") from None
     try:
-        with fp, Image.open(fp) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise FaceError("face.bad_image", f"{im.width}x{im.height} is too large")
-            im = ImageOps.exif_transpose(im)
+        with fp, Image.open(fp) as opened:
+            if opened.width * opened.height > MAX_PIXELS:
+                raise FaceError("face.bad_image",
+                                f"{opened.width}x{opened.height} is too large")
+            im: Image.Image = ImageOps.exif_transpose(opened)
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and
                                                    "transparency" in im.info):
                 rgba = im.convert("RGBA")

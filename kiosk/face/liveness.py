@@ -106,7 +106,7 @@ class HeadTurnChallenge:
             if abs(raw) > self.s.baseline_max:
                 self._window = []
                 return LivenessStatus(self.phase, 0.0)
-            self._window = (self._window + [raw])[-self.s.baseline_frames:]
+            self._window = [*self._window, raw][-self.s.baseline_frames:]
             if len(self._window) == self.s.baseline_frames and \
                     max(self._window) - min(self._window) <= self.s.baseline_spread:
                 self.baseline = statistics.median(self._window)
@@ -120,7 +120,7 @@ class HeadTurnChallenge:
         reached = {Phase.TURN_LEFT: rel >= d, Phase.TURN_RIGHT: rel <= -d,
                    Phase.CENTER: abs(rel) < d / 2}[self.phase]
         self._held = self._held + 1 if reached else 0
-        status_phase = self.phase
+        status_phase: Phase = self.phase
         if self._held >= self.s.hold_frames:
             self.phase = {Phase.TURN_LEFT: Phase.TURN_RIGHT, Phase.TURN_RIGHT: Phase.CENTER,
                           Phase.CENTER: Phase.PASSED}[self.phase]

@@ -149,7 +149,7 @@ def calibrate(pairs_csv: Path, threshold: float = DEFAULT_THRESHOLD,
     describer = describer or InProcessDescriber()
     folder = pairs_csv.parent
     with pairs_csv.open(newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh)]
+        rows = list(csv.DictReader(fh))
     if not rows or not {"img_a", "img_b", "same"} <= set(rows[0]):
         raise FaceError("face.bad_pairs", "need columns img_a,img_b,same")
     cache: dict[str, np.ndarray] = {}
