@@ -1,7 +1,10 @@
 """`kiosk bench`: medians over repeated runs, printed as a table or one JSON object.
 
 Each module in BENCH_MODULES has `measure(repeat) -> dict[str, float]`; their keys are
-merged. Numbers go into issue notes; tests never assert on time.
+merged. Numbers go into issue notes; tests never assert on time. A budget `K` comes with
+`K_baseline`, the same kind of work done the plainest way, measured in the same run (a
+bare reportlab page, a bare PySide6 window, the platform calls made directly, the idle
+event loop, empty soak sessions), so that `K / K_baseline` survives a noisy machine.
 """
 
 from __future__ import annotations
