@@ -65,6 +65,8 @@ def test_seal_and_qr_are_drawn(pdf: Path) -> None:
     page = PdfReader(str(pdf)).pages[0]
     images = list(page.images)
     assert images, "the seal image is missing"
-    content = page.get_contents().get_data()
+    contents = page.get_contents()
+    assert contents is not None
+    content = contents.get_data()
     # the QR code is vector: many filled rectangles
     assert content.count(b" re") > 200

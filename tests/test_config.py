@@ -170,7 +170,7 @@ def test_defaults_and_shipped_file_pass_the_schema() -> None:
     from kiosk.config import validate_config
 
     assert validate_config(Config()) == Config()
-    with pytest.raises(ConfigError, match="session.idle_timeout_s: must be a number"):
+    with pytest.raises(ConfigError, match=r"session\.idle_timeout_s: must be a number"):
         validate_config(Config().with_section("session", idle_timeout_s="90"))
 
 
@@ -180,5 +180,5 @@ def test_selftest_checks_the_configuration_before_opening_devices() -> None:
     from kiosk.maintenance.selftest import run_configured
 
     bad = Config().with_section("session", idle_timeout_s="90")
-    with pytest.raises(ConfigError, match='session.idle_timeout_s: must be a number, got "90"'):
+    with pytest.raises(ConfigError, match=r'session\.idle_timeout_s: must be a number, got "90"'):
         run_configured(bad.with_section("devices", receipt="sim://"), timeout_s=5)

@@ -16,7 +16,8 @@ from kiosk.identity import (
 )
 from synthetic.citizens import CITIZENS
 
-# Check digits computed by hand from the GB 11643-1999 weights (7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2).
+# Check digits computed by hand from the GB 11643-1999 weights
+# (7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2).
 VECTORS = [
     ("11010519491231002", "X"),  # the standard's own worked example
     ("44052418800101001", "4"),

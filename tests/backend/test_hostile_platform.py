@@ -47,7 +47,8 @@ def _port(url: str) -> int:
 # -- redirects (item 2) ----------------------------------------------------------------------
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_a_redirect_to_another_host_is_refused_and_that_host_receives_nothing(backend, hostile, caplog, status: int, method: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_redirect_to_another_host_is_refused_and_that_host_receives_nothing(  # type: ignore[no-untyped-def]
+        backend, hostile, caplog, status: int, method: str) -> None:
     elsewhere = hostile(json_reply({"key": "k-redirected-0001", "status": "applied"}))
     platform = hostile(Redirect(status, elsewhere.url + EVALUATIONS))
     client = _client(backend, platform.url)
@@ -72,7 +73,8 @@ def test_a_redirect_to_another_port_of_the_same_host_is_another_origin(backend, 
     assert refused.value.key == "backend.redirect_refused" and elsewhere.seen == []
 
 
-def test_a_same_origin_redirect_is_followed_signed_again_for_its_new_target(backend, hostile) -> None:  # type: ignore[no-untyped-def]
+def test_a_same_origin_redirect_is_followed_signed_again_for_its_new_target(  # type: ignore[no-untyped-def]
+        backend, hostile) -> None:
     # The hostile peer stands in front of the reference backend: it redirects the old path
     # and relays everything else byte for byte, so the real platform checks the signature.
     platform = hostile(Forward(_port(backend.url)))
@@ -151,7 +153,8 @@ def test_a_huge_content_length_is_refused_before_reading_anything(backend, hosti
 @pytest.mark.parametrize("size,declare", [(100 * 1024 * 1024, True),
                                           (100 * 1024 * 1024, False), (None, False)],
                          ids=["100MB-declared", "100MB-undeclared", "endless"])
-def test_a_100_mb_or_endless_answer_is_refused_without_reading_it(backend, hostile, size, declare: bool) -> None:  # type: ignore[no-untyped-def]
+def test_a_100_mb_or_endless_answer_is_refused_without_reading_it(  # type: ignore[no-untyped-def]
+        backend, hostile, size, declare: bool) -> None:
     platform = hostile(Flood(size, declare))
     with pytest.raises(BackendError) as refused:
         _client(backend, platform.url, deadline_s=60.0).get_json(CATALOG)
@@ -191,7 +194,8 @@ def test_the_deadline_covers_a_whole_call_on_any_thread(backend, hostile) -> Non
     assert good.get_json(CATALOG)["version"] >= 1
 
 
-def test_the_signature_the_platform_received_covers_the_target_on_the_wire(backend, hostile) -> None:  # type: ignore[no-untyped-def]
+def test_the_signature_the_platform_received_covers_the_target_on_the_wire(  # type: ignore[no-untyped-def]
+        backend, hostile) -> None:
     platform = hostile(Forward(_port(backend.url)))
     client = _client(backend, platform.url)
     assert "version" in client.get_json(CATALOG + "?q=张 三&from=a/b&x=%7e")

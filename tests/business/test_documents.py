@@ -60,7 +60,8 @@ def test_business_document(client, tmp_path: Path, template: str) -> None:  # ty
     reader = PdfReader(str(path))
     last = reader.pages[-1]
     assert list(last.images), "the seal image is missing"  # the issuer block ends the doc
-    assert last.get_contents().get_data().count(b" re") > 200  # the QR code (vector)
+    contents = last.get_contents()
+    assert contents is not None and contents.get_data().count(b" re") > 200  # QR (vector)
     assert all(ink_ratio(p) > 0.01 for p in render_pages(doc.pdf, tmp_path, template))
     masked = render_a4(pkg.templates[template], data, pkg.asset, masked=True)
     screen = flat("".join(pdf_pages(masked.pdf, tmp_path, template + "-masked")))

@@ -11,7 +11,7 @@ services that need the empty printer show as paused on the home screen.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -71,7 +71,7 @@ def test_the_check_sees_a_false_claim() -> None:
     """The review's defect, as the screen showed it: a queue ticket (no certificate)
     with the receipt printer out of paper."""
     class V:
-        screens = [("queue_ticket.print.error", None,
+        screens: ClassVar = [("queue_ticket.print.error", None,
                     "凭条打印机缺纸\n证明已打印完成。凭条可以重新打印，也可以不打凭条直接继续。"),
                    ("queue_ticket.show.info", None, "取号成功\n请取走号票，留意叫号屏幕和广播")]
     assert len(false_claims(V(), set())) == 2

@@ -110,9 +110,9 @@ def test_the_expired_card_screen_fits(business_runtime, drive, size, locale, tmp
             problems[name] = found
         win.grab().save(str(tmp_path / f"{name}.png"))  # to look at
 
-    visit = drive(rt, "ss_certificate", script={"ss_certificate.identify.error": ["action-home"]}, size=size,
-                  inspect=inspect)
+    visit = drive(rt, "ss_certificate", script={"ss_certificate.identify.error": ["action-home"]},
+                  size=size, inspect=inspect)
     assert not visit.ok and "ss_certificate.identify.error" in visit.names
-    (err, texts), = visit.shown("ss_certificate.identify.error")
+    (err, _texts), = visit.shown("ss_certificate.identify.error")
     assert ("证件已过期" in err.text) if locale == "zh_CN" else ("expired" in err.text)
     assert problems == {}

@@ -45,7 +45,7 @@ def test_proof_for_the_couple_with_the_spouse_card(business_runtime, drive, tmp_
     assert visit.ok, visit.names
     statuses = [s.status for s, _ in visit.shown("spouse.identify") if s is not None]
     assert same in statuses
-    (consent, texts), = visit.shown("spouse_consent.consent")
+    (_consent, texts), = visit.shown("spouse_consent.consent")
     assert "请配偶本人阅读" in texts
     (_, pdf), = rt.devices["a4"].jobs
     text = flat("".join(pdf_pages(pdf, tmp_path)))

@@ -16,7 +16,7 @@ def test_repayment_details(business_runtime, drive, client, tmp_path) -> None:  
     visit = drive(rt, "provident_fund", script={
         "start": [], "period.form": [["option-preset:last_6"], ["action-confirm"]]})
     assert visit.ok, visit.names
-    (form, texts), = visit.shown("period.form")[:1]
+    (_form, texts), = visit.shown("period.form")[:1]
     assert "DGGJJ-2022-031877" in texts  # the loan, from the platform, on the period screen
     loan = client.post_json("/api/v1/provident-fund/loan", {"id_number": OUYANG.id_number})
     end = month_index(loan["limits"]["latest"])

@@ -60,7 +60,7 @@ def test_guide_works_offline_from_the_cache(business_runtime, drive, backend) ->
                                connect_timeout=0.5, read_timeout=0.5)
     again = drive(rt, "service_guide", script={"detail.info": ["action-print"]})
     assert again.ok, again.names
-    (cats, texts), = again.shown("browse.choice")[:1]
+    (cats, _texts), = again.shown("browse.choice")[:1]
     assert "当前为离线数据" in cats.hint
     assert len(rt.devices["receipt"].jobs) == 2
 

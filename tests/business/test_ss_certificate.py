@@ -6,7 +6,7 @@ from kiosk.backend.client import BackendClient
 from kiosk.flows.periods import month_cn, month_index, month_text
 from synthetic.citizens import BY_KEY
 
-from .conftest import flat, needs_poppler, pdf_pages, receipt_texts, render_pages, ink_ratio
+from .conftest import flat, ink_ratio, needs_poppler, pdf_pages, receipt_texts, render_pages
 
 CHEN = BY_KEY["chen"]
 
@@ -81,6 +81,6 @@ def test_no_record_says_so_before_any_choice(business_runtime, drive) -> None:  
     visit = drive(rt, "ss_certificate")
     assert not visit.ok
     assert not any(n.endswith(".choice") for n in visit.names)
-    (err, texts), = visit.shown(".error")
+    (_err, texts), = visit.shown(".error")
     assert "未查询到您的相关记录" in texts and "12345" in texts
     assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == []

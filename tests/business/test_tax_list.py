@@ -13,10 +13,10 @@ from kiosk.flows.context import FlowContext
 from kiosk.flows.interaction import ScriptedInteraction
 from kiosk.flows.model import StepDef
 from kiosk.flows.package import load_package
+from kiosk.flows.periods import month_cn, month_index, month_text
 from kiosk.flows.screens import Response
 from kiosk.flows.steps.period import PeriodStep
 from kiosk.session import Session
-from kiosk.flows.periods import month_cn, month_index, month_text
 from synthetic.citizens import BY_KEY
 
 from .conftest import flat, ink_ratio, needs_poppler, pdf_pages, receipt_texts, render_pages
@@ -64,8 +64,8 @@ def test_months_range_prints_a_multi_page_list_with_totals(business_runtime, dri
     assert f"共{api['count']}条" in flat(pages[-1])
     assert all(ink_ratio(p) > 0.01 for p in render_pages(pdf, tmp_path))
     # the printed code verifies on the platform's public page
-    page = requests.get(f"{backend.url}/verify/{code}", timeout=5)
-    assert page.status_code == 200 and "核验通过" in page.text
+    verified = requests.get(f"{backend.url}/verify/{code}", timeout=5)
+    assert verified.status_code == 200 and "核验通过" in verified.text
     (receipt,) = receipt_texts(rt)
     assert code in receipt and "4419**********3627" in receipt
 
@@ -94,7 +94,7 @@ def test_a_year_without_records_offers_another_period(business_runtime, drive) -
         "year.choice": [["option-2020"], ["option-2021"]],
         "nothing.info": ["action-again"]})
     assert visit.ok, visit.names
-    (nothing, texts), = visit.shown("nothing.info")
+    (_nothing, texts), = visit.shown("nothing.info")
     assert "所选期间没有纳税记录" in texts
     assert len(visit.shown("mode.choice")) == 2
     assert len(rt.devices["a4"].jobs) == 1  # only the 2021 list, never an empty one

@@ -20,7 +20,6 @@ from synthetic.citizens import BY_KEY
 from .conftest import all_texts, flat, needs_poppler, pdf_pages, receipt_texts
 
 
-
 @pytest.fixture
 def ipp_printer(dns_sd: None, tmp_path: Path) -> Iterator[IppEvePrinter]:
     with IppEvePrinter(tmp_path / "ippeve") as printer:
@@ -49,7 +48,7 @@ def test_paper_out_mid_job_on_a_multi_page_list(business_runtime, drive, ipp_pri
                   timeout_ms=120000)
     assert visit.ok, visit.names
     (err, texts), = visit.shown("print.error")
-    assert err.text == "打印机缺纸，证明未打印" and "重新打印" in texts or "重试" in texts
+    assert (err.text == "打印机缺纸，证明未打印" and "重新打印" in texts) or "重试" in texts
     printed = ipp_printer.printed()
     assert len(printed) == 1  # one list on paper, not two
     pages = pdf_pages(printed[0].read_bytes(), tmp_path)

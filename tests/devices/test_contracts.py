@@ -135,8 +135,8 @@ class SlowA4(Device):
 
 @pytest.mark.parametrize("cls,kind,problem", [
     (NoPrintReceipt, "receipt", "print_receipt: missing"),
-    (RenamedParameter, "receipt", "print_receipt: parameter 1 must be receipt (positional or "
-                                  "keyword), is doc (positional or keyword)"),
+    (RenamedParameter, "receipt", ("print_receipt: parameter 1 must be receipt (positional or "
+                                   "keyword), is doc (positional or keyword)")),
     (WrongReturn, "receipt", "print_receipt: returns bool, contract says PrintOutcome"),
     (ExtraRequired, "receipt", "print_receipt: extra parameter copies without a default"),
     (SlowA4, "a4", "print_pdf(timeout): default 30.0, contract says 120.0"),
@@ -215,7 +215,7 @@ def _documented_uris() -> list[tuple[str, str]]:
         kind, *uris = line.split()
         out += [(kind, u) for u in uris]
     config = (REPO / "config" / "kiosk.toml").read_text("utf-8").split("[devices]", 1)[1]
-    for kind, uri in re.findall(r'^(\w+) = "([^"]+)"', config.split("\n[", 1)[0], re.M):
+    for kind, uri in re.findall(r'^(\w+) = "([^"]+)"', config.split("\n[", 1)[0], re.MULTILINE):
         out.append((kind, uri))
     return out
 

@@ -83,7 +83,8 @@ def test_schema_errors_name_file_path_and_problem(mutate, path: str, problem: st
 
 def test_receipt_schema_and_layout() -> None:
     tpl = {"kind": "receipt", "lines": [
-        {"type": "kv", "label": "办理事项", "value": "打印社会保险参保缴费证明及个人所得税纳税记录（各1份）"},
+        {"type": "kv", "label": "办理事项",
+         "value": "打印社会保险参保缴费证明及个人所得税纳税记录（各1份）"},
         {"type": "pair", "left": "合计", "right": "￥12.00", "bold": True},
         {"type": "qr", "value": "{url}", "size": 6}]}
     validate_template(tpl, "templates/r.toml")

@@ -25,7 +25,7 @@ def test_same_numbers_as_in_process(process_describer, describer, chips) -> None
     a = process_describer.describe(chips)
     b = describer.describe(chips)
     assert len(a) == 2 and a[0].shape == (128,)
-    assert max(float(np.abs(x - y).max()) for x, y in zip(a, b)) < 1e-6
+    assert max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=False)) < 1e-6
     assert process_describer.describe([]) == []
 
 

@@ -42,7 +42,7 @@ def test_head_turn_video_is_verified(tmp_path, engine, process_describer, descri
 
     frames = head_turn_sequence(engine, "obama_1.jpg", hold=4, repeat=2)
     path = tmp_path / "turn.avi"
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 8, (640, 480))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 8, (640, 480))
     for f in frames:
         out.write(f)
     out.release()

@@ -78,7 +78,7 @@ def test_rgba_input_file_and_array(engine, describer, faces_dir) -> None:
         assert im.mode == "RGBA"
         rgba = np.asarray(im)
     rgb = load_image(raw)
-    assert rgb.shape == rgba.shape[:2] + (3,)
+    assert rgb.shape == (*rgba.shape[:2], 3)
     from_file = describe_image(raw, engine, describer)
     from_array = describe_image(rgba, engine, describer)  # 4 channels straight from a caller
     assert compare(from_file, from_array).distance < 0.02

@@ -157,7 +157,7 @@ def test_without_fallback_a_failure_offers_retry(kiosk) -> None:  # type: ignore
     citizen = Citizen(kiosk, [demo_identity_qr("nobody")])
     result, _, _ = run_flow(kiosk, flow_def(no_fallback=True), citizen)
     assert result.outcome == "failed" and result.error_key == "face.no_reference"
-    err = [s for s in citizen.screens if s.kind == ScreenKind.ERROR][0]
+    err = next(s for s in citizen.screens if s.kind == ScreenKind.ERROR)
     assert err.text == "暂无可用于核验的照片，请改用其他方式办理"
     assert "retry" in [a.id for a in err.actions]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -18,7 +20,7 @@ def face_at(yaw: float, x0: float = 100.0, scale: float = 1.0, bias: float = 0.0
     return FaceObservation(FaceBox(40, 40, 160, 160), Landmarks5(pts))
 
 
-def run(challenge: HeadTurnChallenge, yaws: list[float | None], dt: float = 0.1,
+def run(challenge: HeadTurnChallenge, yaws: Sequence[float | None], dt: float = 0.1,
         **kw) -> list[Phase]:  # type: ignore[no-untyped-def]
     phases = []
     for i, y in enumerate(yaws):

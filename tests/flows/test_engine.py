@@ -62,7 +62,7 @@ def test_the_closing_screen_names_the_card_the_citizen_used(make_runtime, idcard
 
 def test_declining_consent_cancels_without_querying(make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime()
-    result, ui, _ = run(rt, {**HAPPY, ScreenKind.CONSENT: Response("disagree")})
+    result, _ui, _ = run(rt, {**HAPPY, ScreenKind.CONSENT: Response("disagree")})
     assert result.outcome == "cancelled"
     assert "query" not in result.steps_run and rt.devices["a4"].jobs == []
 
@@ -71,7 +71,7 @@ def test_no_record_shows_a_clear_error_and_prints_nothing(make_runtime) -> None:
     rt = make_runtime(idcard="sim://?card=nobody")
     result, ui, _ = run(rt)
     assert result.outcome == "failed" and result.error_key == "backend.no_record"
-    err = [s for s in ui.screens if s.kind == ScreenKind.ERROR][0]
+    err = next(s for s in ui.screens if s.kind == ScreenKind.ERROR)
     assert err.text == "未查询到您的相关记录"
     assert "12345" in err.hint  # says what to do next
     assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == []
@@ -81,7 +81,7 @@ def test_an_expired_card_is_refused_before_anything_is_queried(make_runtime) -> 
     rt = make_runtime(idcard="sim://?card=zhou")  # valid until 2024-08-16
     result, ui, session = run(rt)
     assert result.outcome == "failed" and result.error_key == "identify.card_expired"
-    err = [s for s in ui.screens if s.kind == ScreenKind.ERROR][0]
+    err = next(s for s in ui.screens if s.kind == ScreenKind.ERROR)
     assert err.text.startswith("证件已过期") and "retry" in [a.id for a in err.actions]
     assert "query" not in result.steps_run and session.identity is None
     assert rt.devices["a4"].jobs == [] and rt.devices["receipt"].jobs == []
@@ -122,7 +122,7 @@ def test_session_cancel_ends_a_waiting_flow(make_runtime) -> None:  # type: igno
 
 def test_wipe_clears_identity_and_documents(make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime()
-    result, _, session = run(rt)
+    _result, _, session = run(rt)
     assert session.identity is not None and "record" in session.data
     session.wipe()
     assert session.identity is None and session.data == {}

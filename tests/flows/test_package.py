@@ -42,7 +42,8 @@ def _edit(path: Path, old: str, new: str) -> None:
     ('id = "consent"', 'id = "identify"', "steps[1].id", "duplicate"),
     ('position_of = "preview"', 'position_of = "which"', "steps[8].position_of",
      "not a counted step"),
-    ('type = "identify"\nmethods = ["id_card", "ss_card"]', 'type = "identify"\nmethods = ["retina"]',
+    ('type = "identify"\nmethods = ["id_card", "ss_card"]',
+     'type = "identify"\nmethods = ["retina"]',
      "steps[0].methods[0]",
      "unknown identify method"),
 ])
@@ -58,7 +59,7 @@ def test_bad_flow_is_rejected_with_its_location(pkg_copy: Path, old: str, new: s
 
 def test_broken_toml_and_missing_flow_file(pkg_copy: Path) -> None:
     (pkg_copy / "templates" / "ss_certificate_receipt.toml").write_text("lines = [", "utf-8")
-    with pytest.raises(DefinitionError, match="templates/ss_certificate_receipt.toml"):
+    with pytest.raises(DefinitionError, match=r"templates/ss_certificate_receipt\.toml"):
         load_package(pkg_copy)
     (pkg_copy / "templates" / "ss_certificate_receipt.toml").unlink()
     (pkg_copy / "flows" / "ss_certificate.toml").unlink()

@@ -60,7 +60,7 @@ class NotifySocket:
         self.sock.settimeout(timeout)
         try:
             return self.sock.recv(4096).decode()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return None
 
     def drain(self) -> list[str]:

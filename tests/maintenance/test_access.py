@@ -103,7 +103,8 @@ def test_card_entries_parse_from_list_or_environment_text() -> None:
 
 
 @pytest.mark.parametrize("bad", ["md5$abc", "scrypt$1$8$1$00$00", "scrypt$16384$8$1$zz$00",
-                                 "scrypt$16384$8$1$00$" + "00" * 31, "scrypt$16385$8$1$00$" + "00" * 32])
+                                 "scrypt$16384$8$1$00$" + "00" * 31,
+                                 "scrypt$16385$8$1$00$" + "00" * 32])
 def test_bad_card_entries_are_refused(bad: str) -> None:
     with pytest.raises(CardEntryError):
         CardHash.parse(bad)

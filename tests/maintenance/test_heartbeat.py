@@ -15,7 +15,8 @@ from reference_backend.fleet import FaultEvent, Fleet, HeartbeatBody
 
 
 def fleet_state(url: str) -> dict[str, Any]:
-    return {t["terminal"]: t for t in requests.get(url + "/fleet.json", timeout=5).json()["terminals"]}
+    terminals = requests.get(url + "/fleet.json", timeout=5).json()["terminals"]
+    return {t["terminal"]: t for t in terminals}
 
 
 def terminal_runtime(kiosk_config, fb, tid: str, **devices: str) -> Runtime:  # type: ignore[no-untyped-def]
@@ -152,7 +153,8 @@ def test_fleet_status_online_late_silent_and_replays() -> None:
     # An old heartbeat replayed from an outbox does not overwrite newer state ...
     fleet.event("T1", FaultEvent.model_validate({"type": "fault", "key": "k" * 10,
                                                  "device": "a4", "state": "user_error",
-                                                 "details": ["paper_out"], "at": beat["sent_at"] + 5}))
+                                                 "details": ["paper_out"],
+                                                 "at": beat["sent_at"] + 5}))
     old = dict(beat, seq=1, sent_at=beat["sent_at"] - 30)
     fleet.heartbeat("T1", HeartbeatBody.model_validate(old))
     row = fleet.snapshot()[0]
@@ -185,7 +187,8 @@ def test_fleet_endpoints_need_a_signed_terminal(fleet_backend) -> None:  # type:
     assert err.value.status == 422
 
 
-def test_heartbeats_and_faults_through_the_durable_outbox(make_runtime, backend, wait_until) -> None:  # type: ignore[no-untyped-def]
+def test_heartbeats_and_faults_through_the_durable_outbox(  # type: ignore[no-untyped-def]
+        make_runtime, backend, wait_until) -> None:
     """The real path on a terminal: runtime.record -> SQLite outbox -> replay worker ->
     /api/v1/outbox/batch -> the fleet's latest state (streams heartbeat and telemetry)."""
     rt = make_runtime(receipt="sim://?cover=open")

@@ -34,7 +34,7 @@ class KeyProbe(QLineEdit):
         super().__init__(parent)
         self.keys: list[tuple[int, int]] = []
 
-    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
         if event.key() not in MODIFIER_KEYS:  # qtbot presses Alt, Ctrl, … on their own too
             self.keys.append((event.key(), event.modifiers().value))
         super().keyPressEvent(event)

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from kiosk.logs import log_file, setup_file_logging, setup_logging
-from kiosk.maintenance.logexport import ExportError, export_logs, export_targets, log_sources, mask_line
+from kiosk.maintenance.logexport import (
+    ExportError,
+    export_logs,
+    export_targets,
+    log_sources,
+    mask_line,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ID = "441900199001011234"

@@ -91,6 +91,6 @@ def test_maintenance_screens_in_every_language(qtbot, window, locale, size) -> N
     assert problems(win, locale) == []
     run("receipt", "selftest")  # every check listed, translated
     assert problems(win, locale) == []
-    assert "status_answer" not in dash.report.text() and "online" not in dash.report.text() \
+    assert ("status_answer" not in dash.report.text() and "online" not in dash.report.text()) \
         or locale == "en"
     win.maintenance.leave()

@@ -26,7 +26,8 @@ PIN = "48151623"
 def make_window(qtbot, kiosk_config, recorder):  # type: ignore[no-untyped-def]
     made: list[Runtime] = []
 
-    def make(size: QSize = QSize(1920, 1080), **sections):  # type: ignore[no-untyped-def]
+    def make(size: QSize | None = None, **sections):  # type: ignore[no-untyped-def]
+        size = QSize(1920, 1080) if size is None else size
         cfg = kiosk_config.with_section(
             "maintenance", technician_cards=(card_entry(BY_KEY["wang"].id_number),),
             pin_max_failures=3)
@@ -107,8 +108,8 @@ def test_pin_opens_the_dashboard_and_flows_wait(qtbot, make_window, recorder) ->
     win.start_flow("ss_certificate")  # a citizen's flow cannot start meanwhile
     assert win.session is None and win.stack.currentWidget() is win.maintenance
     assert not win.header.isEnabled()
-    leave = [b for b in dash.findChildren(QPushButton, "maintAction")
-             if b.property("action") == "leave"][0]
+    leave = next(b for b in dash.findChildren(QPushButton, "maintAction")
+             if b.property("action") == "leave")
     qtbot.mouseClick(leave, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: win.current_screen == "attract")
     assert recorder.events() == ["maintenance.enter", "maintenance.exit"]
@@ -141,7 +142,8 @@ def test_technician_card_opens_without_pin(qtbot, make_window, recorder) -> None
     qtbot.waitUntil(lambda: win.current_screen == "maintenance.entry")
     reader = win.runtime.devices["idcard"]
     reader.place_card("chen")  # a citizen's card: refused, shown masked
-    qtbot.waitUntil(lambda: "不在维护人员名单" in win.maintenance.pin_message.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "不在维护人员名单" in win.maintenance.pin_message.text(),
+                    timeout=10_000)
     assert BY_KEY["chen"].id_number not in win.maintenance.pin_message.text()
     reader.remove_card()
     win.runtime.devices["sscard"].place_card("wang")  # the technician's card, other reader
@@ -196,12 +198,12 @@ def test_export_logs_from_the_dashboard(qtbot, make_window) -> None:  # type: ig
     (logs / "kiosk.log").write_text("read card 441900199001011234\n")
     open_dashboard(qtbot, win)
     dash = win.maintenance.dashboard
-    export = [b for b in dash.findChildren(QPushButton, "maintAction")
-              if b.property("action") == "exportLogs"][0]
+    export = next(b for b in dash.findChildren(QPushButton, "maintAction")
+              if b.property("action") == "exportLogs")
     qtbot.mouseClick(export, Qt.MouseButton.LeftButton)
     target = win.runtime.config.data_dir / "exports"
-    choice = [b for b in dash.findChildren(QPushButton, "exportTarget")
-              if b.property("path") == str(target)][0]
+    choice = next(b for b in dash.findChildren(QPushButton, "exportTarget")
+              if b.property("path") == str(target))
     qtbot.mouseClick(choice, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "export:-" in dash.results, timeout=10_000)
     zips = list(Path(target).glob("kiosk-logs-*.zip"))
@@ -300,8 +302,8 @@ def test_maintenance_screens_fit(qtbot, make_window, size) -> None:  # type: ign
     qtbot.waitUntil(lambda: win.current_screen == "maintenance.dashboard", timeout=10_000)
     dash = win.maintenance.dashboard
     qtbot.waitUntil(lambda: dash.snapshot is not None, timeout=10_000)
-    qtbot.mouseClick([b for b in dash.findChildren(QPushButton, "maintAction")
-                      if b.property("action") == "selftestAll"][0], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(next(b for b in dash.findChildren(QPushButton, "maintAction")
+                      if b.property("action") == "selftestAll"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "selftest:*" in dash.results, timeout=10_000)
     qtbot.wait(50)
     assert win.size() == size and layout_problems(win) == []

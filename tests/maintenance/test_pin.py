@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,7 +90,12 @@ def test_no_hashing_while_locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         s.verify("000000")
     calls = []
     real = pinmod._scrypt
-    monkeypatch.setattr(pinmod, "_scrypt", lambda *a: calls.append(1) or real(*a))
+
+    def counted(*a: Any) -> Any:
+        calls.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(pinmod, "_scrypt", counted)
     for _ in range(20):
         s.verify("48151623")
     assert calls == []
@@ -114,7 +120,8 @@ def test_corrupt_hash_file_means_no_pin(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("bad,key", [
     ("12345", "maintenance.pin.length"), ("1234567890123", "maintenance.pin.length"),
-    ("12a456", "maintenance.pin.digits_only"), ("１２３４５６", "maintenance.pin.digits_only"),
+    ("12a456", "maintenance.pin.digits_only"),
+    ("１２３４５６", "maintenance.pin.digits_only"),  # noqa: RUF001 - full-width digits, on purpose
     ("111111", "maintenance.pin.too_simple"), ("123456", "maintenance.pin.too_simple"),
     ("987654", "maintenance.pin.too_simple"), ("890123", "maintenance.pin.too_simple"),
 ])

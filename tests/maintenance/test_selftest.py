@@ -40,9 +40,10 @@ def test_a_failing_device_fails_the_run(kiosk_config) -> None:  # type: ignore[n
     run = run_configured(kiosk_config.with_section("devices", receipt="sim://?cover=open",
                                                    a4="nonsense://x"))
     assert not run.passed
-    assert run.result("receipt").verdict is Verdict.FAIL
-    a4 = run.result("a4")
-    assert a4.verdict is Verdict.FAIL and "device.unsupported_uri" in a4.checks[0].detail
+    receipt, a4 = run.result("receipt"), run.result("a4")
+    assert receipt is not None and receipt.verdict is Verdict.FAIL
+    assert a4 is not None and a4.verdict is Verdict.FAIL
+    assert "device.unsupported_uri" in a4.checks[0].detail
     text = run.render()
     assert "FAIL  receipt" in text and "2 device(s) failed" in text
 
@@ -63,7 +64,7 @@ class SlowSelfTest(Device):
 def test_a_hanging_self_test_times_out() -> None:
     run = run_all({"receipt": SlowSelfTest(DeviceUri.parse("x://"))}, timeout_s=0.2)
     r = run.result("receipt")
-    assert r.verdict is Verdict.FAIL and r.checks[0].name == "timeout"
+    assert r is not None and r.verdict is Verdict.FAIL and r.checks[0].name == "timeout"
 
 
 def test_real_escpos_printer_over_tcp(kiosk_config) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ import requests
 
 from offline_cache.crypto import PayloadKey
 from offline_cache.outbox import Outbox, OutboxPolicy
+
 from .proxy import TcpProxy
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from offline_cache.crypto import PayloadKey  # noqa: E402
-from offline_cache.outbox import Outbox, OutboxPolicy  # noqa: E402
+from offline_cache.crypto import PayloadKey
+from offline_cache.outbox import Outbox, OutboxPolicy
 
 
 def main() -> None:

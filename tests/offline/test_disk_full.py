@@ -47,7 +47,8 @@ def fill(disk: Path) -> Path:
     return filler
 
 
-def test_enqueue_on_a_full_disk_is_refused_cleanly_and_recovers(small_disk: Path, payload_key) -> None:  # type: ignore[no-untyped-def]
+def test_enqueue_on_a_full_disk_is_refused_cleanly_and_recovers(  # type: ignore[no-untyped-def]
+        small_disk: Path, payload_key) -> None:
     ob = Outbox(small_disk / "outbox.db", payload_key, OutboxPolicy(min_free_bytes=0))
     try:
         before = [ob.enqueue("submission", {"n": i}) for i in range(20)]

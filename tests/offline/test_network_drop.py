@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-
 from kiosk.flows.screens import ScreenKind
 from kiosk.network import LinkState
+from offline_cache.outbox import Item
 
 from .flows import run_flow
 from .helpers import client_for
@@ -22,7 +22,8 @@ def _via_proxy(make_runtime: Any, backend: Any, proxy: Any) -> Any:
 
 def _records(rt: Any, stream: str, session_id: str) -> list[dict[str, Any]]:
     outbox = rt.offline.open()
-    return [i.payload for i in outbox.head(stream, 10_000) if i.payload.get("session") == session_id]
+    return [i.payload for i in outbox.head(stream, 10_000)
+            if isinstance(i, Item) and i.payload.get("session") == session_id]
 
 
 def test_link_cut_at_every_backend_call_of_every_flow(make_runtime, backend, proxy) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +65,8 @@ def test_link_cut_at_every_backend_call_of_every_flow(make_runtime, backend, pro
     assert not any(probe.package.flows[f].requires_online for f in degraded), degraded
 
 
-def test_items_queued_offline_arrive_after_reconnection_in_order(make_runtime, backend, proxy, admin, stream_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_items_queued_offline_arrive_after_reconnection_in_order(  # type: ignore[no-untyped-def]
+        make_runtime, backend, proxy, admin, stream_prefix) -> None:
     rt = _via_proxy(make_runtime, backend, proxy)
     rt.config = rt.config.with_section("offline", probe_interval_s=0.2, probe_backoff_cap_s=0.3,
                                        backoff_base_s=0.05, backoff_cap_s=0.3,
@@ -77,7 +79,7 @@ def test_items_queued_offline_arrive_after_reconnection_in_order(make_runtime, b
     streams = [stream_prefix + s for s in ("audit", "transaction", "submission")]
     for i in range(45):
         rt.record(streams[i % 3], {"n": i})
-    result, _, session = run_flow(rt, "ss_certificate")  # needs the platform: fails cleanly
+    result, _, _session = run_flow(rt, "ss_certificate")  # needs the platform: fails cleanly
     assert result.outcome == "failed"
     outbox = rt.offline.outbox
     expected = {s: [it.key for it in outbox.head(s, 100)] for s in streams}

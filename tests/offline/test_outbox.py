@@ -39,11 +39,10 @@ def test_items_carry_their_bookkeeping_and_keep_order_per_stream(make_outbox) ->
 def test_enqueue_commits_with_the_local_record_or_not_at_all(make_outbox) -> None:  # type: ignore[no-untyped-def]
     ob = make_outbox()
     ob._conn().execute("CREATE TABLE prints (session TEXT)")
-    with pytest.raises(RuntimeError):
-        with ob.transaction() as tx:
-            tx.conn.execute("INSERT INTO prints VALUES ('s1')")
-            tx.enqueue("transaction", {"session": "s1"})
-            raise RuntimeError("power cut before commit")
+    with pytest.raises(RuntimeError), ob.transaction() as tx:
+        tx.conn.execute("INSERT INTO prints VALUES ('s1')")
+        tx.enqueue("transaction", {"session": "s1"})
+        raise RuntimeError("power cut before commit")
     conn = sqlite3.connect(ob.path)
     assert conn.execute("SELECT count(*) FROM prints").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
@@ -63,7 +62,8 @@ def test_the_same_key_is_recorded_once(make_outbox) -> None:  # type: ignore[no-
     assert len(ob.head("evaluation")) == 1
 
 
-def test_payloads_are_encrypted_at_rest_and_gone_once_delivered(make_outbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_payloads_are_encrypted_at_rest_and_gone_once_delivered(  # type: ignore[no-untyped-def]
+        make_outbox, tmp_path: Path) -> None:
     ob = make_outbox()
     marker = "441900199001011234-陈大文"
     ob.enqueue("submission", {"id_number": marker, "name": "陈大文"})
@@ -171,7 +171,8 @@ def test_status_reports_depth_oldest_age_and_dead_letters(make_outbox) -> None: 
     (b"this is not a database at all" * 100, "corrupt"),
     (b"SQLite format 3\x00" + b"\xff" * 4000, "corrupt"),
 ])
-def test_a_corrupted_database_is_set_aside_and_reported(tmp_path: Path, payload_key, content: bytes, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_corrupted_database_is_set_aside_and_reported(  # type: ignore[no-untyped-def]
+        tmp_path: Path, payload_key, content: bytes, kind: str) -> None:
     path = tmp_path / "outbox.db"
     path.write_bytes(content)
     ob = Outbox(path, payload_key)
@@ -282,7 +283,9 @@ def test_closing_while_other_threads_read_and_write(make_outbox) -> None:  # typ
         started = threading.Barrier(3)
         errors: list[BaseException] = []
 
-        def reader() -> None:
+        # this round's outbox, barrier and error list, bound now (B023)
+        def reader(ob: Outbox = ob, started: threading.Barrier = started,
+                   errors: list[BaseException] = errors) -> None:
             started.wait()
             try:
                 while True:
@@ -293,7 +296,8 @@ def test_closing_while_other_threads_read_and_write(make_outbox) -> None:  # typ
             except BaseException as exc:  # noqa: BLE001 - the test reports it
                 errors.append(exc)
 
-        def writer() -> None:
+        def writer(ob: Outbox = ob, started: threading.Barrier = started,
+                   errors: list[BaseException] = errors) -> None:
             started.wait()
             try:
                 while True:

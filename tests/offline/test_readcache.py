@@ -12,7 +12,8 @@ from offline_cache.readcache import ReadCache
 from .helpers import client_for
 
 
-def test_fetch_keeps_the_answer_and_falls_back_when_the_platform_is_gone(tmp_path: Path, backend, proxy) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_keeps_the_answer_and_falls_back_when_the_platform_is_gone(  # type: ignore[no-untyped-def]
+        tmp_path: Path, backend, proxy) -> None:
     cache = ReadCache(tmp_path / "readcache.db")
     client = client_for(backend, proxy.url, read_timeout=2)
 

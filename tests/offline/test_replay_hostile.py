@@ -61,7 +61,8 @@ NOT_ACKS: dict[str, Any] = {
 
 @pytest.mark.parametrize("batching", [False, True], ids=["one-by-one", "batched"])
 @pytest.mark.parametrize("answer", sorted(NOT_ACKS))
-def test_a_2xx_that_does_not_name_the_item_never_deletes_it(make_outbox, backend, admin, hostile, stream_prefix, answer: str, batching: bool) -> None:  # type: ignore[no-untyped-def]
+def test_a_2xx_that_does_not_name_the_item_never_deletes_it(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, hostile, stream_prefix, answer: str, batching: bool) -> None:
     ob = make_outbox()
     s = stream_prefix + "transaction"
     n = 3 if batching else 1
@@ -93,7 +94,8 @@ def test_a_2xx_that_does_not_name_the_item_never_deletes_it(make_outbox, backend
     assert admin.applied(stream_prefix)["order"] == {s: keys}
 
 
-def test_the_reference_platform_acknowledges_by_key_one_by_one_and_in_batches(make_outbox, backend, admin, stream_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_the_reference_platform_acknowledges_by_key_one_by_one_and_in_batches(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix) -> None:
     ob = make_outbox()
     s = stream_prefix + "audit"
     keys = [ob.enqueue(s, {"n": i}) for i in range(2)]
@@ -111,7 +113,8 @@ def test_the_reference_platform_acknowledges_by_key_one_by_one_and_in_batches(ma
     (Flood(100 * 1024 * 1024, True), "backend.answer_too_large"),
     (Flood(None, False), "backend.answer_too_large"),
 ], ids=["dripping", "100MB", "endless"])
-def test_a_stalling_or_flooding_platform_does_not_hold_the_stream(make_outbox, backend, hostile, stream_prefix, action: Action, key: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_stalling_or_flooding_platform_does_not_hold_the_stream(  # type: ignore[no-untyped-def]
+        make_outbox, backend, hostile, stream_prefix, action: Action, key: str) -> None:
     ob = make_outbox()
     s = stream_prefix + "transaction"
     k = ob.enqueue(s, {"n": 1})
@@ -129,7 +132,8 @@ def test_a_stalling_or_flooding_platform_does_not_hold_the_stream(make_outbox, b
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-def test_a_redirect_off_the_platform_is_retried_never_followed(make_outbox, backend, hostile, stream_prefix, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_a_redirect_off_the_platform_is_retried_never_followed(  # type: ignore[no-untyped-def]
+        make_outbox, backend, hostile, stream_prefix, status: int) -> None:
     ob = make_outbox()
     s = stream_prefix + "transaction"
     ob.enqueue(s, {"n": 1})

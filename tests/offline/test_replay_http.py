@@ -12,7 +12,8 @@ from offline_cache.replay import Backoff, HttpDeliverer
 from .helpers import client_for, worker_for
 
 
-def test_delivers_in_order_per_stream_in_batches(make_outbox, backend, admin, stream_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_delivers_in_order_per_stream_in_batches(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix) -> None:
     ob = make_outbox()
     a, b = stream_prefix + "audit", stream_prefix + "transaction"
     keys: dict[str, list[str]] = {a: [], b: []}
@@ -39,7 +40,8 @@ def test_items_of_the_evaluation_stream_become_evaluations(make_outbox, backend,
     assert [e["stars"] for e in state["evaluations"] if e["service"] == service] == [4]
 
 
-def test_permanent_rejection_goes_to_dead_letter_and_the_stream_moves_on(make_outbox, backend, admin, stream_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_permanent_rejection_goes_to_dead_letter_and_the_stream_moves_on(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix) -> None:
     ob = make_outbox()
     s = stream_prefix + "audit"
     k1 = ob.enqueue(s, {"n": 1})
@@ -52,7 +54,8 @@ def test_permanent_rejection_goes_to_dead_letter_and_the_stream_moves_on(make_ou
     assert admin.applied(stream_prefix)["order"] == {s: [k1, k3]}
 
 
-def test_a_whole_batch_refused_with_4xx_is_split_to_find_the_offender(make_outbox, backend, admin, stream_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_a_whole_batch_refused_with_4xx_is_split_to_find_the_offender(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix) -> None:
     ob = make_outbox()
     s = stream_prefix + "audit"
     good = [ob.enqueue(s, {"n": i}) for i in range(3)]
@@ -65,7 +68,8 @@ def test_a_whole_batch_refused_with_4xx_is_split_to_find_the_offender(make_outbo
 
 
 @pytest.mark.parametrize("status", [503, 429])
-def test_transient_failure_retries_no_sooner_than_retry_after(make_outbox, backend, admin, stream_prefix, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_transient_failure_retries_no_sooner_than_retry_after(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix, status: int) -> None:
     ob = make_outbox()
     s = stream_prefix + "audit"
     key = ob.enqueue(s, {"n": 1})
@@ -86,7 +90,8 @@ def test_transient_failure_retries_no_sooner_than_retry_after(make_outbox, backe
 
 
 @pytest.mark.parametrize("mode", ["commit_then_drop", "commit_then_error", "commit_then_stall"])
-def test_lost_acknowledgement_is_applied_once(make_outbox, backend, admin, stream_prefix, mode: str) -> None:  # type: ignore[no-untyped-def]
+def test_lost_acknowledgement_is_applied_once(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix, mode: str) -> None:
     ob = make_outbox()
     s = stream_prefix + "transaction"
     keys = [ob.enqueue(s, {"n": i}) for i in range(5)]
@@ -100,7 +105,8 @@ def test_lost_acknowledgement_is_applied_once(make_outbox, backend, admin, strea
     assert all(got["received"][k] == 2 for k in keys)  # the replay was de-duplicated
 
 
-def test_lost_acknowledgement_on_a_dropped_tcp_connection(make_outbox, backend, admin, proxy, stream_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_lost_acknowledgement_on_a_dropped_tcp_connection(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, proxy, stream_prefix) -> None:
     ob = make_outbox()
     s = stream_prefix + "transaction"
     keys = [ob.enqueue(s, {"n": i}) for i in range(3)]
@@ -114,7 +120,8 @@ def test_lost_acknowledgement_on_a_dropped_tcp_connection(make_outbox, backend, 
     assert got["order"] == {s: keys} and all(got["received"][k] == 2 for k in keys)
 
 
-def test_falls_back_to_single_items_when_the_platform_cannot_batch(make_outbox, backend, admin, stream_prefix) -> None:  # type: ignore[no-untyped-def]
+def test_falls_back_to_single_items_when_the_platform_cannot_batch(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix) -> None:
     ob = make_outbox()
     s = stream_prefix + "audit"
     keys = [ob.enqueue(s, {"n": i}) for i in range(4)]

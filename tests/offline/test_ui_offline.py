@@ -29,7 +29,8 @@ def _window(qtbot: Any, rt: Any) -> MainWindow:
     return win
 
 
-def test_offline_pauses_online_flows_and_recovers_by_itself(qtbot, make_runtime, backend, proxy) -> None:  # type: ignore[no-untyped-def]
+def test_offline_pauses_online_flows_and_recovers_by_itself(  # type: ignore[no-untyped-def]
+        qtbot, make_runtime, backend, proxy) -> None:
     rt = _runtime(make_runtime, backend, proxy)
     proxy.cut()  # the terminal boots with no network
     rt.start_offline()
@@ -51,7 +52,8 @@ def test_offline_pauses_online_flows_and_recovers_by_itself(qtbot, make_runtime,
     assert tile.isEnabled() and tile.paused.isHidden()
 
 
-def test_reference_catalog_is_cached_for_an_offline_boot(qtbot, make_runtime, backend, proxy, admin) -> None:  # type: ignore[no-untyped-def]
+def test_reference_catalog_is_cached_for_an_offline_boot(  # type: ignore[no-untyped-def]
+        qtbot, make_runtime, backend, proxy, admin) -> None:
     admin.set_catalog(disabled=["ss_certificate"])
     try:
         online = _runtime(make_runtime, backend, proxy)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -30,13 +30,13 @@ Fault = Callable[[bytes], bytes] | int  # transform the body, or answer with thi
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    faults: dict[str, Fault] = {}
-    hits: list[str] = []
+    faults: ClassVar[dict[str, Fault]] = {}  # shared by the server's handler instances
+    hits: ClassVar[list[str]] = []
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         self.hits.append(self.path)
         for needle, fault in list(self.faults.items()):
             if needle in self.path:
@@ -90,7 +90,7 @@ def server(ops_env: OpsEnv) -> Iterator[Server]:
 
 
 def write_source(dst: Path, pkg_id: str, version: str, *,
-                 flows: dict[str, dict[str, Any]] | None = None, disable: list[str] = (),
+                 flows: dict[str, dict[str, Any]] | None = None, disable: Sequence[str] = (),
                  strings: dict[str, str] | None = None, extra: dict[str, bytes] | None = None,
                  manifest_extra: str = "") -> Path:
     """A package source folder: one simple service per entry of `flows` (id -> options)."""

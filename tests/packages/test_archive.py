@@ -96,7 +96,7 @@ def test_execute_bit_duplicates_and_sizes() -> None:
         read_archive(_tar([("manifest.toml", b"again")]))
     with pytest.raises(ArchiveError, match="larger than"):
         read_archive(_tar([("assets/big.png", PNG + b"\0" * MAX_MEMBER_BYTES)]))
-    with pytest.raises(ArchiveError, match="manifest.toml: missing"):
+    with pytest.raises(ArchiveError, match=r"manifest\.toml: missing"):
         read_archive(pack_files({"flows/a.toml": b"x = 1"}))
 
 
@@ -104,7 +104,7 @@ def test_truncated_and_garbage_archives() -> None:
     good = build_archive(BUILTIN_DIR)
     for bad in (good[: len(good) // 2], good[:10], b"", b"PK\x03\x04zip?", os.urandom(4096),
                 gzip.compress(b"not a tar at all" * 100)):
-        with pytest.raises(ArchiveError, match="not a readable package archive|missing"):
+        with pytest.raises(ArchiveError, match=r"not a readable package archive|missing"):
             read_archive(bad, "x.kpkg")
 
 

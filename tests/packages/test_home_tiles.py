@@ -33,7 +33,7 @@ def test_new_service_appears_between_sessions_and_disabled_one_goes(
     before = rt.package
 
     # A citizen starts a service; meanwhile ops publish a new one and the terminal stages it.
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(attract_touch(win))
     tap(win.home.tiles["ss_certificate"])
     assert win.session is not None
     ops_env.publish("dg-extra", "1.0.0",
@@ -50,7 +50,7 @@ def test_new_service_appears_between_sessions_and_disabled_one_goes(
     assert rt.packages.status()["active"] == ["builtin@1.0.0", "dg-extra@1.0.0"]
 
     # The new service runs: its consent text comes from the package.
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(attract_touch(win))
     tap(win.home.tiles["housing_proof"])
     qtbot.waitUntil(lambda: win.current_screen.startswith("housing_proof.consent"),
                     timeout=10000)
@@ -65,3 +65,9 @@ def test_new_service_appears_between_sessions_and_disabled_one_goes(
     qtbot.waitUntil(lambda: "ss_certificate" not in win.home.tiles, timeout=10000)
     assert set(win.home.tiles) == (builtin - {"ss_certificate"}) | {"housing_proof"}
     assert "ss_certificate" not in rt.package.flows
+
+
+def attract_touch(win: MainWindow) -> QPushButton:
+    touch = win.attract.findChild(QPushButton, "attractTouch")
+    assert touch is not None
+    return touch

@@ -92,7 +92,7 @@ def test_strings_templates_and_unlisted_files(tmp_path: Path) -> None:
     assert (err.value.file, err.value.path) == ("templates/slip.toml", "assets/missing.png")
     (src / "templates" / "slip.toml").unlink()
     (src / "flows" / "orphan.toml").write_text('id = "orphan"\n')
-    with pytest.raises(DefinitionError, match="not listed in manifest.toml"):
+    with pytest.raises(DefinitionError, match=r"not listed in manifest\.toml"):
         _check(src)
 
 

@@ -211,8 +211,8 @@ data_dir = "{tmp / 'data'}"
         try:
             return _wait(check, timeout, what)
         except AssertionError as err:
-            raise AssertionError(f"{err}; last state: {json.dumps(self.state(), ensure_ascii=False)[:1500]}"
-                                 ) from None
+            state = json.dumps(self.state(), ensure_ascii=False)[:1500]
+            raise AssertionError(f"{err}; last state: {state}") from None
 
     def screen(self, name: str, timeout: float = 30) -> dict[str, Any]:
         return self.wait(lambda s: s.get("screen") == name or

@@ -17,7 +17,7 @@ def write_sequence(folder: Path, frames: list[np.ndarray]) -> str:
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> str:
     h, w = frames[0].shape[:2]
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
     assert out.isOpened()
     for f in frames:
         out.write(f)

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "face"))
 
-from face_synth import frame_of  # noqa: E402
+from face_synth import frame_of
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSize  # noqa: E402
-from PySide6.QtWidgets import QLabel, QPushButton  # noqa: E402
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QLabel, QPushButton
 
-from emulators.sam_emulator import FIND, SamEmulator  # noqa: E402
-from kiosk.ui.citizen import tap  # noqa: E402
-from kiosk.ui.main_window import MainWindow  # noqa: E402
+from emulators.sam_emulator import FIND, SamEmulator
+from kiosk.ui.citizen import tap
+from kiosk.ui.main_window import MainWindow
 
 FAST = "reply_ms=300&read_reply_ms=2000&gap_ms=100&poll_ms=20"
 
@@ -28,7 +28,9 @@ def test_identify_screen_follows_the_reader(qtbot, make_runtime) -> None:  # typ
         qtbot.addWidget(win)
         win.resize(1280, 1024)
         win.show()
-        tap(win.attract.findChild(QPushButton, "attractTouch"))
+        touch = win.attract.findChild(QPushButton, "attractTouch")
+        assert touch is not None
+        tap(touch)
         tap(win.home.tiles["ss_certificate"])
         qtbot.waitUntil(lambda: win.current_screen.endswith(".identify"), timeout=20000)
         assert any("请将身份证放在感应区" in t for t in texts(win, "stepText")) or \

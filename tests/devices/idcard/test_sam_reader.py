@@ -11,8 +11,8 @@ import pytest
 
 from emulators.sam_emulator import FIND, READ_BASE, READ_FULL, SELECT, STATUS, SamEmulator
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
-from kiosk.devices.idcard.service import SamIdCardReader
 from kiosk.devices.idcard.api import CardEvent, IdCardReader
+from kiosk.devices.idcard.service import SamIdCardReader
 from kiosk.identity import IdentitySource
 from synthetic.cards import CARDS
 

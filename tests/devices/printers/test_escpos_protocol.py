@@ -7,8 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.devices.receipt import escpos_protocol as p
-from kiosk.devices.receipt.model import Align, Cut, Feed, PaperProfile, QrCode, QrMode, \
-    Receipt, Rule, SizeCommand, TextLine
+from kiosk.devices.receipt.model import (
+    Align,
+    Cut,
+    Feed,
+    PaperProfile,
+    QrCode,
+    QrMode,
+    Receipt,
+    Rule,
+    SizeCommand,
+    TextLine,
+)
 
 
 def test_init_and_chinese_mode_start_every_job() -> None:

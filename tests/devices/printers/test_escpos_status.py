@@ -7,8 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.devices.base import DeviceState
-from kiosk.devices.receipt.escpos_status import error_key, parse_gs_r_paper, parse_status, \
-    to_device_status
+from kiosk.devices.receipt.escpos_status import (
+    error_key,
+    parse_gs_r_paper,
+    parse_status,
+    to_device_status,
+)
 
 OK = {1: 0x12, 2: 0x12, 3: 0x12, 4: 0x12}
 

@@ -6,8 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.devices.a4.ipp_protocol import GroupTag, IppDecodeError, Op, Tag, decode_message, \
-    encode_request, operation_attributes
+from kiosk.devices.a4.ipp_protocol import (
+    GroupTag,
+    IppDecodeError,
+    Op,
+    Tag,
+    decode_message,
+    encode_request,
+    operation_attributes,
+)
 from kiosk.devices.a4.ipp_status import job_failure_key, printer_status
 from kiosk.devices.base import DeviceState
 
@@ -49,8 +56,8 @@ def test_collection_and_text_with_language() -> None:
 
 
 @pytest.mark.parametrize("raw", [b"", b"\x02\x00", b"\x02\x00\x00\x00\x00\x00\x00\x01",
-                                 b"\x02\x00\x00\x00\x00\x00\x00\x01\x01\x21\x00\x01a\x00\x02"
-                                 b"\x00\x00\x03",
+                                 (b"\x02\x00\x00\x00\x00\x00\x00\x01\x01\x21\x00\x01a\x00\x02"
+                                  b"\x00\x00\x03"),
                                  b"\x02\x00\x00\x00\x00\x00\x00\x01\x21\x00\x01a\x00\x04abcd\x03"])
 def test_malformed_is_a_typed_error(raw: bytes) -> None:
     with pytest.raises(IppDecodeError):

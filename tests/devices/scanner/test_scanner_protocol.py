@@ -45,7 +45,7 @@ def frames(suffix: Suffix, chunks: list[bytes], gap_s: float = 0.2, max_len: int
     (Suffix.CRLF, [b"ABC\r", b"\n"], ["ABC"]),                   # suffix split over reads
     (Suffix.CRLF, [b"A\rB\r\n"], ["garbage"]),                   # lone CR is data: a control
     (Suffix.CR, [b"\r\r\n\r"], []),                              # stray suffixes: nothing
-    (Suffix.CR, ["身份码-東莞\r".encode("utf-8")], ["身份码-東莞"]),
+    (Suffix.CR, ["身份码-東莞\r".encode()], ["身份码-東莞"]),
     (Suffix.CR, ["东莞\r".encode("gb18030")], ["东莞"]),
     (Suffix.CR, [b"%%NoRead\r"], ["noread"]),
     (Suffix.CR, [b"\x00\xff\x13\r"], ["garbage"]),
@@ -138,8 +138,8 @@ def test_duplicate_window() -> None:
 
 
 def test_honeywell_trigger_bytes() -> None:
-    assert HONEYWELL_TRIGGER_ON == bytes.fromhex("16540d")
-    assert HONEYWELL_TRIGGER_OFF == bytes.fromhex("16550d")
+    assert bytes.fromhex("16540d") == HONEYWELL_TRIGGER_ON
+    assert bytes.fromhex("16550d") == HONEYWELL_TRIGGER_OFF
 
 
 @pytest.mark.parametrize("name,expected", [("cr", Suffix.CR), ("CRLF", Suffix.CRLF),
@@ -172,7 +172,7 @@ def test_fuzz_never_crashes_and_stays_bounded(suffix: Suffix, chunks: list[bytes
                                               gaps: list[float], max_len: int) -> None:
     f = LineFramer(FramerConfig(suffix, 0.2, max_len))
     now = 0.0
-    for chunk, gap in zip(chunks, gaps):
+    for chunk, gap in zip(chunks, gaps, strict=False):
         now += gap
         for fr in f.feed(chunk, now):
             assert fr.kind in FrameKind
@@ -196,7 +196,7 @@ CODE_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x2FFF,
 def test_fuzz_codes_survive_any_split(suffix: Suffix, codes: list[str], data) -> None:
     stream = b"".join(c.encode("utf-8") + suffix.value for c in codes)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
-    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=False)]
     f = LineFramer(FramerConfig(suffix, gap_s=0.2, max_len=4096))
     out = []
     for i, p in enumerate(pieces):

@@ -94,7 +94,9 @@ class Pcscd:
             # LISTEN_PID must be pcscd's own pid: let the shell exec into pcscd.
             self.proc = subprocess.Popen(
                 ["/bin/sh", "-c", f'LISTEN_PID=$$ LISTEN_FDS=1 exec "{PCSCD}" -f -c "{conf}"'],
-                pass_fds=(fd, 3), preexec_fn=as_fd3, stdout=log, stderr=subprocess.STDOUT,
+                # preexec_fn only dup2()s (no lock, no allocation) in the forked child
+                pass_fds=(fd, 3), preexec_fn=as_fd3,  # noqa: PLW1509
+                stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL)
         # pcscd owns the socket now; without our copy the socket dies with pcscd,
         # so clients see "no service" (not a hang) while it is down.
@@ -232,9 +234,9 @@ def _wait_card_state(reader: str, present: bool, timeout: float = 5.0) -> bool:
             hresult, states = scard.SCardGetStatusChange(
                 ctx, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
             scard.SCardReleaseContext(ctx)
-            if hresult == scard.SCARD_S_SUCCESS:
-                if bool(states[0][1] & scard.SCARD_STATE_PRESENT) == present:
-                    return True
+            if hresult == scard.SCARD_S_SUCCESS and \
+                    bool(states[0][1] & scard.SCARD_STATE_PRESENT) == present:
+                return True
         time.sleep(0.05)
     return False
 

@@ -83,7 +83,8 @@ def test_identify_with_the_resident_id_card(make_runtime, sam, pcscd, vcard) -> 
     assert shown[0] == ""  # first the prompt alone: 请将身份证放在感应区
     assert t("identify.prompt.id_card") == "请将身份证放在感应区"
     assert t("identify.prompt.id_card") in ui.screens[0].text
-    assert t("idcard.status.reading") == "正在读卡，请勿移动证件" and t("idcard.status.reading") in shown
+    assert t("idcard.status.reading") == "正在读卡，请勿移动证件"
+    assert t("idcard.status.reading") in shown
     progress = [s for s in ui.screens if s.kind is ScreenKind.PROGRESS]
     assert progress[0].title == "读卡成功" and progress[0].text == "陈**"
     assert shown.index(t("idcard.status.present")) < shown.index(t("idcard.status.reading"))
@@ -92,7 +93,7 @@ def test_identify_with_the_resident_id_card(make_runtime, sam, pcscd, vcard) -> 
 
 def test_identify_with_the_social_security_card(make_runtime, sam, pcscd, vcard) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime(idcard=f"sam+serial://{sam.port}?{FAST}", sscard=pcscd.uri)
-    result, ui, ident = run_flow(rt, lambda: vcard.send("insert li"))
+    _result, ui, ident = run_flow(rt, lambda: vcard.send("insert li"))
     assert ident["id_number"] == BY_KEY["li"].id_number and ident["source"] == "ss_card"
     shown = statuses(ui)
     assert t("sscard.status.reading") in shown and "正在读取社保卡" in t("sscard.status.reading")
@@ -109,7 +110,7 @@ def test_a_forgotten_card_is_not_the_next_citizens(make_runtime, sam, pcscd, vca
         sam.place("wang")  # 王秀英 uses her ID card
 
     ui_holder: list[ScriptedInteraction] = []
-    result, ui, ident = run_flow(rt, next_citizen, ui_holder=ui_holder)
+    _result, _ui, ident = run_flow(rt, next_citizen, ui_holder=ui_holder)
     assert ident["id_number"] == BY_KEY["wang"].id_number and ident["source"] == "id_card"
     assert t("sscard.status.take_out") == "读卡口中的卡片已读取过，请取出后重新插入"
 
@@ -125,7 +126,7 @@ def test_wrong_card_in_the_slot_then_the_id_card(make_runtime, sam, pcscd, vcard
         sam.place("wang")
 
     ui_holder: list[ScriptedInteraction] = []
-    result, ui, ident = run_flow(rt, citizen, ui_holder=ui_holder)
+    _result, ui, ident = run_flow(rt, citizen, ui_holder=ui_holder)
     assert ident["id_number"] == BY_KEY["wang"].id_number and ident["source"] == "id_card"
     shown = statuses(ui)
     assert t("sscard.not_ss_card") == "这不是社会保障卡，请取出后插入社保卡"
@@ -144,10 +145,10 @@ def test_card_moved_during_the_read_then_placed_again(make_runtime, sam, pcscd, 
         wait_for(lambda: sam.received.count(FIND) >= 8)
         sam.place("ouyang")
 
-    result, ui, ident = run_flow(rt, citizen)
+    _result, ui, ident = run_flow(rt, citizen)
     assert ident["id_number"] == BY_KEY["ouyang"].id_number
     shown = statuses(ui)
     assert t("idcard.card_moved") == "证件被移开，请重新放置" and t("idcard.card_moved") in shown
     assert shown[-1] == t("idcard.status.read")
-    assert BY_KEY["ouyang"].name[0] + "***" == [s for s in ui.screens
-                                               if s.kind is ScreenKind.PROGRESS][0].text
+    assert BY_KEY["ouyang"].name[0] + "***" == next(s for s in ui.screens
+                                               if s.kind is ScreenKind.PROGRESS).text

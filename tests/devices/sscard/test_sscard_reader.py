@@ -14,8 +14,8 @@ import pytest
 from smartcard import scard
 
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
-from kiosk.devices.sscard.api import CardEvent
 from kiosk.devices.registry import create_device
+from kiosk.devices.sscard.api import CardEvent
 from kiosk.devices.sscard.service import PcscSsCardReader
 from kiosk.devices.sscard.transport import FAULTS, Fault, fault_of
 from kiosk.identity import IdentitySource
