@@ -56,7 +56,7 @@ class CardReminder(QObject):
         while not stop.is_set():  # stopped: a newer watch (or the window) takes over
             try:
                 now = "card_present" in device.status().details
-            except Exception:  # noqa: BLE001 - a reader that fails to answer: stop asking
+            except Exception:
                 log.warning("card reminder: %s status failed", source, exc_info=True)
                 now = False
             if now != present:

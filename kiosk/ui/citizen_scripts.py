@@ -9,8 +9,8 @@ Taps: a button's object name (`action-confirm`, `option-year`), `star:N`, `tag:N
 and the verbs below (`perform`): `card:KEY` puts a synthetic citizen's ID card on
 the simulated reader, `remove_card`, `type:TEXT` presses on-screen keys, `key:NAME`
 one key (`key:SWITCH`),
-`candidate:词` picks an input-method candidate, `mode:pinyin` puts the keyboard on pinyin, `field:ID:+N` moves a stepper,
-`scan:TEXT` presents a code to the simulated scanner.
+`candidate:词` picks an input-method candidate, `mode:pinyin` puts the keyboard on pinyin,
+`field:ID:+N` moves a stepper, `scan:TEXT` presents a code to the simulated scanner.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class PageImage(QWidget):
         self.setObjectName("previewImage")
         self.pix = QPixmap()
 
-    def paintEvent(self, _event: object) -> None:  # noqa: N802 (Qt API)
+    def paintEvent(self, _event: object) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.fillRect(self.rect(), Qt.GlobalColor.gray)
@@ -132,11 +132,11 @@ class DocumentView(QWidget):
 
             try:
                 emit(self._relay, "count", pdf_page_count(self.pdf))
-            except Exception as exc:  # a broken document: one blank page, said in the log
+            except Exception as exc:  # noqa: BLE001 - a broken document: one blank page, logged
                 emit(self._relay, "error", exc)
         threading.Thread(target=count, daemon=True, name="preview-count").start()
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def minimumSizeHint(self) -> QSize:
         return QSize(self.m.px(400), self.m.px(300))
 
     def show_page(self, page: int) -> None:
@@ -188,7 +188,7 @@ class DocumentView(QWidget):
 
             try:
                 emit(self._relay, "page", (key, pdf_page_png(pdf, key[0], key[1])))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the page shows the error instead
                 emit(self._relay, "error", exc)
         threading.Thread(target=draw, daemon=True, name="preview-page").start()
 
@@ -205,6 +205,6 @@ class DocumentView(QWidget):
                 self.image.pix = pix
                 self.image.update()
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
         self._fit()

@@ -407,7 +407,8 @@ class FlowView(QWidget):
         value = None
         if self.screen is not None and self.screen.kind == ScreenKind.RATING:
             value = {"stars": self._rating,
-                     "tags": [b.property("tagId") for b in self._tags if b.property("on") == "true"]}
+                     "tags": [b.property("tagId") for b in self._tags
+                              if b.property("on") == "true"]}
         elif self._value is not None:
             value = self._value()  # FORM steppers, KEYBOARD text
         self.answered.emit(self.pending, Response(action, value))

@@ -208,7 +208,10 @@ def add_form_widgets(texts: QVBoxLayout, s: Screen, m: theme.Metrics, t: Transla
         steppers = [Stepper(f, m, t, stacked=portrait) for f in s.fields]
         for st in steppers:
             texts.addWidget(st)
-        getter = lambda: {st.f.id: st.value for st in steppers}  # noqa: E731
+
+        def read_steppers() -> dict[str, object]:
+            return {st.f.id: st.value for st in steppers}
+        getter = read_steppers
     if s.kind == ScreenKind.FORM and s.options:  # presets below the steppers they set
         texts.addLayout(_option_buttons(s, m, portrait, answer))
     return getter

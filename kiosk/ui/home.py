@@ -48,7 +48,7 @@ class AttractScreen(QWidget):
         v.addWidget(hint)
         v.addStretch(2)
 
-    def mousePressEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def mousePressEvent(self, event: object) -> None:
         self.touched.emit()
 
 
@@ -84,11 +84,11 @@ class Tile(QFrame):
         v.addStretch(1)
         self.setAccessibleName(t(flow.title))
 
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             set_flag(self, "pressed", True)
 
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         was_pressed = self.property("pressed") == "true"
         set_flag(self, "pressed", False)
         if (was_pressed and event.button() == Qt.MouseButton.LeftButton

@@ -49,10 +49,11 @@ class IdleWatcher(QObject):
         self._last = time.monotonic()
         self.activity.emit()
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        if event.type() in _ACTIVITY and self._armed:
-            if event.type() != QEvent.Type.MouseMove or event.buttons():  # type: ignore[attr-defined]
-                self.poke()
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in _ACTIVITY and self._armed and (
+                event.type() != QEvent.Type.MouseMove
+                or event.buttons()):  # type: ignore[attr-defined]
+            self.poke()
         return False
 
     def remaining(self) -> float:
@@ -120,9 +121,9 @@ class IdleOverlay(QWidget):
             self.raise_()
         self._fit()
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
         self._fit()
 
-    def mousePressEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def mousePressEvent(self, event: object) -> None:
         self.stay.emit()

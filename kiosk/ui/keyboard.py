@@ -59,10 +59,10 @@ class SizedButton(QPushButton):
         self._size = size
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def sizeHint(self) -> QSize:
         return self._size
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def minimumSizeHint(self) -> QSize:
         return self._size
 
 
@@ -97,14 +97,14 @@ class KeyGrid(QWidget):
     def _height(self) -> int:
         return self.rows * self.key_h + (self.rows - 1) * self.gap
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def minimumSizeHint(self) -> QSize:
         min_w = theme.target_minimum("key", self.m)[0]
         return QSize(int(self.columns * (min_w + self.gap) - self.gap), self._height())
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def sizeHint(self) -> QSize:
         return QSize(int(self.columns * self.m.px(110)), self._height())
 
-    def resizeEvent(self, _event: object) -> None:  # noqa: N802 (Qt API)
+    def resizeEvent(self, _event: object) -> None:
         unit = (self.width() + self.gap) / self.columns
         for key, p in self.places:
             x = round(p.x * unit)
@@ -330,7 +330,7 @@ class OnScreenKeyboard(QWidget):
         b.clicked.connect(lambda: self._turn(delta))
         return b
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
         if self._candidates:
             QTimer.singleShot(0, self._refresh)  # pages depend on the width

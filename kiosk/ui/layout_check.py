@@ -109,10 +109,7 @@ def _can_scroll(area: QAbstractScrollArea, vertical: bool) -> bool:
 
 def _must_show(w: QWidget) -> bool:
     """Controls that must be on screen without scrolling while the screen is used."""
-    for p in (w, *_ancestors(w, w.window())):
-        if p.property("mustShow"):
-            return True
-    return False
+    return any(p.property("mustShow") for p in (w, *_ancestors(w, w.window())))
 
 
 def _cut_by(w: QWidget, root: QWidget, rect: QRect, problems: list[Problem]) -> None:

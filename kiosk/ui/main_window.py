@@ -43,11 +43,11 @@ class PanelStack(QStackedWidget):
     """Pages of a fixed-size panel: only the page on display may ask for room (a hidden
     maintenance page must not make the citizen's window taller than the screen)."""
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def minimumSizeHint(self) -> QSize:
         page = self.currentWidget()
         return page.minimumSizeHint() if page is not None else QSize(0, 0)
 
-    def minimumSize(self) -> QSize:  # noqa: N802 (Qt API)
+    def minimumSize(self) -> QSize:
         return self.minimumSizeHint()
 
 
@@ -175,8 +175,9 @@ class MainWindow(QMainWindow):
         the citizen entered on it is kept); the flow's next screens follow the session's
         locale. `speak`: say its prompt again (in the new language)."""
         if self.stack.currentWidget() is self.flow_view and self.flow_view.pending is not None:
-            self.flow_view.redraw(self.portrait)
-        self._announce(self.current_screen)
+            self.flow_view.redraw(self.portrait)  # the same step screen: not a new one
+        else:
+            self._announce(self.current_screen)
         if speak and self.session is not None and self.flow_view.screen is not None:
             s = self.flow_view.screen
             from kiosk.i18n import retranslate
@@ -529,7 +530,7 @@ class MainWindow(QMainWindow):
         self._hide_overlay()
         self.show_attract()
 
-    def resizeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def resizeEvent(self, event: object) -> None:
         super().resizeEvent(event)  # type: ignore[arg-type]
         if self.follow_size and self.size() != self.screen_size:
             QTimer.singleShot(0, self.fill_screen)
@@ -545,7 +546,7 @@ class MainWindow(QMainWindow):
         else:
             self.card_banner.hide()
 
-    def closeEvent(self, event: object) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event: object) -> None:
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.idle)

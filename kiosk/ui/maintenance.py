@@ -54,7 +54,7 @@ class CornerTaps(QWidget):
         self.move(0, 0)
         self.raise_()
 
-    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+    def mousePressEvent(self, event: Any) -> None:
         now = self.clock()
         self._times = [t for t in self._times if 0 <= now - t <= self.window_s] + [now]
         if len(self._times) >= self.taps:
@@ -346,13 +346,13 @@ class MaintenanceView(QWidget):
     def _touch(self) -> None:
         self._last_activity = time.monotonic()
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.TouchBegin,
                             QEvent.Type.KeyPress):
             self._touch()
         return False
 
-    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+    def mousePressEvent(self, event: Any) -> None:
         self._touch()
         super().mousePressEvent(event)
 
@@ -369,7 +369,7 @@ class MaintenanceView(QWidget):
 def _details(dev: Any) -> frozenset[str]:
     try:
         return dev.status().details  # type: ignore[no-any-return]
-    except Exception:
+    except Exception:  # noqa: BLE001 - a device that cannot say reads as no details
         return frozenset()
 
 

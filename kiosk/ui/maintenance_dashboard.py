@@ -411,7 +411,7 @@ class Dashboard(QWidget):
             from kiosk.ui.camera_view import CameraView
 
             self.camera_view = CameraView(dev, guide="center", max_width=640)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the panel names the error
             self.camera_msg.setText(f"✘ {type(exc).__name__}")
             return
         self.camera_lay.addWidget(self.camera_view)

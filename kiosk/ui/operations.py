@@ -48,9 +48,8 @@ def is_escape_key(key: int, mods: Any) -> bool:
     if mods & M.AltModifier and (k in _FUNCTION_KEYS or k in (K.Key_Tab, K.Key_Backtab,
                                                               K.Key_Space, K.Key_Escape)):
         return True
-    if mods & M.ControlModifier and (k in _CTRL or mods & M.AltModifier):
-        return True  # Ctrl+Q/W/…, Ctrl+Alt+anything (VT switch, Delete, Backspace)
-    return False
+    # Ctrl+Q/W/…, Ctrl+Alt+anything (VT switch, Delete, Backspace)
+    return bool(mods & M.ControlModifier and (k in _CTRL or mods & M.AltModifier))
 
 
 _KEY_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride)
@@ -81,7 +80,7 @@ class Lockdown(QObject):
         self.app.installEventFilter(self)
         if self.hide_cursor:
             QGuiApplication.setOverrideCursor(QCursor(Qt.CursorShape.BlankCursor))
-        setattr(w, "lockdown", self)  # noqa: B010 (MainWindow.closeEvent reads it)
+        w.lockdown = self  # type: ignore[attr-defined]  # kept alive by the window
         self.engaged = True
         log.info("lockdown engaged (cursor %s)", "hidden" if self.hide_cursor else "shown")
         return self
@@ -95,7 +94,7 @@ class Lockdown(QObject):
                 QGuiApplication.restoreOverrideCursor()
             self.engaged = False
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         et = event.type()
         if et in _KEY_EVENTS:
             ke: QKeyEvent = event  # type: ignore[assignment]

@@ -21,13 +21,13 @@ class CatalogTranslator(QTranslator):
         super().__init__()
         self.catalog = catalog
 
-    def translate(self, context: str, source: str, disambiguation: str | None = None,  # noqa: D102
+    def translate(self, context: str, source: str, disambiguation: str | None = None,
                   n: int = -1) -> str:
         if context != CONTEXT or not self.catalog.has(source):
             return None  # type: ignore[return-value]  # Qt falls back to the source text
         return self.catalog(source)
 
-    def isEmpty(self) -> bool:  # noqa: N802 (Qt API)
+    def isEmpty(self) -> bool:
         return False
 
 

@@ -101,6 +101,7 @@ def palette(elder: bool) -> dict[str, str]:
 def stylesheet(m: Metrics) -> str:
     fam = ", ".join(f'"{f}"' if " " in f else f for f in FONT_FAMILIES)
     c = palette(m.elder)
+    # Upper case: the names read as the constants they were in the stylesheet below.
     INK, MUTED, PRIMARY, PRIMARY_DARK, BACKGROUND, SURFACE = (  # noqa: N806
         c["ink"], c["muted"], c["primary"], c["primary_dark"], c["background"], c["surface"])
     WARN = c["warn"]  # noqa: N806

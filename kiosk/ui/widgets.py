@@ -11,7 +11,7 @@ class WrapLabel(QLabel):
     heightForWidth. (QLabel's own minimum guesses a narrow width and asks for far too
     much height, which made fixed-size kiosk windows grow past the panel.)"""
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def minimumSizeHint(self) -> QSize:
         fm = self.fontMetrics()
         m = self.contentsMargins()
         return QSize(fm.horizontalAdvance("MMMM") + m.left() + m.right(),
@@ -55,19 +55,19 @@ class WrapButton(QPushButton):
         lay.addWidget(self.caption)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
+    def hasHeightForWidth(self) -> bool:
         return True
 
-    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt API)
+    def heightForWidth(self, width: int) -> int:
         m = self.layout().contentsMargins()
         need = self.caption.heightForWidth(width - m.left() - m.right()) + m.top() + m.bottom()
         return max(need, self.minimumSizeHint().height())
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         return QSize(self.caption.minimumSizeHint().width() + 24, hint.height())
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+    def sizeHint(self) -> QSize:
         return QSize(self.caption.sizeHint().width() + 24, super().sizeHint().height())
 
 
