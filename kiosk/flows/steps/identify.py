@@ -19,6 +19,7 @@ from kiosk.flows.steps._identify import (
     refuse_expired,
 )
 from kiosk.flows.steps.base import StepType
+from kiosk.i18n import rendered
 
 __all__ = ["IDENTIFY_METHODS", "IdentifyStep"]
 
@@ -44,7 +45,8 @@ class IdentifyStep(StepType):
         if not methods:
             raise StepError("device.idcard.offline", "no identify method available", retry=False)
         timeout = float(self.param("timeout_s", 60))
-        text = "\n".join(t(m.prompt_key) for m in methods)
+        keys = tuple(m.prompt_key for m in methods)
+        text = rendered(lambda tt: "\n".join(tt(k) for k in keys), t)  # redrawn on a switch
 
         def screen(status: str = ""):  # type: ignore[no-untyped-def]
             return ctx.screen(ScreenKind.IDENTIFY, t(self.param("title", "identify.title")),
