@@ -17,6 +17,7 @@ from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QPushButton,
     QScrollArea,
     QScroller,
     QSizePolicy,
@@ -57,8 +58,7 @@ class DocumentView(QWidget):
     """Pages of a PDF with zoom and page buttons under them."""
 
     def __init__(self, pdf: bytes, m: theme.Metrics, t: Callable[[], Translator],
-                 page: int = 0, zoom: int = 0, parent: QWidget | None = None, *,
-                 controls_outside: bool = False) -> None:
+                 page: int = 0, zoom: int = 0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("documentView")
         self.m, self._t, self.pdf = m, t, pdf
@@ -85,46 +85,41 @@ class DocumentView(QWidget):
         self.image = PageImage()
         self.area.setWidget(self.image)
         v.addWidget(self.area, 1)
-        # Zoom and page buttons: under the page, or (`controls_outside`) in a widget the
-        # screen places beside it (landscape: the page gets the whole height).
+        # Zoom and page buttons under the page, in one row that fits a portrait panel in
+        # elder mode: square buttons with a sign, their words for screen readers.
         self.controls = QWidget()
         self.controls.setObjectName("previewControls")
-        row: QHBoxLayout | QVBoxLayout = QVBoxLayout(self.controls) if controls_outside \
-            else QHBoxLayout(self.controls)
+        row = QHBoxLayout(self.controls)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(m.space(16))
         tr = t()
-        self.prev = button(tr("preview.prev_page"), "preview-prev")
-        self.next = button(tr("preview.next_page"), "preview-next")
+        self.zoom_out = self._sign("－", tr("preview.zoom_out"), "preview-zoom-out")
+        self.zoom_in = self._sign("＋", tr("preview.zoom_in"), "preview-zoom-in")
+        self.prev = self._sign("◀", tr("preview.prev_page"), "preview-prev")
+        self.next = self._sign("▶", tr("preview.next_page"), "preview-next")
         self.page_label = label("", "previewPage", wrap=False)
         self.page_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.zoom_out = button(tr("preview.zoom_out"), "preview-zoom-out")
-        self.zoom_in = button(tr("preview.zoom_in"), "preview-zoom-in")
-        for b in (self.prev, self.next, self.zoom_out, self.zoom_in):
-            b.setMinimumWidth(theme.target_minimum("button", m)[0] * 2)
         self.prev.clicked.connect(lambda: self.show_page(self.page - 1))
         self.next.clicked.connect(lambda: self.show_page(self.page + 1))
         self.zoom_out.clicked.connect(lambda: self.set_zoom(self.zoom - 1))
         self.zoom_in.clicked.connect(lambda: self.set_zoom(self.zoom + 1))
-        if controls_outside:
-            for pair in ((self.zoom_out, self.zoom_in), (self.prev, self.next)):
-                h = QHBoxLayout()
-                h.setSpacing(m.space(16))
-                for w in pair:
-                    h.addWidget(w, 1)
-                row.addLayout(h)
-            row.addWidget(self.page_label)
-        else:
-            for w in (self.zoom_out, self.zoom_in):
-                row.addWidget(w)
-            row.addStretch(1)
-            row.addWidget(self.page_label)
-            row.addStretch(1)
-            for w in (self.prev, self.next):
-                row.addWidget(w)
-            v.addWidget(self.controls)
+        for w in (self.zoom_out, self.zoom_in):
+            row.addWidget(w)
+        row.addStretch(1)
+        for w in (self.prev, self.page_label, self.next):
+            row.addWidget(w)
+        v.addWidget(self.controls)
         self._count_pages()
         self._refresh()
+
+    def _sign(self, sign: str, words: str, name: str) -> QPushButton:
+        b = button(sign, name)
+        b.setAccessibleName(words)
+        b.setToolTip(words)
+        side = theme.target_minimum("button", self.m)[0]
+        b.setMinimumSize(side, side)
+        b.setStyleSheet("padding: 0;")
+        return b
 
     def _count_pages(self) -> None:
         def count() -> None:
@@ -137,7 +132,10 @@ class DocumentView(QWidget):
         threading.Thread(target=count, daemon=True, name="preview-count").start()
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(self.m.px(400), self.m.px(300))
+        """Small enough for a 5:4 panel in elder mode (zoom is there to read it)."""
+        controls = self.controls.minimumSizeHint()
+        return QSize(max(self.m.space(400), controls.width()),
+                     self.m.space(160) + controls.height() + self.m.space(12))
 
     def show_page(self, page: int) -> None:
         self.page = max(0, min(page, self.pages - 1))

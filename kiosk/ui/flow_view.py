@@ -319,10 +319,11 @@ class FlowView(QWidget):
 
         if not s.document:
             return self._render_generic(s, v, portrait, keep)
-        doc = DocumentView(s.document, self.m, self._t, keep.page, keep.zoom,
-                           controls_outside=not portrait)
+        doc = DocumentView(s.document, self.m, self._t, keep.page, keep.zoom)
         self._document = doc
-        if portrait:
+        panel = self.window().size()  # 16:9 gives the page a column; 5:4 needs the width
+        wide = panel.width() >= 1.5 * panel.height() if panel.height() else not portrait
+        if portrait or not wide:  # a 5:4 panel too: the page needs the width
             v.addLayout(self._title_row(s))
             if s.hint:
                 v.addWidget(label(s.hint, "stepHint"))
@@ -338,7 +339,6 @@ class FlowView(QWidget):
         side.addLayout(self._title_row(s, stacked=True))
         if s.hint:
             side.addWidget(label(s.hint, "stepHint"))
-        side.addWidget(doc.controls)
         side.addStretch(1)
         for a in sorted(s.actions, key=lambda a: a.primary):
             side.addWidget(self._action_button(a))

@@ -146,6 +146,7 @@ def stylesheet(m: Metrics) -> str:
     #stepText {{ font-size: {m.body}px; }}
     #stepLead {{ font-size: {m.px(42)}px; font-weight: bold; color: {PRIMARY_DARK}; }}
     #stepHint {{ font-size: {m.small}px; color: {MUTED}; }}
+    #previewPage, #previewZoom {{ font-size: {m.small}px; color: {MUTED}; }}
     #stepStatus {{ font-size: {m.body}px; color: {WARN}; font-weight: bold; }}
     #card {{ background: {SURFACE}; border-radius: {m.px(20)}px; }}
     QPushButton {{ font-size: {m.button}px; min-height: {m.px(88)}px;

@@ -89,7 +89,9 @@ def _qt_garbage_dies_on_the_gui_thread() -> Any:
         yield
     finally:
         _collect_on_gui_thread()
-        if was_enabled:
+        from kiosk.ui import gc_guard
+
+        if was_enabled and gc_guard._guard is None:  # a window installed the guard: stay off
             gc.enable()
 
 
