@@ -2,15 +2,13 @@
 
 Topics (all under `guanjia/v1/terminals/<terminal id>/`):
 
-| topic       | from → to         | QoS | retained | what                                            |
-|-------------|-------------------|-----|----------|-------------------------------------------------|
-| `state`     | terminal → centre | 1   | yes      | online on connect; the broker publishes the     |
-|             |                   |     |          | last will (offline) when the link dies           |
-| `health`    | terminal → centre | 1   | no       | the periodic health snapshot (heartbeat)         |
-| `events`    | terminal → centre | 1   | no       | fault / warning / recovered / package events,    |
-|             |                   |     |          | queued in the outbox while the link is down      |
-| `commands`  | centre → terminal | 1   | no       | signed, expiring commands (issue 16)             |
-| `results`   | terminal → centre | 1   | no       | command results (issue 16)                       |
+- `state` (terminal → centre, QoS 1, retained): online on connect; the broker publishes
+  the last will (offline) when the link dies.
+- `health` (terminal → centre, QoS 1): the periodic health snapshot (heartbeat).
+- `events` (terminal → centre, QoS 1): fault / warning / recovered / package events,
+  queued in the outbox while the link is down.
+- `commands` (centre → terminal, QoS 1): signed, expiring commands (issue 16).
+- `results` (terminal → centre, QoS 1): command results (issue 16).
 
 Every message is one JSON object (UTF-8, at most `MAX_MESSAGE_BYTES`) in an envelope:
 `{"v": 1, "id": "<unique>", "terminal": "<id>", "at": <unix time>, "type": "<kind>",
@@ -38,7 +36,7 @@ from typing import Any
 PREFIX = "guanjia/v1/terminals"
 VERSION = 1
 KINDS = ("state", "health", "events", "commands", "results")
-QOS: Mapping[str, int] = {k: 1 for k in KINDS}
+QOS: Mapping[str, int] = dict.fromkeys(KINDS, 1)
 RETAIN: Mapping[str, bool] = {k: k == "state" for k in KINDS}
 TERMINAL_TO_CENTRE = ("state", "health", "events", "results")
 MAX_MESSAGE_BYTES = 64 * 1024
