@@ -32,7 +32,9 @@ def composite_chars(face, n: int) -> list[int]:  # type: ignore[no-untyped-def]
 
 def test_glyf_is_a_view_and_subsets_are_byte_identical() -> None:
     register_cjk_font()
-    face = pdfmetrics.getFont(CJK_FONT_NAME).face
+    font = pdfmetrics.getFont(CJK_FONT_NAME)
+    assert isinstance(font, TTFont)
+    face = font.face
     table = face.get_table("glyf")
     assert isinstance(table, TableView) and len(table) > 1_000_000
     plain = plain_face()

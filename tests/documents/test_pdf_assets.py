@@ -50,7 +50,8 @@ def resolver(root: Path):  # type: ignore[no-untyped-def]
 def seal_images(pdf: bytes, tmp_path: Path) -> list[Image.Image]:
     path = tmp_path / "doc.pdf"
     path.write_bytes(pdf)
-    return [im.image.convert("RGBA") for im in PdfReader(str(path)).pages[0].images]
+    return [im.image.convert("RGBA") for im in PdfReader(str(path)).pages[0].images
+            if im.image is not None]
 
 
 def same_pixels(a: Image.Image, b: Path) -> bool:
@@ -63,6 +64,7 @@ def decode_qrs(pdf: bytes, tmp_path: Path) -> set[str]:
     subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "1", "-l", "1", str(path),
                     str(tmp_path / "page")], check=True)
     img = cv2.imread(str(next(tmp_path.glob("page*.png"))))
+    assert img is not None
     ok, values, _, _ = cv2.QRCodeDetector().detectAndDecodeMulti(img)
     return {v for v in values if v} if ok else set()
 

@@ -93,7 +93,7 @@ def test_full_collection_waits_for_a_quarter_more_long_lived(qtbot, make_runtime
         generations.clear()
         guard.check()
         assert generations == [1]  # nothing grew: the middle generation, not a full one
-        kept = [[] for _ in range(guard.long_lived // 2 + 2000)]  # long-lived, +50%
+        kept: list[list[int]] = [[] for _ in range(guard.long_lived // 2 + 2000)]  # +50%
         gc.collect(1)
         gc.collect(1)  # promoted into the oldest generation
         past_thresholds()
