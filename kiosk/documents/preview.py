@@ -42,6 +42,24 @@ def _page_png(pdf: bytes, page: int, width_px: int) -> bytes:
         doc.close()
 
 
+def pdf_page_pixels(pdf: bytes, page: int, width_px: int) -> tuple[bytes, int, int, int]:
+    """The page as 32-bit pixels (pdfium's BGRx: Qt's RGB32 on little-endian machines),
+    with width, height and bytes per line — for a screen to show without a PNG detour."""
+    import pypdfium2 as pdfium
+
+    with PDFIUM_LOCK:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            p = doc[page]
+            bitmap = p.render(scale=width_px / p.get_width(), force_bitmap_format=None,
+                              rev_byteorder=False, prefer_bgrx=True)
+            if bitmap.mode not in ("BGRX", "BGRA"):
+                raise ValueError(f"unexpected pdfium bitmap mode {bitmap.mode}")
+            return (bytes(bitmap.buffer), bitmap.width, bitmap.height, bitmap.stride)
+        finally:
+            doc.close()
+
+
 def pdf_page_count(pdf: bytes) -> int:
     import pypdfium2 as pdfium
 
