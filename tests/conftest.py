@@ -103,3 +103,134 @@ def make_runtime(backend, tmp_path):  # type: ignore[no-untyped-def]
     yield make
     for rt in made:
         rt.close()
+
+
+# -- a private PostgreSQL cluster (operations centre storage) --------------------------------
+class PgCluster:
+    """A PostgreSQL cluster of Debian's `postgresql` package in a temp dir, on a free
+    loopback port, run as a non-root user (`postgres` via runuser when the tests run as
+    root: the server refuses root). Trust authentication on loopback only."""
+
+    def __init__(self, base: os.PathLike[str] | str) -> None:
+        import glob
+        import pwd
+        import shutil
+        from pathlib import Path
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not found:
+            pytest.fail("PostgreSQL is not installed (Debian package postgresql; scripts/setup)")
+        self.bin = Path(found[-1]).parent
+        self.dir = Path(base)
+        self.data = self.dir / "data"
+        self.log = self.dir / "server.log"
+        self.port = _free_port()
+        self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, self.user)
+            os.chmod(self.dir, 0o700)
+        self._run("initdb", "-D", str(self.data), "-U", "ops", "-A", "trust", "-E", "UTF8",
+                  "--no-sync", "--no-instructions")
+        with open(self.data / "postgresql.conf", "a") as f:
+            # small and fast for tests; fsync off: a test cluster is thrown away, never
+            # recovered (the database-down tests stop it cleanly or kill it on purpose)
+            f.write(f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
+                    f"unix_socket_directories = '{self.dir}'\nfsync = off\n"
+                    "synchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\n"
+                    "shared_buffers = 32MB\n")
+        self.start()
+
+    def _run(self, tool: str, *args: str) -> str:
+        import subprocess
+
+        cmd = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.dir)
+        if p.returncode != 0:
+            log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{tool} failed ({p.returncode}): {p.stderr[-2000:]}\n{log}")
+        return p.stdout
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def running(self) -> bool:
+        import subprocess
+
+        cmd = [str(self.bin / "pg_ctl"), "-D", str(self.data), "status"]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        return subprocess.run(cmd, capture_output=True, cwd=self.dir).returncode == 0
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://ops@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url().replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def close(self) -> None:
+        import shutil
+
+        if self.running():
+            self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    """One private PostgreSQL cluster for the whole run."""
+    import tempfile
+
+    # outside pytest's tmp tree: its folders are 0700 root, which `postgres` cannot enter
+    cluster = PgCluster(tempfile.mkdtemp(prefix="kiosk-pg-"))
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def make_pg_cluster() -> Iterator[object]:
+    """A factory of clusters of a test's own (for tests that stop the database)."""
+    import tempfile
+
+    made: list[PgCluster] = []
+
+    def make() -> PgCluster:
+        made.append(PgCluster(tempfile.mkdtemp(prefix="kiosk-pg-")))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def pg_url(postgres: PgCluster) -> str:
+    """A fresh, empty database in the session's cluster."""
+    return postgres.create_database(f"t_{secrets.token_hex(6)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    """An empty database of each engine the centre supports (tests run on both)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/centre.db"
+    return str(request.getfixturevalue("pg_url"))
