@@ -66,7 +66,17 @@ def _repository_url(value: str) -> str:
     return value and _http_url(value, '"" (none) or an http(s):// URL')
 
 
+def _broker_url(value: str) -> str:
+    if not value:
+        return value
+    from kiosk.fleet.link import parse_broker_url  # paho only when a broker is configured
+
+    parse_broker_url(value)
+    return value
+
+
 Locale = Annotated[str, Field(strict=True), AfterValidator(_locale)]
+BrokerUrl = Annotated[str, Field(strict=True), AfterValidator(_broker_url)]
 PlatformUrl = Annotated[str, Field(strict=True), AfterValidator(_platform_url)]
 RepositoryUrl = Annotated[str, Field(strict=True), AfterValidator(_repository_url)]
 
@@ -151,8 +161,32 @@ class MaintenanceConfig:
 class HeartbeatConfig:
     __pydantic_config__ = _STRICT
 
-    interval_s: SecondsOrOff = 60.0  # health posted to the platform this often; 0 disables
+    interval_s: SecondsOrOff = 60.0  # health published to the fleet channel this often; 0 off
     fault_poll_s: Seconds = 5.0  # device status polled this often for fault events
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    """The fleet channel to the operations centre over MQTT (kiosk/fleet, docs/fleet.md).
+
+    The terminal logs in as its terminal id; its password comes from `password_file` or
+    the variable named by `password_env`, never from this file. Health goes out every
+    `heartbeat.interval_s`, events the moment they happen (kept in an outbox meanwhile).
+    """
+
+    __pydantic_config__ = _STRICT
+
+    broker_url: BrokerUrl = ""  # mqtt://host[:port] or mqtts://host[:port]; "" = off
+    password_env: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = \
+        "KIOSK_FLEET_PASSWORD"
+    password_file: Text = ""
+    ca_file: Text = ""  # mqtts://: the CA that signed the broker's certificate ("" = system)
+    keepalive_s: Annotated[int, Field(strict=True, ge=5, le=3600)] = 30
+    connect_timeout_s: Seconds = 5.0
+    ack_timeout_s: Seconds = 10.0  # wait this long for an event's PUBACK before resending
+    reconnect_min_s: Seconds = 1.0  # backoff with full jitter between these
+    reconnect_max_s: Seconds = 60.0
+    reconnect_spread_s: SecondsOrOff = 5.0  # queued events go after a random delay up to this
 
 
 @dataclass(frozen=True)
@@ -226,6 +260,7 @@ class Config:
     ui: UiConfig = field(default_factory=UiConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     operations: OperationsConfig = field(default_factory=OperationsConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     packages: PackagesConfig = field(default_factory=PackagesConfig)
@@ -308,7 +343,8 @@ _TYPE_WORDS = {"float_type": "a number", "int_type": "a whole number",
 _PATTERN_HINTS = {"nightly_restart": 'must be "HH:MM" (24-hour clock) or "" to disable',
                   "id": "must be 1-64 letters, digits, '.', '_' or '-' (starting with a "
                         "letter or digit)",
-                  "secret_env": "must be the name of an environment variable"}
+                  "secret_env": "must be the name of an environment variable",
+                  "password_env": "must be the name of an environment variable"}
 
 
 def _quoted(kind: str, text: str) -> bool:
@@ -489,6 +525,14 @@ def _relation_problems(cfg: Config, sources: _Sources) -> list[Problem]:
         out.append(Problem(sources("offline", "backoff_base_s"), "offline.backoff_base_s",
                            f"must not exceed offline.backoff_cap_s "
                            f"({cfg.offline.backoff_base_s:g} > {cfg.offline.backoff_cap_s:g})"))
+    if cfg.fleet.reconnect_min_s > cfg.fleet.reconnect_max_s:
+        out.append(Problem(sources("fleet", "reconnect_min_s"), "fleet.reconnect_min_s",
+                           f"must not exceed fleet.reconnect_max_s "
+                           f"({cfg.fleet.reconnect_min_s:g} > {cfg.fleet.reconnect_max_s:g})"))
+    if cfg.fleet.broker_url and "." in cfg.terminal.id:  # kiosk.fleet.protocol.TERMINAL_ID
+        out.append(Problem(sources("terminal", "id"), "terminal.id",
+                           "must not contain '.' when fleet.broker_url is set (it is an MQTT "
+                           f"topic level and the broker username), got {_shown(cfg.terminal.id)}"))
     return out
 
 

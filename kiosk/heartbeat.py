@@ -1,14 +1,16 @@
-"""Heartbeats and device-fault events from the terminal to the platform.
+"""Heartbeats and device-fault events from the terminal to the fleet channel.
 
-Every `heartbeat.interval_s` the terminal sends its health (devices, outbox depth,
-package versions, uptime, disk, last error); every `heartbeat.fault_poll_s` it polls
-device status and sends an event the moment a device enters or leaves a fault
-(`fault`, `warning`, `recovered`). Qt-free, on its own thread.
+Every `heartbeat.interval_s` the terminal publishes its health (devices, consumables,
+outbox depth, package versions, app version, uptime, disk, last error) on its `health`
+topic; every `heartbeat.fault_poll_s` it polls device status and reports an event on
+`events` the moment a device enters or leaves a fault (`fault`, `warning`,
+`recovered`). Qt-free, on its own thread; the MQTT side is `kiosk.fleet.client`.
 
-Delivery: through the durable outbox when the runtime has one (`runtime.record` with
-streams `heartbeat` and `telemetry`, which the outbox may drop under pressure), else
-signed and direct to `POST /api/v1/fleet/heartbeat` and `/api/v1/fleet/events`
-(events that could not be sent wait in a small in-memory queue for the next round).
+Delivery: health goes out when the link is up and is skipped while it is down (the next
+snapshot supersedes it); events go through the fleet client's durable outbox and are
+published with QoS 1 when the broker is reachable, each with an id the centre applies
+once. With no broker configured (`fleet.broker_url = ""`) nothing is published, but
+faults are still detected and services that need a faulted device still pause.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,10 +34,6 @@ from kiosk.maintenance.health import (
 )
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_PATH = "/api/v1/fleet/heartbeat"
-EVENTS_PATH = "/api/v1/fleet/events"
-MAX_PENDING_EVENTS = 200
 
 
 def fault_signature(d: DeviceHealth) -> tuple[str, tuple[str, ...]]:
@@ -70,13 +67,14 @@ def heartbeat_payload(snap: HealthSnapshot, seq: int, boot: str,
 
 class Heartbeat:
     def __init__(self, runtime: Any, *, interval_s: float | None = None,
-                 fault_poll_s: float | None = None, via: str = "auto",
+                 fault_poll_s: float | None = None, fleet: Any = None,
                  status: Callable[[], dict[str, Any]] | None = None) -> None:
+        """`fleet`: a started-or-not `kiosk.fleet.client.FleetClient`; by default one is
+        made from the runtime's configuration (none when no broker is configured)."""
         cfg = runtime.config.heartbeat
         self.runtime = runtime
         self.interval_s = cfg.interval_s if interval_s is None else interval_s
         self.fault_poll_s = cfg.fault_poll_s if fault_poll_s is None else fault_poll_s
-        self.via = via
         self.extra_status = status  # e.g. {"maintenance": True} from the UI
         self.prober = StatusProber()
         self.boot = uuid.uuid4().hex[:12]
@@ -86,48 +84,40 @@ class Heartbeat:
         self.last_sent_at: float | None = None
         self.last_problem = ""
         self._signatures: dict[str, tuple[str, tuple[str, ...]]] = {}
-        self._pending: deque[dict[str, Any]] = deque(maxlen=MAX_PENDING_EVENTS)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.fleet = fleet if fleet is not None else self._fleet_from_config()
+
+    def _fleet_from_config(self) -> Any:
+        from kiosk.fleet.client import FleetClient, FleetConfigError
+
+        try:
+            return FleetClient.from_config(self.runtime.config, online_body=self._online_body)
+        except FleetConfigError as exc:  # the kiosk still serves; the technician sees why
+            self.last_problem = exc.key
+            log.error("fleet channel off: %s", exc)
+            return None
+
+    def _online_body(self) -> dict[str, Any]:
+        """What the retained online state says besides `online` (no personal data)."""
+        cfg = self.runtime.config
+        from kiosk import __version__
+
+        return {"boot": self.boot, "app_version": __version__,
+                "heartbeat_interval_s": self.interval_s, "site": cfg.terminal.name}
 
     # -- delivery --------------------------------------------------------------------
-    def _use_outbox(self) -> bool:
-        if self.via == "outbox":
-            return True
-        offline = getattr(self.runtime, "offline", None)  # kiosk.offline.OfflineServices
-        return self.via == "auto" and offline is not None and offline.open() is not None
-
-    def _post(self, path: str, payload: dict[str, Any], key: str) -> bool:
-        backend = getattr(self.runtime, "backend", None)
-        if backend is None:
-            self.last_problem = "no_backend"
-            return False
-        try:
-            backend.post_json(path, payload, idempotency_key=key)
-            return True
-        except Exception as exc:  # noqa: BLE001 - BackendError or a transport error: try again next round
-            self.last_problem = getattr(exc, "key", type(exc).__name__)
-            log.info("heartbeat: %s not delivered (%s)", path, self.last_problem)
-            return False
-
     def _send_event(self, event: dict[str, Any]) -> None:
-        if self._use_outbox():
-            try:
-                self.runtime.record("telemetry", event)
-            except Exception as exc:  # noqa: BLE001 - telemetry may be lost; its sender must not be
-                self.last_problem = getattr(exc, "key", type(exc).__name__)
+        if self.fleet is None:
             return
-        self._pending.append(event)
-        self._flush_events()
-
-    def _flush_events(self) -> None:
-        while self._pending:
-            event = self._pending[0]
-            if not self._post(EVENTS_PATH, event, event["key"]):
-                return
-            self._pending.popleft()
+        body = {k: v for k, v in event.items() if k != "type"}
+        try:
+            self.fleet.report_event(event["type"], body)
+        except Exception as exc:  # noqa: BLE001 - a refused event is logged; its sender goes on
+            self.last_problem = getattr(exc, "reason", type(exc).__name__)
+            log.error("fault event not reported: %s", exc)
 
     # -- one round ---------------------------------------------------------------------
     def check_faults(self, devices: tuple[DeviceHealth, ...] | list[DeviceHealth]
@@ -144,8 +134,7 @@ class Heartbeat:
             if sig == before:
                 continue
             kind = "recovered" if sig[0] == "ok" else sig[0]
-            event = {"type": kind, "key": f"ev-{self.boot}-{uuid.uuid4().hex[:12]}",
-                     "terminal": self.runtime.config.terminal.id, "device": d.kind,
+            event = {"type": kind, "boot": self.boot, "device": d.kind,
                      "state": d.state, "details": list(d.details), "message": d.message[:200],
                      "at": round(time.time(), 3)}
             log.warning("device %s: %s %s %s", d.kind, kind, d.state, " ".join(d.details))
@@ -161,29 +150,22 @@ class Heartbeat:
             return self.check_faults(devices)
 
     def beat(self) -> bool:
-        """Take a snapshot, report fault changes, send one heartbeat; True if delivered."""
+        """Take a snapshot, report fault changes, publish one heartbeat; True if sent."""
         with self._lock:
             snap = collect(self.runtime, self.prober)
             self.check_faults(snap.devices)
             self.seq += 1
-            extra = {"heartbeat": {"interval_s": self.interval_s, "failed": self.failed,
-                                   "pending_events": len(self._pending)}}
+            extra: dict[str, Any] = {"heartbeat": {"interval_s": self.interval_s,
+                                                   "failed": self.failed}}
+            if self.fleet is not None:
+                extra["fleet"] = self.fleet.status()
             if self.extra_status is not None:
                 try:
                     extra.update(self.extra_status())
                 except Exception:
                     log.exception("heartbeat status callback failed")
             payload = heartbeat_payload(snap, self.seq, self.boot, extra)
-            if self._use_outbox():
-                try:
-                    self.runtime.record("heartbeat", payload)  # telemetry: may be dropped
-                    ok = True
-                except Exception as exc:  # noqa: BLE001 - telemetry may be lost; its sender must not be
-                    self.last_problem = getattr(exc, "key", type(exc).__name__)
-                    ok = False
-            else:
-                self._flush_events()
-                ok = self._post(HEARTBEAT_PATH, payload, f"hb-{self.boot}-{self.seq}")
+            ok = self._publish(payload)
             if ok:
                 self.sent += 1
                 self.last_sent_at = snap.at
@@ -191,11 +173,31 @@ class Heartbeat:
                 self.failed += 1
             return ok
 
+    def _publish(self, payload: dict[str, Any]) -> bool:
+        if self.fleet is None:
+            return False
+        from kiosk.fleet.protocol import ProtocolError
+
+        try:
+            return bool(self.fleet.publish_health(payload))
+        except ProtocolError as exc:
+            # A masked log line should never hold an ID number; if one does, the
+            # snapshot goes without it rather than not at all.
+            log.error("heartbeat withheld a field: %s", exc.reason)
+            self.last_problem = exc.reason
+            payload["last_error"] = {"withheld": exc.reason}
+            try:
+                return bool(self.fleet.publish_health(payload))
+            except ProtocolError:
+                return False
+
     # -- thread ----------------------------------------------------------------------------
     def start(self) -> Heartbeat:
         if self.interval_s <= 0:
             log.info("heartbeat disabled (interval_s=0)")
             return self
+        if self.fleet is not None:
+            self.fleet.start()  # its own threads: connecting never delays this one
         self._thread = threading.Thread(target=self._run, daemon=True, name="heartbeat")
         self._thread.start()
         return self
@@ -205,9 +207,6 @@ class Heartbeat:
         self._wake.set()
 
     def _run(self) -> None:
-        ready = getattr(self.runtime, "backend_ready", None)
-        if ready is not None:
-            ready.wait(30)
         next_beat = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
@@ -233,4 +232,6 @@ class Heartbeat:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.fleet is not None:
+            self.fleet.stop()  # a goodbye: the retained state says offline
         self.prober.close()
