@@ -39,6 +39,13 @@ class GroupTag(IntEnum):
     UNSUPPORTED = 0x05
 
 
+# RFC 8010 3.5.1: delimiter tag 0x00 is reserved and defines no group, so a message that
+# holds one is malformed (CUPS refuses it too); 0x01-0x05 are defined, and 0x06-0x0F are
+# reserved for future delimiters that a newer peer may send: those are kept as groups (as
+# CUPS does), so an extension group does not make the whole answer unreadable.
+RESERVED_DELIMITER = 0x00
+
+
 class Tag(IntEnum):
     UNSUPPORTED = 0x10
     UNKNOWN = 0x12
@@ -279,6 +286,8 @@ def decode_message(data: bytes) -> IppMessage:
         b = r.data[r.pos]
         if b < 0x10:  # delimiter
             r.pos += 1
+            if b == RESERVED_DELIMITER:
+                raise IppDecodeError("delimiter tag 0x00 is reserved (RFC 8010 3.5.1)")
             if b == GroupTag.END:
                 msg.data = r.data[r.pos:]
                 return msg

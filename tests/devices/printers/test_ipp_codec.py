@@ -64,6 +64,23 @@ def test_malformed_is_a_typed_error(raw: bytes) -> None:
         decode_message(raw)
 
 
+@pytest.mark.parametrize("raw", [b"\x00\x03", b"\x01\x00\x03",
+                                 b"\x01\x21\x00\x01a\x00\x04\x00\x00\x00\x01\x00\x03"])
+def test_the_reserved_delimiter_tag_is_refused(raw: bytes) -> None:
+    """RFC 8010 3.5.1: 0x00 is a reserved delimiter tag, not a group (hypothesis found
+    b'\\x00\\x03' decoded as a group tagged 0)."""
+    with pytest.raises(IppDecodeError, match="0x00 is reserved"):
+        decode_message(b"\x02\x00\x00\x00\x00\x00\x00\x01" + raw)
+
+
+def test_a_future_delimiter_tag_is_read_as_a_group() -> None:
+    """0x06-0x0F are reserved for future delimiters: a newer printer's extension group is
+    kept, and the groups around it are read as usual."""
+    msg = decode_message(b"\x02\x00\x00\x00\x00\x00\x00\x01\x01\x21\x00\x01a\x00\x04"
+                         b"\x00\x00\x00\x01\x0f\x21\x00\x01b\x00\x04\x00\x00\x00\x02\x03")
+    assert msg.groups == [(GroupTag.OPERATION, {"a": [1]}), (0x0F, {"b": [2]})]
+
+
 @given(st.binary(max_size=300))
 @settings(max_examples=500)
 def test_fuzz_never_crashes(raw: bytes) -> None:
