@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +236,47 @@ def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/centre.db"
     return str(request.getfixturevalue("pg_url"))
+
+
+# -- a private Mosquitto (the fleet channel) ---------------------------------------------------
+def _new_mosquitto(root: os.PathLike[str] | str) -> Any:
+    from opscentre.broker import BrokerError, BrokerSetup, Mosquitto, free_port, mosquitto_binary
+
+    try:
+        mosquitto_binary()
+    except BrokerError as exc:
+        pytest.fail(str(exc))
+    setup = BrokerSetup(Path(root), free_port())
+    setup.add_user("opscentre", "centre")
+    setup.add_user("monitor", "monitor")
+    return Mosquitto(setup)
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private Mosquitto (Debian's package) for the whole run, on a free loopback port:
+    no anonymous logins, per-terminal passwords and the fleet ACL (opscentre.broker).
+    Users `opscentre` (the centre's role: reads terminal topics, writes commands) and
+    `monitor` (reads guanjia/#). `mosquitto.provision(["T1", ...])` adds terminals and
+    returns their passwords once the broker took them; `mosquitto.setup.url`,
+    `mosquitto.setup.password(name)`. Tests that stop or kill a broker use
+    `make_mosquitto` instead."""
+    broker = _new_mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def make_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Make a test's own broker (not started): `make_mosquitto()`; stopped at the end."""
+    made: list[Any] = []
+
+    def make() -> Any:
+        made.append(_new_mosquitto(tmp_path_factory.mktemp("mosquitto")))
+        return made[-1]
+
+    yield make
+    for broker in made:
+        broker.stop()
