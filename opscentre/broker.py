@@ -29,6 +29,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterable
@@ -282,6 +283,24 @@ class Mosquitto:
         if self.running and self.proc is not None:
             self.proc.send_signal(signal.SIGHUP)
 
+    def provision(self, ids: Iterable[str], timeout_s: float = 15.0) -> dict[str, str]:
+        """Add terminals to the running broker; return id -> password once it takes them
+        (a reload is asynchronous: wait until one of the new logins is accepted)."""
+        ids = list(ids)
+        known = set(self.setup.terminals)
+        creds = self.setup.add_terminals(ids)
+        fresh = [t for t in ids if t not in known]
+        self.reload()
+        if fresh and self.running:
+            deadline = time.monotonic() + timeout_s
+            while not login_accepted(self.setup.host, self.setup.port, fresh[-1],
+                                     creds[fresh[-1]]):
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"broker did not take the new credentials: "
+                                      f"{self.log_tail()}")
+                time.sleep(0.05)
+        return creds
+
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.proc is None:
             return
@@ -311,6 +330,37 @@ class Mosquitto:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _mqtt_string(value: str) -> bytes:
+    data = value.encode()
+    return struct.pack("!H", len(data)) + data
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, digit = n // 128, n % 128
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def login_accepted(host: str, port: int, username: str, password: str) -> bool:
+    """Does the broker accept this login? One MQTT 3.1.1 CONNECT with a throw-away client
+    id (never the terminal's: that would take over its session), then DISCONNECT."""
+    body = (_mqtt_string("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 5)
+            + _mqtt_string(f"probe-{secrets.token_hex(6)}") + _mqtt_string(username)
+            + _mqtt_string(password))
+    try:
+        with socket.create_connection((host, port), timeout=2.0) as s:
+            s.sendall(bytes([0x10]) + _remaining_length(len(body)) + body)
+            ack = s.recv(4)
+            with contextlib.suppress(OSError):
+                s.sendall(b"\xe0\x00")
+    except OSError:
+        return False
+    return len(ack) == 4 and ack[0] == 0x20 and ack[3] == 0
 
 
 def _listening(host: str, port: int) -> bool:
