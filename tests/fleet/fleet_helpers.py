@@ -86,3 +86,133 @@ def fleet_settings(broker: Any, terminal: str, password: str | None = None,
     pw = password if password is not None else broker.setup.password(terminal)
     return FleetSettings(terminal, LinkSettings(address, pw, **link), ack_timeout_s=5.0,
                          reconnect_min_s=0.05, reconnect_max_s=0.5, reconnect_spread_s=0.0)
+
+
+def make_ca(folder: Any, host: str = "127.0.0.1") -> tuple[Any, Any, Any]:
+    """A throw-away CA and a server certificate for `host` (IP SAN), made now with
+    `cryptography`: (ca.pem, server.pem, server.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fleet test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
+                                       crl_sign=True, content_commitment=False,
+                                       key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False,
+                                       decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    paths[2].chmod(0o600)
+    return paths
+
+
+class Mqtt311Broker:
+    """The peer of a broker that speaks only MQTT 3.1.1, in front of a real Mosquitto:
+    a CONNECT of protocol level 5 gets 3.1.1's CONNACK "unacceptable protocol version"
+    (return code 1) and the connection is closed, as the 3.1.1 spec has it; anything
+    else is passed through to the broker behind, byte for byte."""
+
+    def __init__(self, upstream_port: int) -> None:
+        import socket
+
+        self.upstream_port = upstream_port
+        self.levels: list[int] = []  # protocol level of each CONNECT seen
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read_packet(conn: Any) -> bytes:
+        head = conn.recv(1)
+        length, mult, raw = 0, 1, bytearray(head)
+        while True:
+            b = conn.recv(1)
+            raw += b
+            length += (b[0] & 0x7F) * mult
+            mult *= 128
+            if not b[0] & 0x80:
+                break
+        body = b""
+        while len(body) < length:
+            chunk = conn.recv(length - len(body))
+            if not chunk:
+                break
+            body += chunk
+        return bytes(raw) + body
+
+    def _serve(self, conn: Any) -> None:
+        import socket
+
+        try:
+            packet = self._read_packet(conn)
+            # variable header: fixed header, then "MQTT" (2+4 bytes), then the level
+            start = packet.index(b"MQTT") + 4
+            level = packet[start]
+            self.levels.append(level)
+            if level == 5:
+                conn.sendall(b"\x20\x02\x00\x01")
+                conn.close()
+                return
+            up = socket.create_connection(("127.0.0.1", self.upstream_port))
+            up.sendall(packet)
+        except (OSError, ValueError, IndexError):
+            conn.close()
+            return
+        for a, b in ((conn, up), (up, conn)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: Any, dst: Any) -> None:
+        try:
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self.server.close()
