@@ -85,8 +85,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, **kw: Any) -> Engine:
-    """An engine for `url` (SQLite path or URL, PostgreSQL URL) with the centre's settings."""
+def _sqlite_own_transactions(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # pysqlite's implicit BEGIN off: ours is below
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    # A writer that first reads and then writes in a deferred transaction fails at once
+    # (SQLITE_BUSY, no waiting) if another writer committed in between; taking the write
+    # lock at BEGIN makes it wait its turn (busy_timeout) instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, writer: bool = False, **kw: Any) -> Engine:
+    """An engine for `url` (SQLite path or URL, PostgreSQL URL) with the centre's settings.
+
+    `writer`: on SQLite, every transaction takes the write lock when it begins (for the
+    ingest, alert and notification loops; the console's readers do not need it)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
@@ -94,6 +108,9 @@ def make_engine(url: str, **kw: Any) -> Engine:
                              "give the centre a file")
         engine = create_engine(url, **kw)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if writer:
+            event.listen(engine, "connect", _sqlite_own_transactions)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kw.setdefault("pool_pre_ping", True)  # a restarted database leaves dead pooled connections
     kw.setdefault("pool_size", 5)

@@ -57,6 +57,9 @@ class Terminal(Base):
     offline_reason: Mapped[str] = mapped_column(String(16), default="")
     session: Mapped[str] = mapped_column(String(64), default="")  # connection of the state
     state_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # online/offline since
+    # terminal clock of the newest state message applied: orders state messages that two
+    # centre instances may receive out of order (a last will carries its connect time)
+    state_msg_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     last_health_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # terminal clock

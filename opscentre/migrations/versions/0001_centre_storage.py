@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("offline_reason", sa.String(16), nullable=False),
         sa.Column("session", sa.String(64), nullable=False),
         sa.Column("state_at", TIME, nullable=True),
+        sa.Column("state_msg_at", TIME, nullable=True),
         sa.Column("first_seen", TIME, nullable=False),
         sa.Column("last_seen", TIME, nullable=True),
         sa.Column("last_health_at", TIME, nullable=True),
