@@ -132,6 +132,12 @@ def typed(text: str, t: Translator) -> Text:
     return rendered(lambda _t: text, t, data=True)
 
 
+@overload
+def retranslate(value: str, t: Translator) -> str: ...
+@overload
+def retranslate(value: object, t: Translator) -> object: ...
+
+
 def retranslate(value: object, t: Translator) -> object:
     """`value` in `t`'s language if it came from a translation (arguments too), else as is."""
     if isinstance(value, Text) and value.render is not None:

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QtMsgType, qInstallMessageHandler
-from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtGui import QFont, QGuiApplication, QScreen
 from PySide6.QtWidgets import QApplication
 
 from kiosk.runtime import Runtime
@@ -47,10 +47,12 @@ def ensure_app(headless: bool) -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
+    if not isinstance(app, QApplication):  # a QCoreApplication cannot show widgets
+        raise TypeError(f"the kiosk needs a QApplication, {type(app).__name__} exists")
     font = QFont(theme.FONT_FAMILIES[0])
     font.setStyleHint(QFont.StyleHint.SansSerif)
     app.setFont(font)
-    return app  # type: ignore[return-value]
+    return app
 
 
 def build_window(runtime: Runtime, size: QSize | None = None,
@@ -83,10 +85,14 @@ def show_full_screen(win: MainWindow) -> None:
     screen = win.screen() or QGuiApplication.primaryScreen()
     if screen is not None:
         screen.geometryChanged.connect(lambda _g: win.fill_screen())
+
+    def follow(s: QScreen) -> None:  # a new primary screen: fill it, and follow its changes
+        s.geometryChanged.connect(lambda _g: win.fill_screen())
+        win.fill_screen()
+
     app = QGuiApplication.instance()
     if isinstance(app, QGuiApplication):
-        app.primaryScreenChanged.connect(
-            lambda s: (s.geometryChanged.connect(lambda _g: win.fill_screen()), win.fill_screen()))
+        app.primaryScreenChanged.connect(follow)
     win.fill_screen()
     win.showFullScreen()
 

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from kiosk.flows.context import FlowResult
 from kiosk.flows.interaction import Pending
@@ -78,5 +78,5 @@ class FlowThread(threading.Thread):
         self._bridge.flowFinished.emit(self.session, result)
 
 
-def connect_queued(signal: Signal, slot: Callable[..., object]) -> None:
-    signal.connect(slot, Qt.ConnectionType.QueuedConnection)  # type: ignore[attr-defined]
+def connect_queued(signal: SignalInstance, slot: Callable[..., object]) -> None:
+    signal.connect(slot, Qt.ConnectionType.QueuedConnection)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from typing import Any
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
+
+from kiosk.devices.base import DeviceService
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,18 @@ log = logging.getLogger(__name__)
 READERS = {"ss_card": "sscard"}
 
 
+class Readers(Protocol):
+    """Where the readers are looked up: the runtime's DeviceSet (or a plain dict)."""
+
+    def get(self, kind: str, /) -> DeviceService | None: ...
+
+
 class CardReminder(QObject):
     """Watches one reader after a session; `changed(source, present)` on the UI thread."""
 
     changed = Signal(str, bool)
 
-    def __init__(self, devices: Mapping[str, Any], *, poll_s: float = 0.3,
+    def __init__(self, devices: Readers, *, poll_s: float = 0.3,
                  timeout_s: float = 120.0, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.devices = devices
@@ -50,7 +57,7 @@ class CardReminder(QObject):
     def stop(self) -> None:
         self._stop.set()
 
-    def _poll(self, device: Any, source: str, stop: threading.Event) -> None:
+    def _poll(self, device: DeviceService, source: str, stop: threading.Event) -> None:
         present: bool | None = None  # the first look is always reported
         waited = 0.0
         while not stop.is_set():  # stopped: a newer watch (or the window) takes over

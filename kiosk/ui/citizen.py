@@ -85,12 +85,12 @@ class ScriptedCitizen(QObject):
             if self.flow_started:
                 self.on_done(self.ended == "completed")
                 return
-            tap(self.win.attract.findChild(QPushButton, "attractTouch"))
+            tap(self.win.attract.touch)
         elif name == "home":
             if self.flow_started:
                 self.on_done(self.ended == "completed")
                 return
-            if self.want_locale and self.win.locale != self.want_locale:
+            if self.want_locale and self.win.ui_locale != self.want_locale:
                 tap(self.win.chrome_buttons[f"lang-{self.want_locale}"])
                 return  # the home screen is announced again in the new language
             if self.want_elder != self.win.elder:
@@ -106,8 +106,8 @@ class ScriptedCitizen(QObject):
         else:
             kind = name.rsplit(".", 1)[-1]
             if kind == "error":
-                self.errors.append(self.win.flow_view.screen.text if self.win.flow_view.screen
-                                   else name)
+                shown = self.win.flow_view.step_screen
+                self.errors.append(shown.text if shown else name)
             entered = False
             for step in steps_for(self.script, name, self.visits):
                 if entered and step.startswith("action-"):

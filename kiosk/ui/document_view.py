@@ -93,8 +93,9 @@ class DocumentView(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(m.space(16))
         tr = t()
-        self.zoom_out = self._sign("－", tr("preview.zoom_out"), "preview-zoom-out")
-        self.zoom_in = self._sign("＋", tr("preview.zoom_in"), "preview-zoom-in")
+        # Full-width signs: as wide as the CJK text around them, centred in a square.
+        self.zoom_out = self._sign("－", tr("preview.zoom_out"), "preview-zoom-out")  # noqa: RUF001
+        self.zoom_in = self._sign("＋", tr("preview.zoom_in"), "preview-zoom-in")  # noqa: RUF001
         self.prev = self._sign("◀", tr("preview.prev_page"), "preview-prev")
         self.next = self._sign("▶", tr("preview.next_page"), "preview-next")
         self.page_label = label("", "previewPage", wrap=False)
@@ -106,8 +107,8 @@ class DocumentView(QWidget):
         for w in (self.zoom_out, self.zoom_in):
             row.addWidget(w)
         row.addStretch(1)
-        for w in (self.prev, self.page_label, self.next):
-            row.addWidget(w)
+        for part in (self.prev, self.page_label, self.next):
+            row.addWidget(part)
         v.addWidget(self.controls)
         self._count_pages()
         self._refresh()

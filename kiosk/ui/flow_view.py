@@ -70,7 +70,7 @@ def localized(s: Screen, t: Translator) -> Screen:
         options=tuple(replace(o, label=retranslate(o.label, t)) for o in s.options),
         fields=tuple(replace(f, label=retranslate(f.label, t)) for f in s.fields),
         rows=tuple((retranslate(a, t), retranslate(b, t)) for a, b in s.rows),
-    )  # type: ignore[arg-type]
+    )
 
 
 class FlowView(QWidget):
@@ -86,7 +86,7 @@ class FlowView(QWidget):
         self.elder = False
         self._t = translator
         self.pending: Pending | None = None
-        self.screen: Screen | None = None
+        self.step_screen: Screen | None = None
         self._outer = QVBoxLayout(self)
         self._card: QWidget | None = None
         self._clear_state()
@@ -111,7 +111,7 @@ class FlowView(QWidget):
             self._card.deleteLater()
             self._card = None
         self._clear_state()
-        self.pending, self.screen = None, None
+        self.pending, self.step_screen = None, None
 
     # -- what the citizen entered ----------------------------------------------------
     def state(self) -> ViewState:
@@ -137,7 +137,7 @@ class FlowView(QWidget):
                     ) -> None:
         self.clear()
         t = self._t()
-        self.pending, self.screen = pending, pending.screen
+        self.pending, self.step_screen = pending, pending.screen
         s = localized(pending.screen, t)
         keep = keep or ViewState()
         m = self.m
@@ -354,6 +354,7 @@ class FlowView(QWidget):
 
         m = self.m
         text = keep.text if keep.keys or keep.text else s.entry
+        kb: OnScreenKeyboard | CharPad
         if s.keys in MODES:
             # An English-speaking citizen starts on letters (pinyin is one tap away).
             mode = "letters" if s.keys == "pinyin" and self._t().locale == "en" else s.keys
@@ -405,7 +406,7 @@ class FlowView(QWidget):
         if self.pending is None:
             return
         value = None
-        if self.screen is not None and self.screen.kind == ScreenKind.RATING:
+        if self.step_screen is not None and self.step_screen.kind == ScreenKind.RATING:
             value = {"stars": self._rating,
                      "tags": [b.property("tagId") for b in self._tags
                               if b.property("on") == "true"]}

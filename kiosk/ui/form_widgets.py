@@ -87,11 +87,11 @@ class Stepper(QWidget):
         h.addWidget(self.shown)
         h.addWidget(self.plus)
         h.addStretch(1)
-        self.minus.clicked.connect(lambda: self.move(-1))
-        self.plus.clicked.connect(lambda: self.move(1))
+        self.minus.clicked.connect(lambda: self.step(-1))
+        self.plus.clicked.connect(lambda: self.step(1))
         self._refresh()
 
-    def move(self, delta: int) -> None:
+    def step(self, delta: int) -> None:  # not `move`: that is QWidget.move(x, y)
         self.value = _step_value(self.f, self.value, delta)
         self._refresh()
 

@@ -39,7 +39,7 @@ class AttractScreen(QWidget):
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             v.addWidget(lab)
         v.addStretch(1)
-        touch = QPushButton(t("attract.touch"))
+        touch = self.touch = QPushButton(t("attract.touch"))
         touch.setObjectName("attractTouch")
         touch.clicked.connect(self.touched.emit)
         v.addWidget(touch, 0, Qt.AlignmentFlag.AlignHCenter)
@@ -113,7 +113,7 @@ class HomeScreen(QWidget):
         self.tiles: dict[str, Tile] = {}
         self.order: list[str] = []
         self.columns, self.per_page, self.page = 3, 9, 0
-        v = QVBoxLayout(self)
+        v = self._column = QVBoxLayout(self)
         v.setContentsMargins(m.space(60), m.space(24), m.space(60), m.space(24))
         v.setSpacing(m.space(28))
         # Landscape: the page buttons share the title's row, so the tiles get the height;
@@ -182,14 +182,14 @@ class HomeScreen(QWidget):
         self.show_page(min(self.page, self.pages - 1))
 
     def _rows_that_fit(self, room: QSize, columns: int, most: int) -> int:
-        m = self.layout().contentsMargins()
+        m = self._column.contentsMargins()
         gap = self.grid.spacing()
         col_w = (room.width() - m.left() - m.right() - (columns - 1) * gap) // columns
         tile_h = max([t.heightForWidth(col_w) if t.hasHeightForWidth()
                       else t.minimumSizeHint().height() for t in self.tiles.values()]
                      + [theme.target_minimum("tile", self.m)[1]])
         top = max(self.title.sizeHint().height(), self.next.sizeHint().height())
-        avail = room.height() - m.top() - m.bottom() - top - self.layout().spacing()
+        avail = room.height() - m.top() - m.bottom() - top - self._column.spacing()
         return max(1, min(most, (avail + gap) // (tile_h + gap)))
 
     def show_page(self, page: int) -> None:

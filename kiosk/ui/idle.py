@@ -80,12 +80,12 @@ class IdleOverlay(QWidget):
         self.setProperty("layer", "idle")  # drawn over the screen: its texts may cover it
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.t = t
-        outer = QVBoxLayout(self)
+        outer = self._outer = QVBoxLayout(self)
         box = QWidget(self)
         box.setObjectName("idleBox")
         box.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         box.setMaximumWidth(m.px(900))
-        v = QVBoxLayout(box)
+        v = self._box_layout = QVBoxLayout(box)
         v.setContentsMargins(m.px(48), m.px(40), m.px(48), m.px(40))
         v.setSpacing(m.px(30))
         self.text = label("", "idleText")
@@ -106,17 +106,18 @@ class IdleOverlay(QWidget):
         elder mode or English), so no line is cut."""
         width = min(self.m.px(900), max(1, self.width() - 2 * self.m.space(40)))
         self.box.setFixedWidth(width)
-        margins = self.box.layout().contentsMargins()
+        margins = self._box_layout.contentsMargins()
         inner = width - margins.left() - margins.right()
         need = self.text.heightForWidth(inner)
         if need > 0:  # -1 before the overlay has any text or width
             self.text.setFixedHeight(need)
-        self.layout().activate()
+        self._outer.activate()
 
     def show_seconds(self, seconds: int) -> None:
         self.text.setText(self.t("idle.countdown", seconds=seconds))
-        if not self.isVisible():
-            self.setGeometry(self.parentWidget().rect())
+        parent = self.parentWidget()
+        if not self.isVisible() and parent is not None:  # None: being deleted
+            self.setGeometry(parent.rect())
             self.show()
             self.raise_()
         self._fit()

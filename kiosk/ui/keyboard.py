@@ -290,7 +290,7 @@ class OnScreenKeyboard(QWidget):
     def _clear_candidates(self) -> None:
         while self.cand_row.count():
             item = self.cand_row.takeAt(0)
-            w = item.widget()
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.setParent(None)
                 w.deleteLater()

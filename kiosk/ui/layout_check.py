@@ -243,8 +243,8 @@ def check(root: QWidget, *, metrics: theme.Metrics | None = None,
           locale: str | None = None) -> list[Problem]:
     """Every visible defect under `root`. A MainWindow brings its own metrics and locale."""
     m = metrics or getattr(root, "m", None)
-    if locale is None:  # a MainWindow's chosen language (QWidget.locale() is something else)
-        chosen = getattr(root, "locale", None)
+    if locale is None:  # a MainWindow's chosen language
+        chosen = getattr(root, "ui_locale", None)
         locale = chosen if isinstance(chosen, str) else None
     problems: list[Problem] = []
     bounds = QRect(QPoint(0, 0), root.size())

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -70,8 +72,9 @@ class MainWindow(QMainWindow):
         # Set by `run_kiosk` for full screen: the window's real size decides the layout.
         self.follow_size = False
         self.default_locale = runtime.config.terminal.locale
-        # Per-visit preferences: reset when the kiosk returns to the attract screen.
-        self.locale = self.default_locale
+        # Per-visit preferences: reset when the kiosk returns to the attract screen. Not
+        # `self.locale`: that would hide QWidget.locale().
+        self.ui_locale = self.default_locale
         self.elder = False
         self.voice = voice or VoiceGuide(enabled=False)
         self.m = theme.metrics_for(size.width(), size.height())
@@ -79,7 +82,7 @@ class MainWindow(QMainWindow):
         self.flow_id = ""
         self.flow_thread: threading.Thread | None = None
         self.current_screen = ""
-        self.t = runtime.package.translator(self.locale)
+        self.t = runtime.package.translator(self.ui_locale)
         qt_i18n.install(self.t)
 
         self.bridge = QtInteraction()
@@ -115,12 +118,12 @@ class MainWindow(QMainWindow):
         self.offline_banner = label(self.t("offline.banner"), "offlineBanner")
         self.offline_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.offline_banner.hide()
-        root.layout().insertWidget(1, self.offline_banner)
+        self.outer.insertWidget(1, self.offline_banner)
         # A card left in the reader when the session ends: remind until it is taken.
         self.card_banner = label("", "cardBanner")
         self.card_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.card_banner.hide()
-        root.layout().insertWidget(2, self.card_banner)
+        self.outer.insertWidget(2, self.card_banner)
         self.card_reminder = CardReminder(runtime.devices, parent=self)
         self.card_reminder.changed.connect(self._on_card_left)
         self.linkChanged.connect(self._on_link_changed, Qt.ConnectionType.QueuedConnection)
@@ -152,8 +155,8 @@ class MainWindow(QMainWindow):
 
     # -- preferences: language and elder-friendly mode, one tap from every screen ----
     def set_locale(self, locale: str) -> None:
-        if locale in LOCALES and locale != self.locale:
-            self.locale = locale
+        if locale in LOCALES and locale != self.ui_locale:
+            self.ui_locale = locale
             if self.session is not None:
                 self.session.locale = locale  # the flow's next screens too
             self._build_chrome()
@@ -178,8 +181,8 @@ class MainWindow(QMainWindow):
             self.flow_view.redraw(self.portrait)  # the same step screen: not a new one
         else:
             self._announce(self.current_screen)
-        if speak and self.session is not None and self.flow_view.screen is not None:
-            s = self.flow_view.screen
+        if speak and self.session is not None and self.flow_view.step_screen is not None:
+            s = self.flow_view.step_screen
             from kiosk.i18n import retranslate
 
             t = self._translator()
@@ -214,7 +217,7 @@ class MainWindow(QMainWindow):
         size = self.screen_size
         self.m = theme.metrics_for(size.width(), size.height(), self.elder)
         self.setStyleSheet(theme.stylesheet(self.m))
-        self.t = self.runtime.package.translator(self.locale)
+        self.t = self.runtime.package.translator(self.ui_locale)
         qt_i18n.install(self.t)
         self.flow_view.m = self.m
         self.flow_view.elder = self.elder
@@ -266,7 +269,9 @@ class MainWindow(QMainWindow):
                 h.ensurePolished()
                 for w in h.findChildren(QWidget):
                     w.ensurePolished()  # style-sheet fonts and paddings decide the width
-                h.layout().invalidate()
+                layout = h.layout()
+                if layout is not None:
+                    layout.invalidate()
                 if n == 3 or h.sizeHint().width() <= self.screen_size.width():
                     return h
                 h.deleteLater()
@@ -291,8 +296,8 @@ class MainWindow(QMainWindow):
         voice: list[QPushButton] = []
         langs: list[QPushButton] = []
 
-        def chrome(key: str, name: str, on: bool, slot, group: list[QPushButton]  # type: ignore[no-untyped-def]
-                   ) -> QPushButton:
+        def chrome(key: str, name: str, on: bool, slot: Callable[..., object],
+                   group: list[QPushButton]) -> QPushButton:
             b = QPushButton(tr(key) if "." in key else key)
             b.setObjectName("chrome")
             b.setProperty("chromeId", name)
@@ -309,7 +314,7 @@ class MainWindow(QMainWindow):
         chrome("chrome.elder_off" if self.elder else "chrome.elder_on", "elder", self.elder,
                lambda: self.set_elder(not self.elder), voice)
         for loc in LOCALES:
-            b = chrome(LANG_LABELS[loc], f"lang-{loc}", loc == self.locale,
+            b = chrome(LANG_LABELS[loc], f"lang-{loc}", loc == self.ui_locale,
                        lambda _=False, lc=loc: self.set_locale(lc), langs)
             b.setProperty("anyLanguage", True)  # each language offered in its own script
 
@@ -349,10 +354,11 @@ class MainWindow(QMainWindow):
 
     # -- maintenance mode (kiosk/ui/maintenance.py) --------------------------------------
     def _attach_corner(self, header: QWidget) -> None:
+        # Not `self.corner`: that would hide QMainWindow.corner().
         mc = self.runtime.config.maintenance
-        self.corner = CornerTaps(header, self.m.px(120), mc.gesture_taps, mc.gesture_window_s)
-        self.corner.setProperty("hotspot", True)  # invisible: not checked as content
-        self.corner.triggered.connect(self.open_maintenance)
+        self.corner_taps = CornerTaps(header, self.m.px(120), mc.gesture_taps, mc.gesture_window_s)
+        self.corner_taps.setProperty("hotspot", True)  # invisible: not checked as content
+        self.corner_taps.triggered.connect(self.open_maintenance)
 
     def open_maintenance(self) -> None:
         """The technician's gesture: the PIN pad, never in the middle of a citizen's visit."""
@@ -391,12 +397,12 @@ class MainWindow(QMainWindow):
         self.clock.setText(f"{now:%H:%M}\n{now:%Y-%m-%d}")
 
     def _translator(self) -> Translator:
-        locale = self.session.locale if self.session else self.locale
+        locale = self.session.locale if self.session else self.ui_locale
         return self.runtime.package.translator(locale)
 
     def refresh_catalog(self) -> None:
         # The package set may have changed (kiosk.packages): new tiles need its strings.
-        self.home.t = self.runtime.package.translator(self.locale)
+        self.home.t = self.runtime.package.translator(self.ui_locale)
         # Elder mode: fewer, larger tiles per page (see docs/accessibility.md); as many
         # rows as the panel has room for under the header.
         if self.elder:
@@ -427,9 +433,9 @@ class MainWindow(QMainWindow):
 
     def show_attract(self) -> None:
         self.voice.stop()
-        if self.locale != self.default_locale or self.elder:
+        if self.ui_locale != self.default_locale or self.elder:
             # The next citizen starts in the terminal's default language and mode.
-            self.locale, self.elder = self.default_locale, False
+            self.ui_locale, self.elder = self.default_locale, False
             base = self.runtime.config.session
             self.idle.timeout_s, self.idle.countdown_s = base.idle_timeout_s, base.countdown_s
             self._build_chrome()
@@ -445,7 +451,7 @@ class MainWindow(QMainWindow):
 
     def _say(self, text: str) -> None:
         """Speak a prompt in the current language (voice.speak refuses personal data)."""
-        self.voice.speak(text, self.session.locale if self.session else self.locale)
+        self.voice.speak(text, self.session.locale if self.session else self.ui_locale)
 
     def _on_link_changed(self, _state: str) -> None:
         self.refresh_catalog()
@@ -465,7 +471,7 @@ class MainWindow(QMainWindow):
         if flow is not None and self.runtime.flow_paused(flow):
             return  # needs the platform, which is unreachable: its tile says so
         log.info("starting flow %s", flow_id)
-        session = self.runtime.new_session(self.locale)
+        session = self.runtime.new_session(self.ui_locale)
         session.data["_elder"] = self.elder
         self.session = session
         self.bridge.bind_session(session.cancel)
@@ -530,12 +536,15 @@ class MainWindow(QMainWindow):
         self._hide_overlay()
         self.show_attract()
 
-    def resizeEvent(self, event: object) -> None:
-        super().resizeEvent(event)  # type: ignore[arg-type]
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
         if self.follow_size and self.size() != self.screen_size:
             QTimer.singleShot(0, self.fill_screen)
-        if getattr(self, "overlay", None) is not None and self.overlay.isVisible():
-            self.overlay.setGeometry(self.overlay.parentWidget().rect())
+        # Qt may resize the window before __init__ has made the overlay.
+        overlay: IdleOverlay | None = getattr(self, "overlay", None)
+        parent = overlay.parentWidget() if overlay is not None else None
+        if overlay is not None and parent is not None and overlay.isVisible():
+            overlay.setGeometry(parent.rect())
 
     def _on_card_left(self, source: str, present: bool) -> None:
         if present:
@@ -546,7 +555,7 @@ class MainWindow(QMainWindow):
         else:
             self.card_banner.hide()
 
-    def closeEvent(self, event: object) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.idle)
@@ -555,4 +564,4 @@ class MainWindow(QMainWindow):
         thread = self.flow_thread
         if thread is not None and thread.is_alive():
             thread.join(5.0)  # a cancelled flow ends in milliseconds; let it finish writing
-        super().closeEvent(event)  # type: ignore[arg-type]
+        super().closeEvent(event)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.devices.base import DeviceService
 from kiosk.devices.idcard.api import CardReader
 from kiosk.i18n import Translator
 from kiosk.maintenance.access import AccessResult, MaintenanceAccess
@@ -239,7 +240,7 @@ class MaintenanceView(QWidget):
                 threading.Thread(target=self._watch_cards, args=(dev, self._card_stop),
                                  daemon=True, name=f"maint-card-{kind}").start()
 
-    def _watch_cards(self, dev: Any, stop: threading.Event) -> None:
+    def _watch_cards(self, dev: CardReader, stop: threading.Event) -> None:
         """Read cards until stopped; after each card wait until it is taken away."""
         from kiosk.devices.base import Cancelled, DeviceError
 
@@ -366,9 +367,9 @@ class MaintenanceView(QWidget):
                 self._close("idle")
 
 
-def _details(dev: Any) -> frozenset[str]:
+def _details(dev: DeviceService) -> frozenset[str]:
     try:
-        return dev.status().details  # type: ignore[no-any-return]
+        return dev.status().details
     except Exception:  # noqa: BLE001 - a device that cannot say reads as no details
         return frozenset()
 

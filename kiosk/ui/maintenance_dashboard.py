@@ -286,7 +286,8 @@ class Dashboard(QWidget):
         from kiosk.maintenance.logexport import export_targets
 
         while self.export_grid.count():
-            w = self.export_grid.takeAt(0).widget()
+            item = self.export_grid.takeAt(0)
+            w = item.widget() if item is not None else None
             if w is not None:
                 w.deleteLater()
         targets = export_targets([self.runtime.config.data_dir / "exports"])

@@ -49,7 +49,7 @@ def snapshot(win: Any) -> dict[str, Any]:
     sg = screen.geometry() if screen is not None else g
     return {
         "screen": getattr(win, "current_screen", ""),
-        "locale": getattr(win, "locale", ""),
+        "locale": getattr(win, "ui_locale", ""),
         "elder": bool(getattr(win, "elder", False)),
         "window": (g.x(), g.y(), g.width(), g.height()),
         "display": (sg.x(), sg.y(), sg.width(), sg.height()),

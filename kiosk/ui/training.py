@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -105,6 +106,7 @@ class TrainingPanel(QWidget):
         grid.setSpacing(self.m.px(8))
         items = self._items(kind)
         for i, (name, text, slot, any_language) in enumerate(items):
+            b: QPushButton
             if any_language:  # a citizen's name and key: long in English, may wrap
                 b = wrap_button(text, "trainAction")
                 b.setProperty("anyLanguage", True)
@@ -127,7 +129,7 @@ class TrainingPanel(QWidget):
                 if kind == "sscard" and not c.has_ss_card:
                     continue
                 out.append((f"{kind}.place.{c.key}", c.key,  # by key only: no name on screen
-                            lambda k=c.key: tr.place_card(kind, k), True))
+                            partial(tr.place_card, kind, c.key), True))
             out.append((f"{kind}.remove", t(f"technician.training.{kind}.remove"),
                         lambda: tr.remove_card(kind), False))
             out.append((f"{kind}.plug", "", lambda: tr.set_plugged(
@@ -138,20 +140,20 @@ class TrainingPanel(QWidget):
                     out.append((f"scanner.appt.{c.key}",
                                 t("technician.training.scanner.appointment",
                                   name=c.key),  # by key only: no name on screen
-                                lambda k=c.key: tr.present_appointment(k), True))
+                                partial(tr.present_appointment, c.key), True))
             if tr.state().scanner_plugged is not None:
                 out.append(("scanner.plug", "", lambda: tr.set_plugged(
                     "scanner", not tr.state().scanner_plugged), False))
         elif kind == "receipt":
             for s in tr.paper_states:
                 out.append((f"receipt.paper.{s}", t(f"technician.training.receipt.paper.{s}"),
-                            lambda s=s: tr.set_receipt_paper(s), False))
+                            partial(tr.set_receipt_paper, s), False))
             out.append(("receipt.cover", "", lambda: tr.set_receipt_cover(
                 not tr.state().receipt_cover_open), False))
         elif kind == "a4":
             for s in tr.media_states:
                 out.append((f"a4.media.{s}", t(f"technician.training.a4.media.{s}"),
-                            lambda s=s: tr.set_a4_media(s), False))
+                            partial(tr.set_a4_media, s), False))
             out.append(("a4.door", "", lambda: tr.set_a4_door(not tr.state().a4_door_open),
                         False))
         elif kind == "network":
@@ -213,10 +215,10 @@ class TrainingPanel(QWidget):
             if isinstance(b, WrapButton):
                 set_flag(b.caption, "on", on)
         for kind in ("idcard", "sscard"):
-            b = self.controls.get(f"{kind}.plug")
-            if b is not None:
+            plug = self.controls.get(f"{kind}.plug")
+            if plug is not None:
                 plugged = bool(getattr(st, f"{kind}_plugged"))
-                b.setText(t(f"technician.training.{kind}.{'unplug' if plugged else 'plug'}"))
+                plug.setText(t(f"technician.training.{kind}.{'unplug' if plugged else 'plug'}"))
         texts = {"scanner.plug": f"technician.training.scanner."
                                  f"{'unplug' if st.scanner_plugged else 'plug'}",
                  "receipt.cover": f"technician.training.receipt."
@@ -272,6 +274,7 @@ class TrainingPage(QWidget):
     def __init__(self, training: Training, m: theme.Metrics, t: Translator) -> None:
         super().__init__()
         self.setObjectName("trainingPage")
+        self.pinned = False
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.setSpacing(m.px(12))
@@ -291,7 +294,6 @@ class TrainingPage(QWidget):
         v.addLayout(top)
         self.panel = TrainingPanel(training, m, t, columns=4)
         v.addWidget(self.panel, 1)
-        self.pinned = False
         self.t = t
 
     def set_pinned(self, on: bool, emit: bool = False) -> None:
@@ -315,7 +317,7 @@ class TrainingDock(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(style)
         self.window_, self.m = window, m
-        v = QVBoxLayout(self)
+        v = self._column = QVBoxLayout(self)
         v.setContentsMargins(m.px(12), m.px(8), m.px(12), m.px(8))
         v.setSpacing(m.px(8))
         bar = QHBoxLayout()
@@ -329,14 +331,15 @@ class TrainingDock(QWidget):
         bar.addWidget(self.unpin)
         v.addLayout(bar)
         self.panel = TrainingPanel(training, m, t, columns=5)
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("trainScroll")
-        self.scroll.setProperty("mayScroll", True)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.scroll.setWidget(self.panel)
-        self.scroll.viewport().setAutoFillBackground(False)
-        v.addWidget(self.scroll, 1)
+        # Not `self.scroll`: that would hide QWidget.scroll(dx, dy).
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("trainScroll")
+        self.scroll_area.setProperty("mayScroll", True)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setWidget(self.panel)
+        self.scroll_area.viewport().setAutoFillBackground(False)
+        v.addWidget(self.scroll_area, 1)
         self.expanded = False
         window.installEventFilter(self)
         self._place()
@@ -346,7 +349,7 @@ class TrainingDock(QWidget):
 
     def set_expanded(self, on: bool) -> None:
         self.expanded = on
-        self.scroll.setVisible(on)
+        self.scroll_area.setVisible(on)
         self.unpin.setVisible(on)
         set_flag(self.tab, "on", on)
         self._place()
@@ -360,7 +363,7 @@ class TrainingDock(QWidget):
             self.setGeometry(0, max(0, h - height), w, min(h, height))
         else:
             hint = self.tab.sizeHint()
-            mg = self.layout().contentsMargins()
+            mg = self._column.contentsMargins()
             tw = hint.width() + mg.left() + mg.right()
             th = max(hint.height(), self.m.px(theme.TARGETS["button"][1])) + mg.top() + \
                 mg.bottom()

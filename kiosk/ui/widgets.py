@@ -50,7 +50,7 @@ class WrapButton(QPushButton):
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.caption.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAccessibleName(text)
-        lay = QHBoxLayout(self)
+        lay = self._lay = QHBoxLayout(self)
         lay.setContentsMargins(12, 8, 12, 8)
         lay.addWidget(self.caption)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
@@ -59,7 +59,7 @@ class WrapButton(QPushButton):
         return True
 
     def heightForWidth(self, width: int) -> int:
-        m = self.layout().contentsMargins()
+        m = self._lay.contentsMargins()
         need = self.caption.heightForWidth(width - m.left() - m.right()) + m.top() + m.bottom()
         return max(need, self.minimumSizeHint().height())
 
@@ -71,7 +71,7 @@ class WrapButton(QPushButton):
         return QSize(self.caption.sizeHint().width() + 24, super().sizeHint().height())
 
 
-def wrap_button(text: str, name: str, *, primary: bool = False) -> QPushButton:
+def wrap_button(text: str, name: str, *, primary: bool = False) -> WrapButton:
     b = WrapButton(text)
     b.setObjectName(name)
     b.setProperty("primary", "true" if primary else "false")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QLabel, QPushButton
+from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
 from kiosk.ui import theme
 from kiosk.ui.citizen import tap
 from kiosk.ui.main_window import MainWindow
 from kiosk.voice import VoiceGuide
+
+W = TypeVar("W", bound=QWidget)
 
 
 def window(qtbot, rt, voice=None, size=(1920, 1080)) -> MainWindow:  # type: ignore[no-untyped-def]
@@ -23,53 +26,60 @@ def window(qtbot, rt, voice=None, size=(1920, 1080)) -> MainWindow:  # type: ign
     return win
 
 
+def find(root: QWidget, cls: type[W], name: str) -> W:
+    """The widget named `name` under `root` (the test fails if there is none)."""
+    found = root.findChild(cls, name)
+    assert found is not None, name
+    return found
+
+
 def chrome(win: MainWindow, name: str) -> QPushButton:
     return win.chrome_buttons[name]
 
 
 def start_certificate(win: MainWindow) -> None:
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.attract.touch)
     tap(win.home.tiles["ss_certificate"])
 
 
 def test_language_switch_applies_to_home_and_the_visit_then_resets(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime(idcard="sim://")  # nobody places a card: the flow waits on identify
     win = window(qtbot, rt)
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.attract.touch)
     tap(chrome(win, "lang-en"))
-    assert win.home.findChild(QLabel, "homeTitle").text() == "Choose a service"
+    assert find(win.home, QLabel, "homeTitle").text() == "Choose a service"
     assert win.home.tiles["ss_certificate"].title.text() == "Social insurance certificate"
-    assert win.findChild(QLabel, "help").text().startswith("Need help?")
+    assert find(win, QLabel, "help").text().startswith("Need help?")
     tap(win.home.tiles["ss_certificate"])
     qtbot.waitUntil(lambda: win.current_screen.endswith(".identify"), timeout=10000)
-    assert win.flow_view.findChild(QLabel, "stepTitle").text() == "Identification"
+    assert find(win.flow_view, QLabel, "stepTitle").text() == "Identification"
     # switching language in the middle of a step redraws the chrome at once
     tap(chrome(win, "lang-zh_HK"))
-    assert win.findChild(QLabel, "help").text().startswith("如需幫助")
-    tap(win.flow_view.findChild(QPushButton, "action-cancel"))
+    assert find(win, QLabel, "help").text().startswith("如需幫助")
+    tap(find(win.flow_view, QPushButton, "action-cancel"))
     qtbot.waitUntil(lambda: win.current_screen == "home", timeout=10000)
     win.show_attract()  # the visit is over
-    assert win.locale == "zh_CN"
-    assert win.findChild(QLabel, "help").text().startswith("如需帮助")
+    assert win.ui_locale == "zh_CN"
+    assert find(win, QLabel, "help").text().startswith("如需帮助")
 
 
 def test_elder_mode_is_larger_slower_and_simpler(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime(idcard="sim://")
     win = window(qtbot, rt)
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
-    std_font = win.home.findChild(QLabel, "homeTitle").fontInfo().pixelSize()
+    tap(win.attract.touch)
+    std_font = find(win.home, QLabel, "homeTitle").fontInfo().pixelSize()
     std_timeout = win.idle.timeout_s
     tap(chrome(win, "elder"))
     assert win.elder
-    elder_font = win.home.findChild(QLabel, "homeTitle").fontInfo().pixelSize()
+    elder_font = find(win.home, QLabel, "homeTitle").fontInfo().pixelSize()
     assert elder_font >= std_font * 1.35
     assert win.idle.timeout_s == pytest.approx(std_timeout * 2)
     tap(win.home.tiles["ss_certificate"])
     qtbot.waitUntil(lambda: win.current_screen.endswith(".identify"), timeout=10000)
-    back = win.flow_view.findChild(QPushButton, "action-cancel")
+    back = find(win.flow_view, QPushButton, "action-cancel")
     # touch targets: at least 120 px at 1080 p in elder mode (see docs/accessibility.md)
     assert back.height() >= 120 and back.width() >= 240
-    body = win.flow_view.findChild(QLabel, "stepLead")
+    body = find(win.flow_view, QLabel, "stepLead")
     assert body.fontInfo().pixelSize() >= 56
     tap(back)
     qtbot.waitUntil(lambda: win.current_screen == "home", timeout=10000)
@@ -116,6 +126,6 @@ def test_every_screen_speaks_its_prompt_and_can_replay(qtbot, make_runtime, tmp_
     assert voice.spoken[-1][0] == "授权确认"
     tap(chrome(win, "voice-toggle"))
     assert not voice.enabled
-    tap(win.flow_view.findChild(QPushButton, "action-disagree"))
+    tap(find(win.flow_view, QPushButton, "action-disagree"))
     qtbot.waitUntil(lambda: win.current_screen == "home", timeout=10000)
     assert len(voice.spoken) == n + 1  # switched off: nothing more was said

@@ -132,7 +132,7 @@ def drive(qtbot, make_window):  # type: ignore[no-untyped-def]
         visit = Visit()
 
         def look(w: MainWindow, name: str) -> None:
-            visit.screens.append((name, w.flow_view.screen, all_texts(w)))
+            visit.screens.append((name, w.flow_view.step_screen, all_texts(w)))
             if inspect is not None:
                 inspect(w, name)
 

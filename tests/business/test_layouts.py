@@ -63,8 +63,8 @@ def test_english_screens_fit_in_portrait(business_runtime, drive, flow, card, sc
     titles: list[str] = []
 
     def inspect(win: Any, name: str) -> None:
-        if win.flow_view.screen is not None:
-            titles.append(win.flow_view.screen.title)
+        if win.flow_view.step_screen is not None:
+            titles.append(win.flow_view.step_screen.title)
         found = layout_problems(win)
         if found:
             problems[name] = found

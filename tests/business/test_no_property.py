@@ -36,7 +36,7 @@ def test_proof_for_the_couple_with_the_spouse_card(business_runtime, drive, tmp_
     def spouse_arrives(win: Any, name: str) -> None:
         # The citizen's card is still on the reader when the spouse step starts: once
         # the screen says so, the spouse places their own card (and then agrees).
-        screen = win.flow_view.screen
+        screen = win.flow_view.step_screen
         if name.endswith("spouse.identify") and screen is not None and screen.status == same:
             rt.devices["idcard"].place_card("huang")
 

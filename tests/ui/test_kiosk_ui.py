@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractButton, QLabel, QPushButton
+from PySide6.QtWidgets import QAbstractButton, QLabel, QPushButton, QWidget
 
 from kiosk.ui.citizen import ScriptedCitizen, tap
+from kiosk.ui.idle import IdleOverlay
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
 from synthetic.citizens import BY_KEY
@@ -25,14 +26,29 @@ def make_window(qtbot, rt, size=(1920, 1080)) -> MainWindow:  # type: ignore[no-
     return win
 
 
-def run_citizen(qtbot, win, **kw) -> ScriptedCitizen:  # type: ignore[no-untyped-def]
+class Citizen(ScriptedCitizen):
+    result: bool | None = None  # how the visit ended, once it has
+
+
+def run_citizen(qtbot, win, **kw) -> Citizen:  # type: ignore[no-untyped-def]
     result: dict[str, bool] = {}
-    citizen = ScriptedCitizen(win, "ss_certificate", None, lambda ok: result.update(ok=ok),
-                              delay_ms=30, **kw)
+    citizen = Citizen(win, "ss_certificate", None, lambda ok: result.update(ok=ok),
+                      delay_ms=30, **kw)
     win.screenShown.emit(win.current_screen)  # start from the screen already on display
     qtbot.waitUntil(lambda: "ok" in result, timeout=60000)
-    citizen.result = result["ok"]  # type: ignore[attr-defined]
+    citizen.result = result["ok"]
     return citizen
+
+
+def overlay(win: MainWindow) -> IdleOverlay:
+    assert win.overlay is not None  # made with the window's chrome
+    return win.overlay
+
+
+def child(root: QWidget, name: str) -> QPushButton:
+    button = root.findChild(QPushButton, name)
+    assert button is not None, name
+    return button
 
 
 def all_texts(win: MainWindow) -> str:
@@ -81,14 +97,14 @@ def test_idle_timeout_counts_down_wipes_and_returns_to_attract(qtbot, make_runti
     rt = make_runtime()
     rt.config = rt.config.with_section("session", idle_timeout_s=1.5, countdown_s=1.0)
     win = make_window(qtbot, rt)
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.attract.touch)
     tap(win.home.tiles["ss_certificate"])
     # the card is read and the consent screen waits for the citizen, who walks away
     qtbot.waitUntil(lambda: win.current_screen.endswith(".consent"), timeout=20000)
     session = win.session
     assert session is not None and session.identity is not None
-    qtbot.waitUntil(lambda: win.overlay.isVisible(), timeout=5000)
-    assert "秒后将自动退出" in win.overlay.text.text()
+    qtbot.waitUntil(lambda: overlay(win).isVisible(), timeout=5000)
+    assert "秒后将自动退出" in overlay(win).text.text()
     qtbot.waitUntil(lambda: win.current_screen == "attract", timeout=5000)
     assert win.session is None
     assert session.identity is None and session.data == {} and session.end_reason == "idle"
@@ -97,29 +113,29 @@ def test_idle_timeout_counts_down_wipes_and_returns_to_attract(qtbot, make_runti
     chen = BY_KEY["chen"]
     for secret in (chen.name, chen.id_number, chen.id_number[-4:], chen.name[0] + "*"):
         assert secret not in text
-    assert not win.overlay.isVisible()
+    assert not overlay(win).isVisible()
 
 
 def test_touch_during_countdown_keeps_the_session(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime()
     rt.config = rt.config.with_section("session", idle_timeout_s=1.5, countdown_s=1.0)
     win = make_window(qtbot, rt)
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.attract.touch)
     tap(win.home.tiles["ss_certificate"])
     qtbot.waitUntil(lambda: win.current_screen.endswith(".consent"), timeout=20000)
-    qtbot.waitUntil(lambda: win.overlay.isVisible(), timeout=5000)
-    tap(win.overlay.button)
-    assert not win.overlay.isVisible()
+    qtbot.waitUntil(lambda: overlay(win).isVisible(), timeout=5000)
+    tap(overlay(win).button)
+    assert not overlay(win).isVisible()
     assert win.session is not None and win.current_screen.endswith(".consent")
 
 
 def test_back_on_identify_returns_home_without_identity(qtbot, make_runtime) -> None:  # type: ignore[no-untyped-def]
     rt = make_runtime(idcard="sim://")  # nobody puts a card on the reader
     win = make_window(qtbot, rt)
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.attract.touch)
     tap(win.home.tiles["ss_certificate"])
     qtbot.waitUntil(lambda: win.current_screen.endswith(".identify"), timeout=10000)
-    tap(win.flow_view.findChild(QPushButton, "action-cancel"))
+    tap(child(win.flow_view, "action-cancel"))
     qtbot.waitUntil(lambda: win.current_screen == "home", timeout=10000)
     assert win.session is None
 
@@ -164,7 +180,7 @@ def test_a_tap_on_an_empty_part_of_the_screen_counts_as_activity(qtbot, make_run
     rt = make_runtime()
     rt.config = rt.config.with_section("session", idle_timeout_s=3.0, countdown_s=1.0)
     win = make_window(qtbot, rt)
-    tap(win.attract.findChild(QPushButton, "attractTouch"))
+    tap(win.attract.touch)
     tap(win.home.tiles["ss_certificate"])
     qtbot.waitUntil(lambda: win.current_screen.endswith(".consent"), timeout=20000)
     qtbot.wait(1500)
@@ -183,14 +199,14 @@ def test_keys_stay_put_while_typing_and_the_bottom_row_is_whole(qtbot, make_runt
         rt = make_runtime()
         win = make_window(qtbot, rt, size)
         win.set_elder(elder)
-        tap(win.attract.findChild(QPushButton, "attractTouch"))
+        tap(win.attract.touch)
         tap(win.home.tiles["service_guide"])
         qtbot.waitUntil(lambda w=win: w.current_screen.endswith("browse.choice"), timeout=20000)
-        tap(win.flow_view.findChild(QPushButton, "action-search"))
+        tap(child(win.flow_view, "action-search"))
         qtbot.waitUntil(lambda w=win: w.current_screen.endswith("browse.keyboard"),
                         timeout=10000)
         kb = win.flow_view.findChild(OnScreenKeyboard)
-        assert kb.wait_ready(30)
+        assert kb is not None and kb.wait_ready(30)
 
         def keys(w: Any = win) -> dict[str, tuple[int, int, int, int]]:
             return {b.property("key"): (*b.mapTo(w, b.rect().topLeft()).toTuple(),
