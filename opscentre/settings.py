@@ -1,0 +1,114 @@
+"""The centre's configuration file (`kiosk-ops serve --config FILE`, TOML).
+
+```toml
+[alerts]                      # thresholds; every key has a default
+offline_after_s = 30          # offline for longer than this
+outbox_depth_max = 500        # items waiting in a terminal's outbox
+outbox_age_max_s = 3600       # age of its oldest item
+clock_skew_max_s = 120
+clear_hold_s = 120            # a condition must stay clear this long before its alert closes
+reopen_window_s = 900         # a condition back within this after a close reopens the alert
+disabled = ["clock_skew"]     # rules not evaluated
+[alerts.hold_s]               # how long a condition must last before its alert opens
+device_fault = 30
+
+[notify]
+console_url = "https://ops.example.org"
+webhooks = ["https://chat.example.org/hook/ops"]
+email_to = ["ops@example.org"]
+smtp_host = "smtp.example.org"
+smtp_port = 587
+smtp_security = "starttls"    # none | starttls | tls
+smtp_from = "kiosk-ops@example.org"
+smtp_user = "kiosk-ops"
+smtp_password_env = "KIOSK_OPS_SMTP_PASSWORD"   # never the password itself
+max_attempts = 8
+```
+
+Unknown keys are refused with the file, the key and the reason (a misspelt threshold
+must not silently fall back to its default).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+RULES = ("offline", "device_fault", "paper_out", "paper_low", "outbox", "package",
+         "clock_skew")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlertRules(_Strict):
+    offline_after_s: float = Field(default=30.0, ge=0)
+    outbox_depth_max: int = Field(default=500, ge=1)
+    outbox_age_max_s: float = Field(default=3600.0, gt=0)
+    clock_skew_max_s: float = Field(default=120.0, gt=0)
+    clear_hold_s: float = Field(default=120.0, ge=0)
+    reopen_window_s: float = Field(default=900.0, ge=0)
+    hold_s: dict[Literal["device_fault", "paper_out", "paper_low", "outbox", "package",
+                         "clock_skew"], float] = Field(default_factory=dict)
+    disabled: tuple[Literal["offline", "device_fault", "paper_out", "paper_low", "outbox",
+                            "package", "clock_skew"], ...] = ()
+
+    def hold(self, rule: str) -> float:
+        default = {"device_fault": 30.0, "paper_out": 30.0, "paper_low": 60.0,
+                   "clock_skew": 300.0}.get(rule, 0.0)
+        return float(self.hold_s.get(rule, default))  # type: ignore[call-overload]
+
+    def enabled(self, rule: str) -> bool:
+        return rule not in self.disabled
+
+
+class NotifySettings(_Strict):
+    console_url: str = ""
+    webhooks: tuple[str, ...] = ()
+    email_to: tuple[str, ...] = ()
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_from: str = "kiosk-ops@localhost"
+    smtp_user: str = ""
+    smtp_password_env: str = "KIOSK_OPS_SMTP_PASSWORD"
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_s: float = Field(default=5.0, gt=0)
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+
+    def smtp_password(self) -> str:
+        return os.environ.get(self.smtp_password_env, "") if self.smtp_user else ""
+
+
+class CentreSettings(_Strict):
+    alerts: AlertRules = AlertRules()
+    notify: NotifySettings = NotifySettings()
+
+
+def load(path: str | os.PathLike[str] | None) -> CentreSettings:
+    """The settings in `path` (defaults when None); SettingsError names file, key, reason."""
+    if path is None:
+        return CentreSettings()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"{p}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{p}: not TOML ({exc})") from None
+    try:
+        return CentreSettings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(x) for x in first["loc"])
+        raise SettingsError(f"{p}: {key}: {first['msg']}") from None
