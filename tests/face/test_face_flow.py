@@ -20,7 +20,7 @@ from kiosk.flows.model import parse_flow
 from kiosk.flows.screens import Response, Screen, ScreenKind
 from reference_backend.identity import demo_identity_qr
 
-FLOW = {
+FLOW: dict[str, Any] = {
     "id": "face_test", "title": "face.title",
     "steps": [
         {"id": "identify", "type": "identify", "methods": ["qr"], "timeout_s": 20},

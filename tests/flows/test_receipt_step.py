@@ -16,7 +16,7 @@ from kiosk.flows.screens import Response, Screen, ScreenKind
 from kiosk.session import Session
 
 LONG = "东莞市社会保险基金管理中心莞城分中心自助服务区第三号终端机"
-RECEIPT = {"kind": "receipt", "lines": [
+RECEIPT: dict[str, Any] = {"kind": "receipt", "lines": [
     {"type": "text", "text": "办理凭条", "align": "center", "big": True},
     {"type": "kv", "label": "办理地点", "value": "{place}"},
     {"type": "qr", "value": "https://www.gdzwfw.gov.cn/v/{code}", "size": "{qr_size}"}]}

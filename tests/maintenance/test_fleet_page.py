@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -24,12 +25,17 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=90)  # type: ignore[arg-type]
 
 
+class Row(TypedDict):
+    status: str | None
+    faults: list[str]
+
+
 class Rows(HTMLParser):
     """Terminal rows and fault items of the rendered DOM."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: dict[str, dict[str, object]] = {}
+        self.rows: dict[str, Row] = {}
         self._row: str | None = None
         self._li: str | None = None
         self.text: list[str] = []
@@ -41,7 +47,7 @@ class Rows(HTMLParser):
             self.rows[self._row] = {"status": a["data-status"], "faults": []}
         elif tag == "li" and self._row and a.get("data-device"):
             self._li = f"{a['class']}:{a['data-device']}"
-            self.rows[self._row]["faults"].append(self._li)  # type: ignore[union-attr]
+            self.rows[self._row]["faults"].append(self._li)
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)

@@ -7,6 +7,8 @@ import threading
 from typing import Any
 
 from kiosk.devices.base import Device, DeviceState, DeviceStatus, DeviceUri
+from kiosk.devices.camera.api import Camera
+from kiosk.devices.scanner.api import ScriptableScanner
 from kiosk.maintenance.health import (
     StatusProber,
     collect,
@@ -79,8 +81,8 @@ def test_snapshot_of_simulated_devices(kiosk_config, monkeypatch) -> None:  # ty
 
 def test_closed_device_is_offline_fault(kiosk_config) -> None:  # type: ignore[no-untyped-def]
     rt = Runtime.create(kiosk_config)  # never opened
-    snap = collect(rt)
-    assert snap.device("receipt").state == "offline" and snap.device("receipt").fault
+    receipt = collect(rt).device("receipt")
+    assert receipt is not None and receipt.state == "offline" and receipt.fault
 
 
 def test_a_hanging_status_call_is_bounded_and_does_not_pile_up_threads() -> None:
@@ -131,6 +133,7 @@ def test_camera_fps_and_scanner_last_read_are_measured(kiosk_config, wait_until)
     rt.open_devices()
     prober = StatusProber()
     cam, scanner = rt.devices["camera"], rt.devices["scanner"]
+    assert isinstance(cam, Camera) and isinstance(scanner, ScriptableScanner)
     unsubscribe = cam.subscribe(lambda _f: None)  # someone watches: the camera captures
     try:
         wait_until(lambda: cam.latest() is not None, what="first frame")

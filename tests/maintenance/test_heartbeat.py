@@ -142,8 +142,9 @@ class Clock:
 def test_fleet_status_online_late_silent_and_replays() -> None:
     clock = Clock()
     fleet = Fleet(clock)
-    beat = {"seq": 2, "sent_at": clock.t, "devices": {"a4": {"state": "online"}},
-            "heartbeat": {"interval_s": 60}}
+    beat: dict[str, Any] = {"seq": 2, "sent_at": clock.t,
+                            "devices": {"a4": {"state": "online"}},
+                            "heartbeat": {"interval_s": 60}}
     fleet.heartbeat("T1", HeartbeatBody.model_validate(beat))
     assert fleet.snapshot()[0]["status"] == "online"
     clock.t += 181

@@ -29,6 +29,12 @@ ORDINARY = [(K.Key_5, M.NoModifier), (K.Key_A, M.ShiftModifier), (K.Key_Backspac
 MODIFIER_KEYS = {K.Key_Shift, K.Key_Control, K.Key_Alt, K.Key_AltGr, K.Key_Meta}
 
 
+def gui_app() -> QApplication:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)  # pytest-qt made one
+    return app
+
+
 class KeyProbe(QLineEdit):
     def __init__(self, parent) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
@@ -69,7 +75,7 @@ def test_the_filter_itself_is_what_blocks(qtbot, window) -> None:  # type: ignor
     press_all(qtbot, window, ESCAPES)
     assert len(window.probe.keys) == len(ESCAPES)
     window.probe.keys.clear()
-    lock = Lockdown(QApplication.instance(), window, hide_cursor=False).engage()
+    lock = Lockdown(gui_app(), window, hide_cursor=False).engage()
     press_all(qtbot, window, ESCAPES)
     assert window.probe.keys == [] and lock.blocked >= len(ESCAPES)
     typed = [k for k in ORDINARY if k[0] != K.Key_Tab]  # plain Tab moves the focus
@@ -85,7 +91,7 @@ def test_shortcuts_cannot_fire(qtbot, window) -> None:  # type: ignore[no-untype
     qtbot.keyClick(window.probe, K.Key_Q, M.ControlModifier)
     assert fired == ["Ctrl+Q"]  # the harness does trigger shortcuts
     fired.clear()
-    Lockdown(QApplication.instance(), window, hide_cursor=False).engage()
+    Lockdown(gui_app(), window, hide_cursor=False).engage()
     qtbot.keyClick(window.probe, K.Key_Q, M.ControlModifier)
     qtbot.keyClick(window.probe, K.Key_F4, M.AltModifier)
     qtbot.keyClick(window.probe, K.Key_W, M.ControlModifier)
@@ -98,7 +104,7 @@ def test_escape_does_not_close_a_dialog(qtbot, window) -> None:  # type: ignore[
     qtbot.waitExposed(dlg)
     qtbot.keyClick(dlg, K.Key_Escape)
     assert not dlg.isVisible()  # without lockdown Escape closes it
-    Lockdown(QApplication.instance(), window, hide_cursor=False).engage()
+    Lockdown(gui_app(), window, hide_cursor=False).engage()
     dlg.show()
     qtbot.keyClick(dlg, K.Key_Escape)
     assert dlg.isVisible()
@@ -106,7 +112,7 @@ def test_escape_does_not_close_a_dialog(qtbot, window) -> None:  # type: ignore[
 
 
 def test_window_refuses_to_close_until_released(qtbot, window) -> None:  # type: ignore[no-untyped-def]
-    lock = Lockdown(QApplication.instance(), window, hide_cursor=False).engage()
+    lock = Lockdown(gui_app(), window, hide_cursor=False).engage()
     assert not window.close()
     assert window.isVisible()
     window.windowHandle().close()  # as a window manager would ask
@@ -125,21 +131,22 @@ def test_context_menus_are_off(qtbot, window) -> None:  # type: ignore[no-untype
     menu = QApplication.activePopupWidget()
     assert menu is not None  # a line edit has its own context menu ...
     menu.close()
-    Lockdown(QApplication.instance(), window, hide_cursor=False).engage()
+    Lockdown(gui_app(), window, hide_cursor=False).engage()
     right_click()
     assert QApplication.activePopupWidget() is None  # ... but not under lockdown
 
 
 def test_cursor_hidden_on_touch_panels(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     assert QGuiApplication.overrideCursor() is None
-    lock = Lockdown(QApplication.instance(), window, hide_cursor=True).engage()
-    assert QGuiApplication.overrideCursor().shape() == Qt.CursorShape.BlankCursor
+    lock = Lockdown(gui_app(), window, hide_cursor=True).engage()
+    cursor = QGuiApplication.overrideCursor()
+    assert cursor is not None and cursor.shape() == Qt.CursorShape.BlankCursor
     lock.release()
     assert QGuiApplication.overrideCursor() is None
 
 
 def test_window_flags(window) -> None:  # type: ignore[no-untyped-def]
-    Lockdown(QApplication.instance(), window, hide_cursor=False).engage()
+    Lockdown(gui_app(), window, hide_cursor=False).engage()
     flags = window.windowFlags()
     assert flags & Qt.WindowType.FramelessWindowHint
     assert flags & Qt.WindowType.WindowStaysOnTopHint

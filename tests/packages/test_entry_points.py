@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ class NotAStep:
 
 
 @pytest.fixture
-def plugin_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def plugin_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     site = tmp_path / "site"
     site.mkdir()
     (site / "kiosk_stamp_plugin.py").write_text(PLUGIN, "utf-8")

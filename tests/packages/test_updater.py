@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Targets
 
 from kiosk.packages import keys as keymod
 from kiosk.packages.manager import PackageManager
@@ -58,7 +58,8 @@ def test_publish_poll_stage_activate(ops_env: OpsEnv, server: Server,
     assert not terminal.poll().changed
     assert [h for h in server.hits if "/targets/" in h] == downloads
     # The metadata names versions, hashes, sizes and an expiry.
-    targets = Metadata.from_file(str(terminal.data_dir / "tuf/metadata/targets.json")).signed
+    targets = Metadata[Targets].from_file(
+        str(terminal.data_dir / "tuf/metadata/targets.json")).signed
     (tf,) = targets.targets.values()
     assert tf.length == ops_env.published[0].stat().st_size and "sha256" in tf.hashes
     assert targets.expires > datetime.now(UTC)

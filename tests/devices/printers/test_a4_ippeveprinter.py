@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from emulators.ippeve_peer import IppEvePrinter
+from kiosk.devices.a4.api import A4Printer
 from kiosk.devices.a4.ipp_protocol import GroupTag, Op, Tag, operation_attributes
 from kiosk.devices.base import DeviceState
 from kiosk.devices.registry import create_device
@@ -76,6 +77,7 @@ def test_not_a_pdf_and_unreachable_printer(ipp_printer: IppEvePrinter) -> None:
     port = ipp_printer.port
     ipp_printer.stop()
     gone = create_device("a4", f"ipp://127.0.0.1:{port}/ipp/print?timeout=2")
+    assert isinstance(gone, A4Printer)
     assert gone.status().state is DeviceState.OFFLINE
     assert gone.print_pdf(b"%PDF-1.4", "t").error_key == "device.a4.offline"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from emulators.escpos_listener import EscposListener
 from emulators.escpos_serial import EscposSerialEmulator
 from kiosk.devices.base import DeviceState
+from kiosk.devices.receipt.api import ReceiptPrinter
 from kiosk.devices.receipt.escpos_protocol import encode_receipt
 from kiosk.devices.receipt.model import Align, Cut, QrCode, Receipt, TextLine
 from kiosk.devices.registry import create_device
@@ -125,6 +126,7 @@ def test_silent_printer_prints_but_says_unconfirmed(listener: EscposListener) ->
     listener.printer.answer_status = False
     listener.printer.answer_gs_r = False
     dev = create_device("receipt", listener.uri + "?end_marker=0&status_timeout=0.1")
+    assert isinstance(dev, ReceiptPrinter)
     dev.open()
     outcome = dev.print_receipt(RECEIPT)
     assert outcome.ok and outcome.detail.startswith("unconfirmed")
@@ -136,6 +138,7 @@ def test_refused_connection_is_offline() -> None:
     port = lst.port
     lst.stop()  # nothing listens there any more
     dev = create_device("receipt", f"escpos+tcp://127.0.0.1:{port}?connect_timeout=1")
+    assert isinstance(dev, ReceiptPrinter)
     assert dev.status().state is DeviceState.OFFLINE
     assert dev.print_raw(b"x").error_key == "device.receipt.offline"
 

@@ -10,6 +10,8 @@ import pytest
 
 from kiosk.devices.base import Cancelled, DeviceError, DeviceState
 from kiosk.devices.registry import create_device
+from kiosk.devices.scanner.api import CodeScanner
+from kiosk.devices.scanner.service import SerialQrScanner
 
 
 def later(delay: float, fn, *args, **kw) -> threading.Timer:  # type: ignore[no-untyped-def]
@@ -151,6 +153,7 @@ def test_scanner_absent_at_start_is_found_later(tmp_path) -> None:
 
     link = tmp_path / "late"
     dev = create_device("scanner", f"qr+serial://{link}?reconnect_ms=50")
+    assert isinstance(dev, CodeScanner)
     dev.open()
     try:
         assert dev.status().state is DeviceState.NO_DEVICE
@@ -171,6 +174,7 @@ def test_honeywell_trigger_mode(tmp_path) -> None:
 
     emu = ScannerEmulator(tmp_path / "hw", trigger_mode=True).start()
     dev = create_device("scanner", f"qr+serial://{emu.link}?trigger=honeywell&reconnect_ms=50")
+    assert isinstance(dev, SerialQrScanner)  # its pipeline's counters
     dev.open()
     try:
         assert emu.scan("HELD") is False  # presented, but the scanner is not reading
@@ -192,6 +196,7 @@ def test_trigger_is_resent_when_the_scanners_own_timeout_ends(tmp_path) -> None:
 
     emu = ScannerEmulator(tmp_path / "hw2", trigger_mode=True).start()
     dev = create_device("scanner", f"qr+serial://{emu.link}?trigger=honeywell&retrigger_ms=150")
+    assert isinstance(dev, CodeScanner)
     dev.open()
     try:
         def scanner_times_out_then_code() -> None:

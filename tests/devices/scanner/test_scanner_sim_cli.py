@@ -11,11 +11,13 @@ import pytest
 from kiosk.cli import main as kiosk_main
 from kiosk.devices.base import DeviceError, DeviceState
 from kiosk.devices.registry import create_device
+from kiosk.devices.scanner.api import CodeScanner, ScriptableScanner
+from kiosk.devices.scanner.sim import SimQrScanner
 
 
 def test_sim_scanner_is_a_real_simulator() -> None:
     dev = create_device("scanner", "sim://?suffix=CRLF")
-    assert type(dev).__name__ == "SimQrScanner"
+    assert type(dev) is SimQrScanner  # feed_bytes, unplug, pipeline: the simulator's own
     assert dev.status().state is DeviceState.OFFLINE
     dev.open()
     try:
@@ -40,6 +42,7 @@ def test_sim_scanner_is_a_real_simulator() -> None:
 
 def test_sim_scanner_scans_its_configured_code_by_itself() -> None:
     dev = create_device("scanner", "sim://?code=GJ1DEMO&delay_ms=50")
+    assert isinstance(dev, CodeScanner)
     dev.open()
     try:
         assert dev.read_code(2, threading.Event()) == "GJ1DEMO"
@@ -49,6 +52,7 @@ def test_sim_scanner_scans_its_configured_code_by_itself() -> None:
 
 def test_sim_scanner_gap_framing() -> None:
     dev = create_device("scanner", "sim://?suffix=NONE&gap_ms=50")
+    assert isinstance(dev, ScriptableScanner)
     dev.open()
     try:
         threading.Timer(0.05, dev.scan, args=("NOSUFFIX",)).start()

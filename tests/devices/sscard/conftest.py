@@ -166,9 +166,10 @@ class CardProcess:
         assert line == "READY", line
 
     def _line(self, timeout: float) -> str:
-        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        assert stdout is not None
         result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()),
+        reader = threading.Thread(target=lambda: result.append(stdout.readline()),
                                   daemon=True)
         reader.start()
         reader.join(timeout)
