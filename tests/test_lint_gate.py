@@ -1,6 +1,7 @@
 """The lint and type gate can fail: scripts/lint, with the project's configuration, refuses
 a lint finding, a type error, and an unannotated function in a strict package (and only
-there), so nobody can quietly turn the gate into a no-op."""
+there), so nobody can quietly turn the gate into a no-op; and scripts/test runs it, and
+stops on it, before any test."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 LINT = REPO / "scripts" / "lint"
+TEST = REPO / "scripts" / "test"
 
 CLEAN = '''"""A module with nothing to find."""
 
@@ -61,3 +63,16 @@ def test_strict_packages_are_strict_and_the_others_are_not(tmp_path: Path) -> No
     normal = lint(tmp_path, "kiosk/ui/untyped.py")
     assert normal.returncode == 0, normal.stdout + normal.stderr
 
+
+def commands(script: Path) -> list[str]:
+    """The script's lines without comments and blank lines."""
+    lines = (line.split("#", 1)[0].strip() for line in script.read_text("utf-8").splitlines())
+    return [line for line in lines if line]
+
+
+def test_scripts_test_runs_the_gate_after_setup_and_before_pytest() -> None:
+    lines = commands(TEST)
+    setup = lines.index("./scripts/setup || exit 1")
+    gate = lines.index("./scripts/lint || exit 1")  # a finding ends the run
+    tests = next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    assert setup < gate < tests
