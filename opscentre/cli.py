@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -198,16 +199,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
     try:
-        from opscentre import simulate
+        simulate = importlib.import_module("opscentre.simulate")
     except ImportError:
         raise CliError("the fleet simulator (opscentre/simulate.py) is not installed") from None
     return int(simulate.main(rest) or 0)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from opscentre import bench
-
-    return bench.main(args)
+    bench = importlib.import_module("opscentre.bench")
+    return int(bench.main(args))
 
 
 # -- parser --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -17,7 +18,7 @@ from kiosk.fleet import protocol
 from opscentre.db import make_engine, make_sessionmaker, upgrade
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+def _wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     """Poll until `cond()` is truthy; the timeout only bounds a hang (never asserted on)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -26,6 +27,12 @@ def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "") -> 
             return value
         time.sleep(0.05)
     raise AssertionError(f"condition not met: {what or cond}")
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """`wait_for(cond, timeout=30, what="")`: poll until cond() is truthy."""
+    return _wait_for
 
 
 @pytest.fixture
@@ -57,8 +64,12 @@ class Publisher:
 
     def send(self, kind: str, typ: str, body: dict[str, Any], *, mid: str | None = None,
              at: float | None = None) -> protocol.Envelope:
-        env = protocol.Envelope(self.terminal, typ, body, **({"id": mid} if mid else {}),
-                                **({"at": at} if at is not None else {}))
+        kw: dict[str, Any] = {}
+        if mid:
+            kw["id"] = mid
+        if at is not None:
+            kw["at"] = at
+        env = protocol.Envelope(self.terminal, typ, body, **kw)
         self.raw(kind, protocol.encode(env), retain=protocol.RETAIN[kind])
         return env
 
@@ -68,11 +79,18 @@ class Publisher:
 
 
 @pytest.fixture
-def publishers(mosquitto: Any) -> Iterator[Callable[..., Publisher]]:
+def publishers(request: pytest.FixtureRequest) -> Iterator[Callable[..., Publisher]]:
+    """`publishers(terminal)`: a terminal provisioned on the session's broker (or on
+    `broker=`) and its publisher; `publishers(terminal, setup=…, password=…)` for a broker
+    set up elsewhere (a stack's folder). Closed at the end."""
     made: list[Publisher] = []
 
-    def make(terminal: str, broker: Any = None) -> Publisher:
-        b = broker or mosquitto
+    def make(terminal: str, broker: Any = None, *, setup: Any = None,
+             password: str = "") -> Publisher:
+        if setup is not None:
+            made.append(Publisher(SimpleNamespace(setup=setup), terminal, password))
+            return made[-1]
+        b = broker or request.getfixturevalue("mosquitto")
         creds = b.provision([terminal])
         made.append(Publisher(b, terminal, creds[terminal]))
         return made[-1]

@@ -23,7 +23,8 @@ T0 = 1_790_000_000.0  # a fixed terminal clock
 
 def msg(kind: str, typ: str, body: dict[str, Any], at: float, *, terminal: str = "T1",
         mid: str | None = None, received: float | None = None) -> Message:
-    env = Envelope(terminal, typ, body, at=at, **({"id": mid} if mid else {}))
+    env = Envelope(terminal, typ, body, at=at) if mid is None else \
+        Envelope(terminal, typ, body, at=at, id=mid)
     return Message(kind, env, from_unix(received if received is not None else at))
 
 

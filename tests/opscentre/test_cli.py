@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Publisher, wait_for
 from sqlalchemy import func, select
 
 from opscentre.broker import BrokerSetup
@@ -71,7 +70,8 @@ def running() -> Iterator[Any]:
         r.stop(signal.SIGKILL)
 
 
-def test_stack_serves_the_console_with_its_login_and_token(tmp_path: Path, running) -> None:  # type: ignore[no-untyped-def]
+def test_stack_serves_the_console_with_its_login_and_token(  # type: ignore[no-untyped-def]
+        tmp_path: Path, running, publishers, wait_for) -> None:
     stack = running("stack", "--dir", str(tmp_path / "stack"), "--json", "--simulated", "3")
     info = stack.info
     assert set(info) == {"console", "broker", "token", "login"}
@@ -82,13 +82,10 @@ def test_stack_serves_the_console_with_its_login_and_token(tmp_path: Path, runni
     # the demo terminal's credentials are in the stack's folder
     setup = BrokerSetup.load(tmp_path / "stack")
     assert {"DG-DEMO-0001", "SIM-00001", "SIM-00003"} <= set(setup.terminals)
-    demo = Publisher(_Broker(setup), "DG-DEMO-0001", setup.password("DG-DEMO-0001"))
-    try:
-        demo.send("state", "state", {"online": True, "session": "s1"})
-        rows = wait_for(lambda: requests.get(api, headers=auth, timeout=5).json(),
-                        what="the demo terminal listed")
-    finally:
-        demo.close()
+    demo = publishers("DG-DEMO-0001", setup=setup, password=setup.password("DG-DEMO-0001"))
+    demo.send("state", "state", {"online": True, "session": "s1"})
+    rows = wait_for(lambda: requests.get(api, headers=auth, timeout=5).json(),
+                    what="the demo terminal listed")
     [row] = rows
     assert row["id"] == "DG-DEMO-0001" and row["online"] is True and row["last_seen"]
     # the login works on the console's login form
@@ -99,11 +96,6 @@ def test_stack_serves_the_console_with_its_login_and_token(tmp_path: Path, runni
     assert not _listening(setup.port), "the stack's broker outlived it"
     again = running("stack", "--dir", str(tmp_path / "stack"), "--json")
     assert again.info["login"] == info["login"] and again.info["token"] == info["token"]
-
-
-class _Broker:
-    def __init__(self, setup: BrokerSetup) -> None:
-        self.setup = setup
 
 
 def _listening(port: int) -> bool:
@@ -135,7 +127,7 @@ def test_serve_refuses_a_bad_broker_url_or_listen_address(capsys) -> None:  # ty
 
 
 def test_two_instances_split_the_ingest_and_a_killed_one_loses_nothing(  # type: ignore[no-untyped-def]
-        make_mosquitto, pg_url: str, running) -> None:
+        make_mosquitto, pg_url: str, running, publishers, wait_for) -> None:
     broker = make_mosquitto().start()
     env = {"KIOSK_OPS_BROKER_PASSWORD": broker.setup.password("opscentre")}
 
@@ -147,8 +139,7 @@ def test_two_instances_split_the_ingest_and_a_killed_one_loses_nothing(  # type:
 
     a, b = serve("a"), serve("b")
     ids = [f"P{n:02d}{secrets.token_hex(2)}" for n in range(8)]
-    creds = broker.provision(ids)
-    pubs = [Publisher(broker, t, creds[t]) for t in ids]
+    pubs = [publishers(t, broker) for t in ids]
     sent: list[str] = []
 
     def burst(n: int) -> None:
@@ -179,6 +170,4 @@ def test_two_instances_split_the_ingest_and_a_killed_one_loses_nothing(  # type:
         with sessions() as s:
             assert sorted(s.scalars(select(Event.message_id))) == sorted(sent)
     finally:
-        for p in pubs:
-            p.close()
         engine.dispose()

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import wait_for
 from sqlalchemy import func, select
 
 from kiosk.fleet import protocol
@@ -50,7 +49,7 @@ HEALTH = {"app_version": "1.4.0", "heartbeat": {"interval_s": 60}, "outbox": {"t
 
 
 def test_what_terminals_publish_is_applied_once(ingest: Ingest, centre_db: Any,  # type: ignore[no-untyped-def]
-                                                publishers) -> None:
+                                                publishers, wait_for) -> None:
     _, sessions = centre_db
     a, b = publishers(tid()), publishers(tid())
     a.send("state", "state", {"online": True, "session": "s1", "site": "南城"})
@@ -72,7 +71,7 @@ def test_what_terminals_publish_is_applied_once(ingest: Ingest, centre_db: Any, 
 
 
 def test_a_centre_started_later_learns_who_is_online(mosquitto: Any, centre_db: Any,  # type: ignore[no-untyped-def]
-                                                    publishers) -> None:
+                                                    publishers, wait_for) -> None:
     _, sessions = centre_db
     p = publishers(tid())
     p.send("state", "state", {"online": True, "session": "s1"})  # retained by the broker
@@ -117,7 +116,7 @@ def bad_messages(terminal: str) -> list[tuple[bytes, str]]:
 
 
 def test_bad_messages_on_every_topic_are_dropped_counted_and_logged(  # type: ignore[no-untyped-def]
-        ingest: Ingest, centre_db: Any, publishers, caplog) -> None:
+        ingest: Ingest, centre_db: Any, publishers, caplog, wait_for) -> None:
     _, sessions = centre_db
     caplog.set_level(logging.WARNING, logger="opscentre.ingest")
     p = publishers(tid())
@@ -144,7 +143,7 @@ def test_bad_messages_on_every_topic_are_dropped_counted_and_logged(  # type: ig
 
 
 def test_database_down_mid_run_pauses_and_loses_nothing(  # type: ignore[no-untyped-def]
-        mosquitto: Any, make_pg_cluster, publishers) -> None:
+        mosquitto: Any, make_pg_cluster, publishers, wait_for) -> None:
     """The database goes away mid-run; the centre pauses, then even stops before the
     database is back: whatever it received and could not apply was never acknowledged,
     so the broker gives it to the centre's next start (the same instance name)."""
