@@ -79,7 +79,7 @@ def build(tl: dict[str, Any], tz: ZoneInfo) -> Chart:
     for b in buckets:
         bx, when = x(_parse(b["start"])), _parse(b["start"]).astimezone(tz).strftime(
             "%m-%d %H:%M")
-        w = max(round(bw, 1), 1.0)
+        w = round(bw + 0.6, 1)  # a little overlap: no hairline gaps between buckets
         rects.append(Rect(bx, y_online, w, LANE_H, "#c62828" if b["offline"] else "#43a047",
                           f"{when} {'offline' if b['offline'] else 'online'}"))
         if b["faults"]:
