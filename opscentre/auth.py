@@ -310,6 +310,6 @@ def csrf_ok(who: Principal, given: str | None) -> bool:
 
 def purge_sessions(db: Session) -> int:
     """Delete expired sessions (the console calls it now and then)."""
-    n = db.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow())).rowcount
+    result = db.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow()))
     db.commit()
-    return n or 0
+    return int(getattr(result, "rowcount", 0) or 0)

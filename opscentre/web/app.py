@@ -108,7 +108,7 @@ def create_app(sessionmaker: sessionmaker[Session], settings: Any = None) -> Fas
     def denied(request: Request, exc: Denied) -> Response:
         if not _wants_html(request):
             return JSONResponse({"detail": exc.key}, status_code=403)
-        return render(request, "error.html", status_code=403, error=exc.key)  # type: ignore[no-any-return]
+        return render(request, "error.html", status_code=403, error=exc.key)
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -118,7 +118,7 @@ def create_app(sessionmaker: sessionmaker[Session], settings: Any = None) -> Fas
             return JSONResponse({"detail": problems}, status_code=422)
         text = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}"
                          for e in problems)
-        return render(request, "error.html", status_code=400,  # type: ignore[no-any-return]
+        return render(request, "error.html", status_code=400,
                       error="error.bad_request", error_detail=text)
 
     @app.exception_handler(HTTPException)
@@ -127,7 +127,7 @@ def create_app(sessionmaker: sessionmaker[Session], settings: Any = None) -> Fas
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                                 headers=exc.headers)
         key = "error.not_found" if exc.status_code == 404 else str(exc.detail)
-        return render(request, "error.html", status_code=exc.status_code,  # type: ignore[no-any-return]
+        return render(request, "error.html", status_code=exc.status_code,
                       error=key)
 
     @app.middleware("http")

@@ -60,7 +60,7 @@ def _bearer(request: Request) -> str | None:
 def current(request: Request, db: Annotated[Session, Depends(db_session)]) -> Principal | None:
     """The principal of this request, or None (cached on the request)."""
     if hasattr(request.state, "principal"):
-        return request.state.principal  # type: ignore[no-any-return]
+        return request.state.principal
     token = _bearer(request)
     if token is not None:
         who = auth.token_principal(db, token)

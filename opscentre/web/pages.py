@@ -258,4 +258,4 @@ def api_help(request: Request, who: Viewer) -> Response:
     paths = request.app.openapi().get("paths", {})
     endpoints = [(method.upper(), path, op.get("summary", ""))
                  for path, ops in paths.items() for method, op in ops.items()]
-    return render(request, "api.html", endpoints=endpoints)  # type: ignore[no-any-return]
+    return render(request, "api.html", endpoints=endpoints)

@@ -141,8 +141,8 @@ def seed_fleet(db: Session, n: int = 1000, *, seed: int = 15, history_days: int 
     for i in range(0, len(messages), 2000):
         applier.apply(db, messages[i:i + 2000])
         db.commit()
-    rules = AlertRules(offline_after_s=0, hold_s=dict.fromkeys(
-        [r for r in RULES if r != "offline"], 0.0))
+    rules = AlertRules.model_validate({"offline_after_s": 0, "hold_s": dict.fromkeys(
+        [r for r in RULES if r != "offline"], 0.0)})
     AlertEngine(rules).evaluate(db, now)
     db.commit()
     return fleet

@@ -131,7 +131,7 @@ def counting(console: Console) -> Iterator[list[str]]:
 def test_the_fleet_takes_the_same_queries_for_10_or_300_terminals(
         console: Console, query: str) -> None:
     c = signed_in(console, "vera")
-    seen = []
+    seen: list[int] = []
     for n in (10, 300):
         with console.db() as s:
             for i in range(len(seen) and 10, n):
