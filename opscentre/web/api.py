@@ -7,6 +7,7 @@ acknowledge alerts, admins also manage users and tokens and read the audit log.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -65,12 +66,41 @@ def me(who: Viewer) -> dict[str, Any]:
     return {"name": who.name, "kind": who.kind, "role": who.role}
 
 
-@router.get("/terminals", summary="The fleet: filtered, sorted, paged (X-Total-Count)")
-def terminals(db: Db, who: Viewer, response: Response,
-              fq: Annotated[FleetQuery, Depends(fleet_query)]) -> list[dict[str, Any]]:
+class TerminalSummary(BaseModel):
+    """One terminal in `GET /api/terminals` (times are ISO 8601 in UTC)."""
+
+    id: str
+    site: str | None
+    online: bool
+    offline_reason: str | None = Field(description="will, stale, disconnect… while offline")
+    state_at: str | None = Field(description="online or offline since")
+    last_seen: str | None = Field(description="the last message of any kind")
+    app_version: str
+    packages: list[str] = Field(description="active flow packages, id@version")
+    faults: list[str] = Field(description="device kinds in fault")
+    fault_count: int
+    paper: Literal["ok", "low", "out"]
+    outbox_depth: int
+    outbox_oldest_age_s: float | None
+    clock_skew_s: float | None
+    package_problem: str | None = Field(description="rejected or rolled_back")
+    maintenance: bool
+    open_alerts: int
+
+
+def _json(data: Any, headers: dict[str, str] | None = None) -> Response:
+    # The rows are plain JSON types already: json.dumps is ~10x faster for 1,000 rows than
+    # FastAPI's generic encoder (the response_model documents them, it does not re-check).
+    return Response(json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                    media_type="application/json", headers=headers)
+
+
+@router.get("/terminals", response_model=list[TerminalSummary],
+            summary="The fleet: filtered, sorted, paged (X-Total-Count)")
+def terminals(db: Db, who: Viewer,
+              fq: Annotated[FleetQuery, Depends(fleet_query)]) -> Response:
     rows, total = queries.fleet(db, fq)
-    response.headers["X-Total-Count"] = str(total)
-    return rows
+    return _json(rows, {"X-Total-Count": str(total)})
 
 
 @router.get("/fleet/summary", summary="Fleet-wide counts and the values filters can take")

@@ -28,36 +28,16 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def _templates(tz: ZoneInfo) -> Jinja2Templates:
-    from opscentre.web import i18n
+    from opscentre.web import fmt
 
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
 
-    def local(value: str | dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-        if not value:
-            return "—"
-        when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-        return when.astimezone(tz).strftime(fmt)
+    def local(value: str | dt.datetime | None, form: str = "%Y-%m-%d %H:%M:%S") -> str:
+        return fmt.local(value, tz, form)
 
-    def ago(value: str | None, lang: str) -> str:
-        if not value:
-            return i18n.translate(lang, "time.never")
-        secs = max(0, int((dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(value))
-                          .total_seconds()))
-        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-            if secs >= size:
-                return i18n.translate(lang, f"time.ago_{unit}", n=secs // size)
-        return i18n.translate(lang, "time.ago_s", n=secs)
-
-    def duration(secs: float | None) -> str:
-        if secs is None:
-            return "—"
-        s = int(secs)
-        return f"{s // 86400}d {s % 86400 // 3600}h" if s >= 86400 else (
-            f"{s // 3600}h {s % 3600 // 60}m" if s >= 3600 else f"{s // 60}m {s % 60}s")
-
-    env.filters.update(local=local, duration=duration)
-    env.globals.update(ago=ago)
+    env.filters.update(local=local, duration=fmt.duration)
+    env.globals.update(ago=fmt.ago)
     return templates
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from opscentre import auth
 from opscentre.auth import AuthError, Principal
-from opscentre.web import actions, chart, queries
+from opscentre.db import utcnow
+from opscentre.web import actions, chart, fmt, queries
 from opscentre.web.api import fleet_query, token_rows, user_rows
 from opscentre.web.deps import (
     LANG_COOKIE,
@@ -26,6 +27,7 @@ from opscentre.web.deps import (
     client_address,
     current,
     db_session,
+    language,
     render,
     require,
 )
@@ -124,9 +126,17 @@ def home(who: Annotated[Principal | None, Depends(current)]) -> Any:
 def fleet(request: Request, db: Db, who: Viewer,
           fq: Annotated[FleetQuery, Depends(fleet_query)]) -> Any:
     rows, total = queries.fleet(db, fq)
+    choices = queries.fleet_choices(db)
+    if fq.fault not in (None, "any", "none") and fq.fault not in choices["devices"]:
+        choices["devices"].append(fq.fault)  # the filter in use stays visible
+    # per-row text made here, once: a Jinja filter per cell costs most of a 1,000-row page
+    lang, tz, now = language(request), request.app.state.tz, utcnow()
+    for r in rows:
+        r["seen_ago"] = fmt.ago(r["last_seen"], lang, now)
+        r["seen_local"] = fmt.local(r["last_seen"], tz)
+        r["packages_text"] = ", ".join(r["packages"])
     return render(request, "fleet.html", rows=rows, total=total, fq=fq,
-                  counts=queries.fleet_counts(db), choices=queries.fleet_choices(db),
-                  urlencode=urlencode)
+                  counts=queries.fleet_counts(db), choices=choices, urlencode=urlencode)
 
 
 @router.get("/terminals/{tid}")

@@ -113,41 +113,56 @@ def _sort_key(fq: FleetQuery, alerts: Any) -> list[Any]:
     return [nulls, t.id.asc()]
 
 
+# What a fleet row needs: plain columns, not ORM objects (a quarter of the time for 1,000).
+ROW_COLUMNS = (Terminal.id, Terminal.site, Terminal.online, Terminal.offline_reason,
+               Terminal.state_at, Terminal.last_seen, Terminal.app_version, Terminal.packages,
+               Terminal.faults, Terminal.fault_count, Terminal.paper, Terminal.outbox_depth,
+               Terminal.outbox_oldest_age_s, Terminal.clock_skew_s, Terminal.package_problem,
+               Terminal.maintenance)
+
+
 def fleet(db: Session, fq: FleetQuery) -> tuple[list[dict[str, Any]], int]:
     """The terminals matching `fq` in its order (a page of them) and how many match."""
     alerts = _open_alerts()
     conds = _conditions(fq)
-    stmt = (select(Terminal, func.coalesce(alerts.c.n, 0))
+    n_alerts = func.coalesce(alerts.c.n, 0).label("open_alerts")
+    stmt = (select(*ROW_COLUMNS, n_alerts)
             .outerjoin(alerts, alerts.c.terminal_id == Terminal.id)
             .where(*conds).order_by(*_sort_key(fq, alerts)))
     exact = bool(fq.package) or fq.fault not in (None, "any", "none")
     if not exact:  # the count and the page come straight from SQL
         total = db.scalar(select(func.count()).select_from(Terminal).where(*conds)) or 0
         rows = db.execute(stmt.limit(fq.limit).offset(fq.offset)).all()
-        return [terminal_row(t, n) for t, n in rows], total
-    matched = [(t, n) for t, n in db.execute(stmt).all()
-               if (not fq.package or fq.package in active_packages(t.packages))
-               and (fq.fault in (None, "any", "none") or fq.fault in (t.faults or []))]
+        return [terminal_row(r, r[-1]) for r in rows], total
+    matched = [r for r in db.execute(stmt).all()
+               if (not fq.package or fq.package in active_packages(r.packages))
+               and (fq.fault in (None, "any", "none") or fq.fault in (r.faults or []))]
     page = matched[fq.offset:fq.offset + fq.limit]
-    return [terminal_row(t, n) for t, n in page], len(matched)
+    return [terminal_row(r, r[-1]) for r in page], len(matched)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def terminal_row(t: Terminal, open_alerts: int = 0) -> dict[str, Any]:
-    """One terminal in the fleet list (API and page)."""
+def terminal_row(values: Sequence[Any], open_alerts: int = 0) -> dict[str, Any]:
+    """One terminal in the fleet list (API and page) from the values of `ROW_COLUMNS`
+    (a result row as it is: unpacking it is twice as fast as reading it by name)."""
+    (tid, site, online, reason, state_at, last_seen, app, packages, faults, nfaults, paper,
+     depth, oldest, skew, problem, maintenance) = values[:16]
     return {
-        "id": t.id, "site": t.site, "online": bool(t.online),
-        "offline_reason": t.offline_reason or None, "state_at": _iso(t.state_at),
-        "last_seen": _iso(t.last_seen), "app_version": t.app_version,
-        "packages": active_packages(t.packages), "faults": list(t.faults or []),
-        "fault_count": t.fault_count, "paper": t.paper, "outbox_depth": t.outbox_depth,
-        "outbox_oldest_age_s": t.outbox_oldest_age_s, "clock_skew_s": t.clock_skew_s,
-        "package_problem": t.package_problem or None, "maintenance": bool(t.maintenance),
-        "open_alerts": int(open_alerts),
+        "id": tid, "site": site, "online": bool(online), "offline_reason": reason or None,
+        "state_at": state_at.isoformat() if state_at else None,
+        "last_seen": last_seen.isoformat() if last_seen else None, "app_version": app,
+        "packages": active_packages(packages), "faults": list(faults or []),
+        "fault_count": nfaults, "paper": paper, "outbox_depth": depth,
+        "outbox_oldest_age_s": oldest, "clock_skew_s": skew, "package_problem": problem or None,
+        "maintenance": bool(maintenance), "open_alerts": int(open_alerts),
     }
+
+
+def _values(t: Terminal) -> tuple[Any, ...]:
+    return tuple(getattr(t, c.key) for c in ROW_COLUMNS)
 
 
 def fleet_counts(db: Session) -> dict[str, int]:
@@ -164,17 +179,18 @@ def fleet_counts(db: Session) -> dict[str, int]:
 
 
 def fleet_choices(db: Session) -> dict[str, list[str]]:
-    """The values the fleet's filters can take: sites, app versions, packages, devices."""
+    """The values the fleet's filters can take: sites, app versions, active packages and
+    the devices in fault somewhere (distinct in SQL: a handful of rows, not the fleet)."""
     sites = db.scalars(select(Terminal.site).where(Terminal.site.is_not(None))
                        .distinct().order_by(Terminal.site)).all()
     versions = db.scalars(select(Terminal.app_version).where(Terminal.app_version != "")
                           .distinct().order_by(Terminal.app_version)).all()
     packages: set[str] = set()
-    devices: set[str] = set()
-    for pk, dv in db.execute(select(Terminal.packages, Terminal.devices)):
+    for pk in db.scalars(select(Terminal.packages).distinct()):
         packages.update(active_packages(pk))
-        if isinstance(dv, dict):
-            devices.update(str(k) for k in dv)
+    devices: set[str] = set()
+    for faults in db.scalars(select(Terminal.faults).where(Terminal.fault_count > 0).distinct()):
+        devices.update(str(d) for d in faults or [] if isinstance(d, str))
     return {"sites": [s for s in sites if s], "app_versions": list(versions),
             "packages": sorted(packages), "devices": sorted(devices)}
 
@@ -187,7 +203,7 @@ def terminal_detail(db: Session, tid: str, events: int = 50) -> dict[str, Any] |
     open_alerts = alerts(db, "live", terminal=tid, limit=100)[0]
     recent = db.scalars(select(Event).where(Event.terminal_id == tid)
                         .order_by(Event.at.desc(), Event.id.desc()).limit(events)).all()
-    return terminal_row(t, len(open_alerts)) | {
+    return terminal_row(_values(t), len(open_alerts)) | {
         "first_seen": _iso(t.first_seen), "last_health_at": _iso(t.last_health_at),
         "health_interval_s": t.health_interval_s, "uptime_s": t.uptime_s,
         "devices": dict(t.devices or {}), "consumables": dict(t.consumables or {}),
