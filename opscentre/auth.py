@@ -264,6 +264,8 @@ def login(db: Session, name: str, password: str, address: str,
         raise AuthError("auth.login_failed", 401)
     if _hasher.check_needs_rehash(user.password_hash):  # parameters raised since it was set
         user.password_hash = _hasher.hash(password)
+    # expired sessions go at each login: an indexed delete, and no sweeper to run
+    db.execute(delete(LoginSession).where(LoginSession.expires_at < now))
     raw = secrets.token_urlsafe(32)
     row = LoginSession(id=_digest(raw), user_id=user.id, csrf=secrets.token_urlsafe(32),
                        created_at=now, last_seen=now, address=address[:64],
@@ -306,10 +308,3 @@ def logout(db: Session, who: Principal, address: str = "") -> None:
 def csrf_ok(who: Principal, given: str | None) -> bool:
     return bool(who.csrf) and given is not None and hmac.compare_digest(
         who.csrf.encode(), given.encode())
-
-
-def purge_sessions(db: Session) -> int:
-    """Delete expired sessions (the console calls it now and then)."""
-    result = db.execute(delete(LoginSession).where(LoginSession.expires_at < utcnow()))
-    db.commit()
-    return int(getattr(result, "rowcount", 0) or 0)

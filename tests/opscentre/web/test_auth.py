@@ -229,3 +229,14 @@ def test_a_hash_of_older_parameters_is_upgraded_at_login(db: sessionmaker[Sessio
         new = s.scalar(select(User.password_hash))
         assert new != old and new is not None and "m=19456,t=2,p=1" in new
         auth.login(s, "ada", "a long enough secret", "127.0.0.1")  # and it still verifies
+
+
+def test_a_login_clears_expired_sessions(db: sessionmaker[Session]) -> None:
+    with db() as s:
+        auth.add_user(s, "ada", "admin", "a long enough secret")
+        _, old = auth.login(s, "ada", "a long enough secret", "127.0.0.1")
+        s.execute(update(LoginSession).values(expires_at=dt.datetime.now(dt.UTC)))
+        s.commit()
+        auth.login(s, "ada", "a long enough secret", "127.0.0.1")
+        assert s.get(LoginSession, auth._digest(old)) is None
+        assert len(s.scalars(select(LoginSession)).all()) == 1

@@ -298,3 +298,34 @@ def test_the_api_is_described_by_openapi_and_loads_nothing_from_elsewhere(
     page = vera.get("/fleet")
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert not re.search(r'(src|href)="(https?:)?//', page.text)
+
+
+def test_an_admin_token_manages_users_and_tokens_through_the_api(console: Console) -> None:
+    with console.db() as s:
+        admin = auth.create_token(s, "provisioning", "admin")
+    c = console.client(headers={"Authorization": f"Bearer {admin}"})
+    r = c.post("/api/users", json={"name": "eve", "role": "viewer",
+                                   "password": "eve's long password"})
+    assert r.status_code == 201
+    assert c.post("/api/users", json={"name": "eve", "role": "viewer",
+                                      "password": "eve's long password"}).status_code == 409
+    assert c.post("/api/users", json={"name": "mallory", "role": "viewer",
+                                      "password": "short"}).json()["detail"] == \
+        "auth.password_short"
+    r = c.patch("/api/users/eve", json={"role": "operator", "disabled": True})
+    assert r.status_code == 200 and r.json()["role"] == "operator" and r.json()["disabled"]
+    assert login(console.client(), "eve", "eve's long password").status_code == 401
+    r = c.post("/api/tokens", json={"name": "grafana"})
+    raw = r.json()["token"]
+    assert r.status_code == 201 and raw.startswith("kops_")
+    assert raw not in c.get("/api/tokens").text
+    assert c.delete("/api/tokens/grafana").status_code == 200
+    assert console.client().get("/api/me", headers={"Authorization": f"Bearer {raw}"}
+                                ).status_code == 401
+    acts = audit_actions(console)
+    for entry in [("token:provisioning", "user_added", "eve"),
+                  ("token:provisioning", "user_role_changed", "eve"),
+                  ("token:provisioning", "user_disabled", "eve"),
+                  ("token:provisioning", "token_created", "grafana"),
+                  ("token:provisioning", "token_revoked", "grafana")]:
+        assert entry in acts
