@@ -21,13 +21,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kiosk.fleet.protocol import Envelope
-from opscentre.db import from_unix, utcnow
-from opscentre.health import PAPER_LEVELS, clean_device, read_health, summarise, text, worst
+from opscentre.db import UTCDateTime, from_unix, utcnow
+from opscentre.health import (
+    PAPER_LEVELS,
+    Health,
+    clean_device,
+    read_health,
+    summarise,
+    text,
+    worst,
+)
 from opscentre.models import Event, HealthSample, IngestCounter, Terminal
 
 log = logging.getLogger(__name__)
@@ -67,6 +75,52 @@ class SamplePolicy:
     events_keep_s: float = 180 * 86400.0
 
 
+_T = Terminal.__table__
+_GUESSED = and_(_T.c.online.is_(False),  # (no IN: an expanding list cannot be executemany'd)
+               or_(*(_T.c.offline_reason == r for r in GUESSED_OFFLINE)))
+_TOUCH = _T.update().where(_T.c.id == bindparam("b_id")).values(last_seen=case(
+    (or_(_T.c.last_seen.is_(None), _T.c.last_seen < bindparam("b_seen", type_=UTCDateTime())),
+     bindparam("b_seen", type_=UTCDateTime())), else_=_T.c.last_seen))
+
+
+def _health_update() -> Any:
+    at = bindparam("b_at", type_=UTCDateTime())
+    received = bindparam("b_received", type_=UTCDateTime())
+    problem = bindparam("b_pp", type_=_T.c.package_problem.type)
+    return _T.update().where(
+        _T.c.id == bindparam("b_id"),
+        or_(_T.c.last_health_at.is_(None), _T.c.last_health_at < at,  # newest wins, or
+            # nothing applied for two intervals: the terminal's clock went back (NTP)
+            _T.c.last_seen < bindparam("b_quiet_since", type_=UTCDateTime())),
+    ).values(
+        last_seen=case((or_(_T.c.last_seen.is_(None), _T.c.last_seen < received), received),
+                       else_=_T.c.last_seen),
+        last_health_at=at, devices=bindparam("b_devices"),
+        consumables=bindparam("b_consumables"), faults=bindparam("b_faults"),
+        fault_count=bindparam("b_fault_count"), paper=bindparam("b_paper"),
+        app_version=func.coalesce(func.nullif(bindparam("b_app", type_=_T.c.app_version.type),
+                                              ""), _T.c.app_version),
+        site=func.coalesce(func.nullif(bindparam("b_site", type_=_T.c.site.type), ""),
+                           _T.c.site),
+        packages=bindparam("b_packages"), disk=bindparam("b_disk"),
+        outbox_depth=bindparam("b_depth"), outbox_oldest_age_s=bindparam("b_age"),
+        uptime_s=bindparam("b_uptime"), health_interval_s=bindparam("b_interval"),
+        maintenance=bindparam("b_maintenance"), clock_skew_s=bindparam("b_skew"),
+        package_problem_at=case((_T.c.package_problem != problem,
+                                 bindparam("b_ppat", type_=UTCDateTime())),
+                                else_=_T.c.package_problem_at),
+        package_problem=problem,
+        # only silence made the centre call it offline: a health message ends that guess;
+        # an offline the broker or the terminal stated waits for a new session
+        online=case((_GUESSED, True), else_=_T.c.online),
+        offline_reason=case((_GUESSED, ""), else_=_T.c.offline_reason),
+        state_at=case((_GUESSED, received), else_=_T.c.state_at),
+    )
+
+
+_HEALTH = _health_update()
+
+
 def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else \
         sqlite.insert
@@ -83,28 +137,34 @@ class Applier:
     # -- the batch ---------------------------------------------------------------------------
     def apply(self, session: Session, messages: Sequence[Message],
               dropped: Counter[tuple[str, str]] | None = None) -> BatchResult:
-        """Apply `messages` (and count `dropped` (kind, reason)) in `session`'s transaction."""
+        """Apply `messages` (and count `dropped` (kind, reason)) in `session`'s transaction.
+
+        Health, the bulk of the traffic, is applied set-based (one UPDATE per message,
+        executed as one batch, "newer than the last snapshot" in its WHERE); state and
+        events, which need the row's current values, go through ORM objects."""
         result = BatchResult()
-        pending_samples: list[dict[str, Any]] = []
         if dropped:
             self.count(session, dropped)
+        if not messages:
+            return result
         ids = sorted({m.env.terminal for m in messages})
-        terminals = self._terminals(session, ids)
-        for m in sorted(messages, key=lambda m: (m.env.terminal, m.env.at)):
-            t = terminals[m.env.terminal]
-            t.last_seen = m.received if t.last_seen is None else max(t.last_seen, m.received)
-            if m.kind == "state":
-                ok = self._state(t, m)
-            elif m.kind == "health":
-                ok = self._health(t, m, pending_samples)
-            else:
-                ok = self._event(session, t, m)
-            (result.applied if ok else result.ignored)[m.kind] += 1
-            if ok and m.kind != "health":
-                result.changed.add(t.id)
-        if pending_samples:
-            session.execute(_insert(session)(HealthSample).values(pending_samples)
-                            .on_conflict_do_nothing())
+        self._ensure(session, ids)
+        health = sorted((m for m in messages if m.kind == "health"),
+                        key=lambda m: (m.env.terminal, m.env.at))
+        if health:
+            self._health(session, health)
+            result.applied["health"] += len(health)
+        others = sorted((m for m in messages if m.kind != "health"),
+                        key=lambda m: (m.env.terminal, m.env.at))
+        if others:
+            self._touch(session, others)  # health sets last_seen in its own UPDATE
+            terminals = self._terminals(session, sorted({m.env.terminal for m in others}))
+            for m in others:
+                t = terminals[m.env.terminal]
+                ok = self._state(t, m) if m.kind == "state" else self._event(session, t, m)
+                (result.applied if ok else result.ignored)[m.kind] += 1
+                if ok:
+                    result.changed.add(t.id)
         session.flush()
         return result
 
@@ -113,18 +173,33 @@ class Applier:
         self._last_sample.clear()
         self._known.clear()
 
-    def _terminals(self, session: Session, ids: list[str]) -> dict[str, Terminal]:
+    def _ensure(self, session: Session, ids: list[str]) -> None:
+        """Rows for terminals seen for the first time (another instance may race: fine),
+        then, on PostgreSQL, the batch's rows locked in id order: two instances applying
+        overlapping batches wait for each other instead of deadlocking."""
         new = [i for i in ids if i not in self._known]
-        if new:  # a terminal seen for the first time gets its row (another instance may race)
+        if new:
             session.execute(_insert(session)(Terminal)
                             .values([{"id": i, "first_seen": utcnow()} for i in new])
                             .on_conflict_do_nothing())
-        q = select(Terminal).where(Terminal.id.in_(ids)).order_by(Terminal.id)
         if session.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update()  # locked in id order: two instances cannot deadlock
-        rows = {t.id: t for t in session.scalars(q)}
-        self._known.update(rows)
-        return rows
+            session.execute(select(Terminal.id).where(Terminal.id.in_(ids))
+                            .order_by(Terminal.id).with_for_update())
+        self._known.update(new)
+
+    @staticmethod
+    def _touch(session: Session, messages: Sequence[Message]) -> None:
+        """last_seen: the newest time the centre heard from each terminal (an old health
+        snapshot delivered late does not count: `_health` sets it for the ones applied)."""
+        newest: dict[str, dt.datetime] = {}
+        for m in messages:
+            if m.env.terminal not in newest or m.received > newest[m.env.terminal]:
+                newest[m.env.terminal] = m.received
+        session.execute(_TOUCH, [{"b_id": k, "b_seen": v} for k, v in sorted(newest.items())])
+
+    def _terminals(self, session: Session, ids: list[str]) -> dict[str, Terminal]:
+        q = select(Terminal).where(Terminal.id.in_(ids)).order_by(Terminal.id)
+        return {t.id: t for t in session.scalars(q)}
 
     @staticmethod
     def count(session: Session, dropped: Counter[tuple[str, str]]) -> None:
@@ -136,6 +211,47 @@ class Applier:
             session.execute(stmt.on_conflict_do_update(
                 index_elements=["kind", "reason"],
                 set_={"count": IngestCounter.count + n, "last_at": now}))
+
+    # -- health ------------------------------------------------------------------------------
+    def _health(self, session: Session, messages: list[Message]) -> None:
+        rows, samples = [], []
+        for m in messages:
+            at = from_unix(m.env.at)
+            h = read_health(m.env.body)
+            s = h.summary
+            rows.append({
+                "b_id": m.env.terminal, "b_at": at, "b_received": m.received,
+                "b_quiet_since": m.received - dt.timedelta(seconds=2 * h.interval_s),
+                "b_devices": h.devices, "b_consumables": s.consumables,
+                "b_faults": list(s.faults), "b_fault_count": len(s.faults), "b_paper": s.paper,
+                "b_app": h.app_version, "b_site": h.site, "b_packages": h.packages,
+                "b_disk": h.disk, "b_depth": h.outbox_depth, "b_age": h.outbox_oldest_age_s,
+                "b_uptime": h.uptime_s, "b_interval": h.interval_s,
+                "b_maintenance": h.maintenance,
+                "b_skew": round((at - m.received).total_seconds(), 3),
+                "b_pp": h.package_problem, "b_ppat": at if h.package_problem else None})
+            sample = self._sample(m.env.terminal, at, h)
+            if sample is not None:
+                samples.append(sample)
+        session.execute(_HEALTH, rows)
+        if samples:
+            session.execute(_insert(session)(HealthSample).values(samples)
+                            .on_conflict_do_nothing())
+
+    def _sample(self, terminal: str, at: dt.datetime, h: Health) -> dict[str, Any] | None:
+        """A raw sample when something changed or the last one is old (the policy)."""
+        s = h.summary
+        key = (s.faults, s.paper, h.outbox_depth > 0)
+        last = self._last_sample.get(terminal)
+        if last is not None and key == last[1] and \
+                abs((at - last[0]).total_seconds()) < self.policy.raw_every_s:
+            return None
+        self._last_sample[terminal] = (at, key)
+        # a health message is sent only over a live link: the terminal was online then
+        return {"terminal_id": terminal, "at": at, "resolution": 0, "samples": 1,
+                "online": True, "fault_count": len(s.faults), "paper": s.paper,
+                "outbox_depth": h.outbox_depth, "outbox_oldest_age_s": h.outbox_oldest_age_s,
+                "faults": list(s.faults)}
 
     # -- state -------------------------------------------------------------------------------
     def _state(self, t: Terminal, m: Message) -> bool:
@@ -166,40 +282,6 @@ class Applier:
         t.state_msg_at = at if t.state_msg_at is None else max(at, t.state_msg_at)
         t.state_at = m.received
         return True
-
-    # -- health ------------------------------------------------------------------------------
-    def _health(self, t: Terminal, m: Message, samples: list[dict[str, Any]]) -> bool:
-        at = from_unix(m.env.at)
-        h = read_health(m.env.body)
-        newest = t.last_health_at is None or at > t.last_health_at
-        if newest:
-            t.last_health_at = at
-            t.devices, t.consumables = h.devices, h.summary.consumables
-            t.faults, t.fault_count, t.paper = list(h.summary.faults), \
-                len(h.summary.faults), h.summary.paper
-            t.app_version = h.app_version or t.app_version
-            t.packages, t.disk = h.packages, h.disk
-            t.outbox_depth, t.outbox_oldest_age_s = h.outbox_depth, h.outbox_oldest_age_s
-            t.uptime_s, t.health_interval_s, t.maintenance = h.uptime_s, h.interval_s, \
-                h.maintenance
-            t.site = h.site or t.site
-            t.clock_skew_s = round((at - m.received).total_seconds(), 3)
-            if h.package_problem != t.package_problem:
-                t.package_problem = h.package_problem
-                t.package_problem_at = at if h.package_problem else None
-            if not t.online and t.offline_reason in GUESSED_OFFLINE:
-                t.online, t.offline_reason, t.state_at = True, "", m.received
-        key = (h.summary.faults, h.summary.paper, h.outbox_depth > 0, t.online)
-        last = self._last_sample.get(t.id)
-        if last is None or key != last[1] or \
-                abs((at - last[0]).total_seconds()) >= self.policy.raw_every_s:
-            self._last_sample[t.id] = (at, key)
-            samples.append({"terminal_id": t.id, "at": at, "resolution": 0, "samples": 1,
-                            "online": t.online, "fault_count": len(h.summary.faults),
-                            "paper": h.summary.paper, "outbox_depth": h.outbox_depth,
-                            "outbox_oldest_age_s": h.outbox_oldest_age_s,
-                            "faults": list(h.summary.faults)})
-        return newest
 
     # -- events and results --------------------------------------------------------------------
     def _event(self, session: Session, t: Terminal, m: Message) -> bool:

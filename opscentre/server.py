@@ -9,6 +9,7 @@ notification sender on their own threads, and serves the console (C's
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -129,6 +130,10 @@ class Centre:
     def run(self, on_started: Callable[[Centre], None] | None = None) -> None:
         """Serve until SIGINT/SIGTERM, then stop everything."""
         self.migrate()
+        # Imports, metadata and compiled statements live as long as the process: keep them
+        # out of the collector's scans (a full collection over them stalled the ingest).
+        gc.collect()
+        gc.freeze()
         self.start_workers()
         config = uvicorn.Config(self.app(), host=self.opts.host, port=self.opts.port,
                                 log_level="warning", access_log=False, lifespan="off")

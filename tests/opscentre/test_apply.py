@@ -103,6 +103,19 @@ def test_newest_health_wins_and_summarises_devices(centre_db) -> None:  # type: 
         assert s.scalar(select(func.count()).select_from(HealthSample)) == 2
 
 
+def test_a_clock_set_back_is_followed_after_two_quiet_intervals(centre_db) -> None:  # type: ignore[no-untyped-def]
+    _, sessions = centre_db
+    a = Applier()
+    apply(sessions, a, health(T0 + 600, received=T0 + 600, app_version="1.4.0"))
+    # NTP sets the terminal's clock back an hour: its snapshots now look older
+    apply(sessions, a, health(T0 - 3000, received=T0 + 660, app_version="1.4.1"))
+    assert terminal(sessions).app_version == "1.4.0"
+    apply(sessions, a, health(T0 - 2880, received=T0 + 780, app_version="1.4.1"))
+    t = terminal(sessions)
+    assert t.app_version == "1.4.1" and t.clock_skew_s == -3660.0  # and the skew shows
+    assert t.last_seen == from_unix(T0 + 780)
+
+
 def test_events_are_applied_once_and_move_the_device(centre_db) -> None:  # type: ignore[no-untyped-def]
     _, sessions = centre_db
     a = Applier()

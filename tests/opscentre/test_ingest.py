@@ -112,6 +112,10 @@ def bad_messages(terminal: str) -> list[tuple[bytes, str]]:
         (env(body={"pad": "x" * (protocol.MAX_MESSAGE_BYTES + 10)}), "too_large"),
         # a full resident ID number (a synthetic one) never enters the centre
         (env(body={"note": "citizen 44190019900307123X"}), "personal_data"),
+        # … also when JSON escapes spell its digits
+        (env(body={"note": "citizen 44190019900307123X"}).replace(b"citizen 4",
+                                                                   b"citizen \\u0034"),
+         "personal_data"),
     ]
 
 
@@ -174,3 +178,18 @@ def test_database_down_mid_run_pauses_and_loses_nothing(  # type: ignore[no-unty
     finally:
         i.stop(leave=True)
         engine.dispose()
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_nesting_is_refused_just_past_the_protocols_limit(extra: int) -> None:
+    """The envelope is depth 1, its body 2, …: a scalar at MAX_DEPTH passes, one deeper not."""
+    inner: Any = "x"
+    for _ in range(protocol.MAX_DEPTH - 2 + extra):
+        inner = {"k": inner}
+    data = {"v": 1, "id": "m1", "terminal": "T1", "at": 1.0, "type": "health", "body": inner}
+    payload = json.dumps(data).encode()
+    if extra:
+        with pytest.raises(protocol.ProtocolError, match="too_deep"):
+            protocol.decode("guanjia/v1/terminals/T1/health", payload)
+    else:
+        assert protocol.decode("guanjia/v1/terminals/T1/health", payload).body == inner
