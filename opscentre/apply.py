@@ -19,9 +19,9 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select
+from sqlalchemy import Table, and_, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -75,10 +75,10 @@ class SamplePolicy:
     events_keep_s: float = 180 * 86400.0
 
 
-_T = Terminal.__table__
+_T = cast(Table, Terminal.__table__)
 _GUESSED = and_(_T.c.online.is_(False),  # (no IN: an expanding list cannot be executemany'd)
                or_(*(_T.c.offline_reason == r for r in GUESSED_OFFLINE)))
-_TOUCH = _T.update().where(_T.c.id == bindparam("b_id")).values(last_seen=case(
+_TOUCH = update(_T).where(_T.c.id == bindparam("b_id")).values(last_seen=case(
     (or_(_T.c.last_seen.is_(None), _T.c.last_seen < bindparam("b_seen", type_=UTCDateTime())),
      bindparam("b_seen", type_=UTCDateTime())), else_=_T.c.last_seen))
 
@@ -87,7 +87,7 @@ def _health_update() -> Any:
     at = bindparam("b_at", type_=UTCDateTime())
     received = bindparam("b_received", type_=UTCDateTime())
     problem = bindparam("b_pp", type_=_T.c.package_problem.type)
-    return _T.update().where(
+    return update(_T).where(
         _T.c.id == bindparam("b_id"),
         or_(_T.c.last_health_at.is_(None), _T.c.last_health_at < at,  # newest wins, or
             # nothing applied for two intervals: the terminal's clock went back (NTP)
