@@ -48,7 +48,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "error.back": ("返回", "Back"),
     "fleet.title": ("终端总览", "Fleet"),
     "fleet.total": ("终端", "terminals"),
-    "fleet.shown": ("显示", "shown"),
+    "fleet.shown": ("显示", "Shown"),
     "fleet.online": ("在线", "online"),
     "fleet.offline": ("离线", "offline"),
     "fleet.with_faults": ("有故障", "with faults"),

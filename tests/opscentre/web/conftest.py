@@ -33,9 +33,16 @@ def console_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_console(tmp_path: Path, console_template: Path) -> Iterator[Callable[..., Console]]:
     engines = []
 
-    def make(settings: Any = None, name: str = "centre.db") -> Console:
-        shutil.copyfile(console_template, tmp_path / name)
-        engine = make_engine(f"sqlite:///{tmp_path}/{name}")
+    def make(settings: Any = None, name: str = "centre.db", url: str = "") -> Console:
+        if url:  # another engine (PostgreSQL): migrated and its users added here
+            engine = make_engine(url)
+            upgrade(engine)
+            with make_sessionmaker(engine)() as s:
+                for user, role in ROLES.items():
+                    auth.add_user(s, user, role, PASSWORDS[user], by="test")
+        else:
+            shutil.copyfile(console_template, tmp_path / name)
+            engine = make_engine(f"sqlite:///{tmp_path}/{name}")
         engines.append(engine)
         return Console(create_app(make_sessionmaker(engine), settings),
                        make_sessionmaker(engine), tmp_path)
@@ -48,3 +55,9 @@ def make_console(tmp_path: Path, console_template: Path) -> Iterator[Callable[..
 @pytest.fixture
 def console(make_console: Callable[..., Console]) -> Console:
     return make_console()
+
+
+@pytest.fixture
+def any_console(make_console: Callable[..., Console], db_url: str) -> Console:
+    """The console on each engine the centre supports (SQLite, PostgreSQL)."""
+    return make_console(url=db_url)
