@@ -20,7 +20,6 @@ from reference_backend.auth import AuthFailure, Verifier, request_target
 from reference_backend.data import contribution_record, find_citizen
 
 if TYPE_CHECKING:
-    from reference_backend.fleet import Fleet
     from reference_backend.outbox import OutboxState
     from reference_backend.services import ServicesState
 
@@ -58,7 +57,8 @@ class Platform:
 
 
 # Areas that add routes: modules with `register(platform: Platform) -> None`.
-ROUTE_MODULES: tuple[str, ...] = ("reference_backend.outbox", "reference_backend.fleet")
+# (Fleet monitoring left the platform for the fleet channel and the operations centre.)
+ROUTE_MODULES: tuple[str, ...] = ("reference_backend.outbox",)
 
 ROUTE_MODULES += ("reference_backend.services",)  # business services (issue 8)
 ROUTE_MODULES += ("reference_backend.identity",)  # QR identity codes, face photos (issue 5)
@@ -71,8 +71,7 @@ class State:
     services: ServicesState
     outbox: OutboxState
     reference_catalog: dict[str, Any]
-    outbox_sinks: dict[str, Callable[..., Any]]  # stream -> consumer (fleet heartbeats)
-    fleet: Fleet
+    outbox_sinks: dict[str, Callable[..., Any]]  # stream -> consumer of delivered items
     qr_tokens: dict[str, tuple[str, float]]  # token -> (citizen key, expires_at epoch s)
 
     def __init__(self) -> None:

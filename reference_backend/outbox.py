@@ -111,7 +111,7 @@ def register(platform: Platform) -> None:
         if done is not None:
             return {"key": item.key, "status": "duplicate", "id": done["id"]}
         error = _validate(item)
-        sink = getattr(state, "outbox_sinks", {}).get(item.stream)  # e.g. fleet heartbeats
+        sink = getattr(state, "outbox_sinks", {}).get(item.stream)  # a consumer an area registered
         if not error and sink is not None:
             error = sink(tid, item.stream, item.payload)
         if error:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from kiosk.backend.embedded import free_port
 
 
 class Recorder:
@@ -92,53 +86,6 @@ def notify_socket(tmp_path: Path) -> Iterator[NotifySocket]:
         yield ns
     finally:
         ns.sock.close()
-
-
-class FleetBackend:
-    def __init__(self, terminals: dict[str, bytes], proc: subprocess.Popen[bytes], url: str):
-        self.terminals, self.proc, self.url = terminals, proc, url
-
-    def client(self, tid: str) -> Any:
-        from kiosk.backend.client import BackendClient
-
-        return BackendClient(self.url, tid, self.terminals[tid])
-
-
-@pytest.fixture
-def fleet_backend() -> Iterator[FleetBackend]:
-    """A reference backend with three terminals of one fleet, over HTTP on 127.0.0.1."""
-    import requests
-
-    terminals = {f"DG-FLEET-{i:04d}": secrets.token_bytes(32) for i in (1, 2, 3)}
-    port = free_port()
-    env = dict(os.environ, REFBACKEND_TERMINALS=",".join(f"{t}:{s.hex()}"
-                                                         for t, s in terminals.items()))
-    env.pop("REFBACKEND_FLEET_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "reference_backend", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    import time
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode()[-2000:] if proc.stderr else "died")
-        try:
-            if requests.get(url + "/health", timeout=0.5).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.05)
-    try:
-        yield FleetBackend(terminals, proc, url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if proc.stderr:
-            proc.stderr.close()
 
 
 @pytest.fixture
