@@ -60,6 +60,26 @@ def test_offline_cache_knows_nothing_of_qt_or_flows() -> None:
     assert offenders(files("offline_cache"), ("PySide6", "kiosk.ui", "kiosk.flows")) == []
 
 
+# The terminal installs only the terminal's dependencies: the operations centre and its
+# server libraries are a deployable of their own (DESIGN.md: "a terminal installs only the
+# terminal's dependencies"). The reference platform keeps FastAPI for itself.
+SERVER_ONLY = ("opscentre", "sqlalchemy", "alembic", "jinja2", "fastapi", "psycopg")
+
+
+def test_the_terminal_imports_nothing_of_the_centre() -> None:
+    assert offenders(files("kiosk") + files("offline_cache"), SERVER_ONLY) == []
+
+
+def test_the_centre_rule_sees_a_lazy_import(tmp_path: Path) -> None:
+    """The check above must be able to fail: a function-level import is still found."""
+    src = tmp_path / "x.py"
+    src.write_text("def f():\n    from sqlalchemy.orm import Session\n    import jinja2\n")
+    found = imports_of(src)
+    assert {"sqlalchemy.orm", "jinja2"} <= found
+    assert [m for m in sorted(found) if m.split(".")[0] in SERVER_ONLY] == ["jinja2",
+                                                                          "sqlalchemy.orm"]
+
+
 # -- import circles --------------------------------------------------------------------------
 # Every import counts: at the top, inside functions and under TYPE_CHECKING. A circle
 # through a lazy or typing-only import still means neither module can be read, tested or
