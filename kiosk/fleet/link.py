@@ -29,6 +29,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import random
 import selectors
 import socket
@@ -118,6 +119,7 @@ class FleetLink:
         self.dropped: Counter[str] = Counter()  # malformed commands by reason
         self.commands = 0
         self.session = ""
+        self.hold_until = 0.0  # monotonic time before which no reconnect is tried (cut())
         self._refused: dict[int, str] = {}  # mid -> PUBACK failure reason
         self._listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
@@ -265,6 +267,18 @@ class FleetLink:
             except Exception:  # a command handler's fault must not stop the link
                 log.exception("fleet command handler failed")
 
+    def cut(self, hold_s: float | None) -> None:
+        """Cut the network under this link, as a pulled cable does (the simulator): the
+        broker sees the connection die and publishes the will; no reconnect for `hold_s`
+        seconds (None: never, a terminal that died)."""
+        self.hold_until = math.inf if hold_s is None else time.monotonic() + hold_s
+        sock = self.client.socket()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+        if self.driver is not None:
+            self.driver.wake()
+
     # -- stopping --------------------------------------------------------------------------
     def goodbye(self, timeout_s: float = 2.0) -> bool:
         """Publish the retained offline state (a clean stop sends no will), then disconnect."""
@@ -407,6 +421,11 @@ class LinkDriver:
                 _, _, lid = heapq.heappop(self._due)
                 link = self._links.get(lid)
             if link is None or link.closing or link.client.socket() is not None:
+                continue
+            if link.hold_until > now:  # a cut link stays down for its time
+                if math.isfinite(link.hold_until):
+                    with self._lock:
+                        heapq.heappush(self._due, (link.hold_until, next(self._seq), lid))
                 continue
             try:
                 link.connect()
