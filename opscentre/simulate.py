@@ -314,6 +314,8 @@ def options_from(args: argparse.Namespace) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kiosk.fleet").setLevel(logging.ERROR)  # thousands of links' news
     try:
         options = options_from(args)
     except (ValueError, OSError, KeyError) as exc:

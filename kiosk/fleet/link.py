@@ -221,8 +221,9 @@ class FleetLink:
             self.last_problem = f"lost: {reason}"
         if self.protocol_version != self._client_version:
             self.client = self._make_client()  # the fallback needs a client of 3.1.1
-        if was:
-            log.warning("fleet link down: %s (%s)", self.terminal, reason)
+        if was:  # a goodbye's own disconnect is no news
+            (log.info if self.closing else log.warning)("fleet link down: %s (%s)",
+                                                        self.terminal, reason)
             self._notify(False)
         if self.driver is not None and not self.closing:
             self.driver.schedule(self)
