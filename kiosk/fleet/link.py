@@ -254,7 +254,7 @@ class FleetLink:
     # -- commands (issue 16 acts on them; here they are checked and counted) -----------
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            env = protocol.decode(msg.topic, msg.payload)
+            env = protocol.decode(msg.topic, bytes(msg.payload))
             if env.terminal != self.terminal:
                 raise protocol.ProtocolError("bad_topic", msg.topic[:200])
         except protocol.ProtocolError as exc:
@@ -274,9 +274,9 @@ class FleetLink:
         seconds (None: never, a terminal that died)."""
         self.hold_until = math.inf if hold_s is None else time.monotonic() + hold_s
         sock = self.client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # TLS sockets too
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+                sock.shutdown(socket.SHUT_RDWR)
         if self.driver is not None:
             self.driver.wake()
 
