@@ -158,10 +158,14 @@ def child_terminal(args: argparse.Namespace) -> int:
 
 # -- the parent -------------------------------------------------------------------------------
 class Child:
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None,
+                 log: Path | None = None) -> None:
+        err = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's
         self.proc = subprocess.Popen([PY, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=err,
                                      text=True, env={**os.environ, **(env or {})})
+        if log:
+            err.close()
 
     def line(self) -> str:
         assert self.proc.stdout is not None
@@ -198,7 +202,7 @@ class Rig:
         env = {"KIOSK_OPS_BROKER_PASSWORD": setup.password("opscentre")}
         self.serve = Child(["-m", "opscentre.cli", "serve", "--broker", setup.url,
                             "--db", self.db, "--listen", "127.0.0.1:0",
-                            "--instance", "bench"], env)
+                            "--instance", "bench"], env, log=root / "serve.log")
         self.console = json.loads(self.serve.line())["console"]
         self.api = requests.Session()
         self.api.headers["Authorization"] = f"Bearer {self.token}"
@@ -258,8 +262,10 @@ def ingest_run(rig: Rig, n: int, rounds: int) -> dict[str, float]:
         base = rig.health()["ingest"]
         base_health = base["applied"].get("health", 0) + base["ignored"].get("health", 0)
         load.tell()
-        done = _wait(lambda: (h := rig.health()["ingest"])["applied"].get("health", 0)
-                     + h["ignored"].get("health", 0) - base_health >= expect, 600, 0.1)
+        # polled slowly (the poll costs the centre CPU); the centre says when it committed
+        _wait(lambda: (h := rig.health()["ingest"])["applied"].get("health", 0)
+              + h["ignored"].get("health", 0) - base_health >= expect, 600, 0.5)
+        done = float(rig.health()["ingest"]["last_batch_at"])
         sent = json.loads(load.line())
         seen = json.loads(bare.line())
         t0 = float(sent["t0"])
@@ -309,7 +315,11 @@ def p95_ms(fetch: Any, n: int) -> float:
 
 def console_latency(rig: Rig, n: int, requests_n: int) -> dict[str, float]:
     api = f"{rig.console}/api/terminals"
-    rows = rig.api.get(api, timeout=30).json()
+    first = rig.api.get(api, timeout=30)
+    if first.status_code != 200:
+        log = (rig.root / "serve.log").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"bench: GET /api/terminals: HTTP {first.status_code}\n{log}")
+    rows = first.json()
     out = {f"api_terminals_rows_{n}": float(len(rows)),
            f"api_terminals_p95_ms_{n}": p95_ms(lambda: rig.api.get(api, timeout=30),
                                                requests_n)}

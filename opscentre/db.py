@@ -99,8 +99,10 @@ def _sqlite_begin_immediate(conn: Connection) -> None:
 def make_engine(url: str, *, writer: bool = False, **kw: Any) -> Engine:
     """An engine for `url` (SQLite path or URL, PostgreSQL URL) with the centre's settings.
 
-    `writer`: on SQLite, every transaction takes the write lock when it begins (for the
-    ingest, alert and notification loops; the console's readers do not need it)."""
+    `writer`: on SQLite, every transaction takes the write lock when it begins (the ingest,
+    alert and notification loops read and then write in one transaction). Otherwise
+    pysqlite's own handling stays: statements before the first write run outside a
+    transaction, and the first write's BEGIN waits for the lock (busy_timeout)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):

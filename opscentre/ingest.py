@@ -91,6 +91,7 @@ class IngestStats:
     ignored: Counter[str] = field(default_factory=Counter)
     dropped: Counter[tuple[str, str]] = field(default_factory=Counter)
     batches: int = 0
+    last_batch_at: float = 0.0  # when the last batch was committed (unix time)
     db_errors: int = 0
     paused: bool = False
     connected: bool = False
@@ -321,6 +322,7 @@ class Ingest:
             log.warning("ingest: database back; resuming")
             self.stats.paused = False
         self._ack(batch)
+        self.stats.last_batch_at = time.time()
         self.stats.batches += 1
         self.stats.dropped.update(dropped)
         self.stats.applied.update(result.applied)

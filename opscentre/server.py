@@ -73,7 +73,11 @@ class Centre:
     def __init__(self, opts: ServeOptions) -> None:
         self.opts = opts
         self.engine: Engine = make_engine(opts.db, writer=True)
-        self.reader: Engine = make_engine(opts.db)  # the console's reads (no write lock)
+        # The console's own pool. On SQLite its reads run outside a transaction (pysqlite
+        # begins one at the first write), so they never wait for the ingest, and a request
+        # that reads and then writes (a token's last use, an acknowledgement) is not failed
+        # by an ingest commit in between: its BEGIN waits for the lock instead.
+        self.reader: Engine = make_engine(opts.db)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.read_sessions: sessionmaker[Session] = make_sessionmaker(self.reader)
         self._stop = threading.Event()
@@ -123,6 +127,7 @@ class Centre:
                 "ingest": None if st is None else {
                     "instance": i.settings.instance if i else "", "connected": st.connected,
                     "paused": st.paused, "received": st.received, "batches": st.batches,
+                    "last_batch_at": st.last_batch_at,
                     "applied": dict(st.applied), "ignored": dict(st.ignored),
                     "dropped": {f"{k}/{r}": n for (k, r), n in st.dropped.items()}}}
 
