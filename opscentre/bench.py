@@ -160,12 +160,10 @@ def child_terminal(args: argparse.Namespace) -> int:
 class Child:
     def __init__(self, args: list[str], env: dict[str, str] | None = None,
                  log: Path | None = None) -> None:
-        err = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child's
-        self.proc = subprocess.Popen([PY, *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=err,
-                                     text=True, env={**os.environ, **(env or {})})
-        if log:
-            err.close()
+        with open(log or os.devnull, "ab") as err:  # the child keeps its own copy
+            self.proc = subprocess.Popen([PY, *args], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=err,
+                                         text=True, env={**os.environ, **(env or {})})
 
     def line(self) -> str:
         assert self.proc.stdout is not None
