@@ -171,3 +171,30 @@ def test_two_instances_split_the_ingest_and_a_killed_one_loses_nothing(  # type:
             assert sorted(s.scalars(select(Event.message_id))) == sorted(sent)
     finally:
         engine.dispose()
+
+
+def test_the_simulated_fleet_reaches_the_console(tmp_path: Path, running, wait_for) -> None:  # type: ignore[no-untyped-def]
+    """kiosk-ops stack + kiosk-ops simulate (the terminals' real fleet client): the centre
+    reads their health as the terminal sends it, and the one that dies goes offline."""
+    stack = running("stack", "--dir", str(tmp_path / "s"), "--json", "--simulated", "6")
+    auth = {"Authorization": f"Bearer {stack.info['token']}"}
+    api = f"{stack.info['console']}/api/terminals"
+    sim = subprocess.run([*KIOSK_OPS, "simulate", "--stack", str(tmp_path / "s"),
+                          "--terminals", "6", "--seconds", "6", "--health-interval", "1",
+                          "--die", "1", "--offline", "0", "--seed", "7", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert sim.returncode == 0, sim.stderr[-2000:]
+
+    def fleet() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = requests.get(api, headers=auth, timeout=5).json()
+        return [r for r in rows if r["id"].startswith("SIM-")]
+
+    def six_seen() -> list[dict[str, Any]] | None:
+        f = fleet()
+        return f if len(f) == 6 and all(r["last_seen"] for r in f) else None
+
+    rows = wait_for(six_seen, what="six simulated terminals")
+    detail = requests.get(f"{api}/{rows[0]['id']}", headers=auth, timeout=5).json()
+    assert detail["app_version"] and detail["devices"], detail  # the heartbeat body was read
+    # the simulator has ended: those that said goodbye and the one that died are offline
+    wait_for(lambda: all(r["online"] is False for r in fleet()), what="all offline at the end")
