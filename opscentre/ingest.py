@@ -70,6 +70,9 @@ class IngestSettings:
     batch_gap_s: float = 0.005  # a pause this long in the stream ends it sooner
     stale_factor: float = 3.0
     stale_check_s: float = 5.0
+    # after (re)connecting, wait this long before calling anyone silent: while the centre
+    # itself was cut off, every terminal looked silent
+    stale_grace_s: float = 180.0
     compact_every_s: float = 3600.0
     policy: SamplePolicy = field(default_factory=SamplePolicy)
 
@@ -164,6 +167,7 @@ class Ingest:
         self._last_stale = 0.0
         self._last_compact = time.monotonic()
         self.subscribed = threading.Event()  # set once the broker granted the subscriptions
+        self._connected_at = 0.0  # monotonic time of the current connection
         self.address = parse_broker_url(settings.broker)
         self.client = self._make_client()
 
@@ -199,6 +203,7 @@ class Ingest:
             log.error("ingest: broker %s refused the centre: %s", self.address.url, reason)
             return
         self._generation += 1
+        self._connected_at = time.monotonic()
         self.stats.connected = True
         subs = [(protocol.share(protocol.subscription(k), self.settings.group), 1)
                 for k in SHARED_KINDS]
@@ -373,7 +378,9 @@ class Ingest:
     # -- periodic ----------------------------------------------------------------------------------
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self._last_stale >= self.settings.stale_check_s:
+        listening = self.stats.connected and \
+            now - self._connected_at >= self.settings.stale_grace_s
+        if listening and now - self._last_stale >= self.settings.stale_check_s:
             self._last_stale = now
             try:
                 self.stats.stale_marked += mark_stale(self.sessions, self.settings.stale_factor)

@@ -4,6 +4,7 @@ and logged; the database going away pauses the ingest and loses nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import secrets
@@ -193,3 +194,21 @@ def test_nesting_is_refused_just_past_the_protocols_limit(extra: int) -> None:
             protocol.decode("guanjia/v1/terminals/T1/health", payload)
     else:
         assert protocol.decode("guanjia/v1/terminals/T1/health", payload).body == inner
+
+
+def test_a_centre_cut_off_from_the_broker_calls_nobody_silent(  # type: ignore[no-untyped-def]
+        mosquitto: Any, centre_db: Any, wait_for) -> None:
+    _, sessions = centre_db
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    with sessions.begin() as s:
+        s.add(Terminal(id="QUIET", online=True, last_seen=old, state_at=old))
+    cut_off = Ingest(IngestSettings("mqtt://127.0.0.1:9", stale_grace_s=0), sessions)
+    cut_off._housekeeping()  # not connected: its own silence, not the terminals'
+    assert _get(sessions, "QUIET").online  # type: ignore[union-attr]
+    i = Ingest(settings_for(mosquitto, stale_grace_s=0), sessions).start()
+    try:
+        assert i.wait_ready()
+        wait_for(lambda: not _get(sessions, "QUIET").online,  # type: ignore[union-attr]
+                 what="marked stale once listening")
+    finally:
+        i.stop(leave=True)
