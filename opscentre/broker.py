@@ -254,9 +254,13 @@ class Mosquitto:
         self.setup.write()
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         try:
-            self.proc = subprocess.Popen([mosquitto_binary(), "-c", str(self.setup.conf)],
-                                         stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            # Dies with this process, however it ends (a killed `kiosk-ops stack` or test
+            # run left private brokers running): PR_SET_PDEATHSIG through the same guard
+            # as the terminal's embedded platform.
+            from kiosk.backend.embedded import spawn_guarded
+
+            self.proc = spawn_guarded([mosquitto_binary(), "-c", str(self.setup.conf)],
+                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         finally:
             log.close()
         deadline = time.monotonic() + timeout_s

@@ -35,6 +35,11 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
             return 2
         runtime.open_devices()
         runtime.start_backend(wait=True)
+        heartbeat = None
+        if cfg.fleet.broker_url:  # the demo fleet (scripts/demo): this terminal reports too
+            from kiosk.heartbeat import Heartbeat
+
+            heartbeat = Heartbeat(runtime).start()
         win = build_window(runtime, QSize(w, h), voice_dir=out / "voice" / tag)
         win.resize(w, h)
         win.show()
@@ -70,6 +75,9 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
               + (f"; errors: {citizen.errors}" if citizen.errors else ""))
         win.close()
         win.deleteLater()
+        if heartbeat is not None:
+            heartbeat.beat()  # the visit's last health, then a goodbye (retained offline)
+            heartbeat.stop()
         runtime.close()
         shutil.rmtree(out / ".spool", ignore_errors=True)
     print(f"demo output in {out.resolve()}")
