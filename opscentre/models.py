@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -197,3 +198,80 @@ class IngestCounter(Base):
     reason: Mapped[str] = mapped_column(String(32), primary_key=True)  # not_json | …
     count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), default=0)
     last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- remote commands (issue 16; opscentre.commands) ------------------------------------------
+class CommandState(str, enum.Enum):
+    """A command's state at the centre: the terminal's answers (`kiosk.fleet.
+    commands_protocol.State`) plus the centre's own before the first answer."""
+
+    ISSUED = "issued"  # stored and signed; the broker has not acknowledged it (yet)
+    SENT = "sent"  # the broker acknowledged the publish (PUBACK)
+    UNSENT = "unsent"  # never published (no broker, refused): nothing will answer
+    RECEIVED = "received"
+    PENDING = "pending"  # waiting for the citizen's session to end
+    RUNNING = "running"
+    DONE = "done"
+    REFUSED = "refused"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class Command(Base):
+    """One signed command to one terminal, its newest state and its result (the result's
+    attachment, a screenshot or a log bundle, is in `CommandFile`)."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_terminal_id_issued_at", "terminal_id", "issued_at"),
+                      Index("ix_commands_state_expires_at", "state", "expires_at"))
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # no foreign key: a terminal provisioned but never heard from can still be commanded
+    terminal_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    operator: Mapped[str] = mapped_column(String(128))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(32), default="")
+    batch: Mapped[str] = mapped_column(String(32), default="", index=True)  # bulk commands
+    state: Mapped[str] = mapped_column(String(16), default=CommandState.ISSUED.value)
+    reason: Mapped[str] = mapped_column(String(64), default="")  # a refusal's key, …
+    detail: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # every answer in order: [{"state", "reason", "at" (terminal), "received" (centre)}]
+    history: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # last answer applied
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # reached a final state
+    audit_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+
+
+class CommandFile(Base):
+    """A command's attachment (screenshot, log bundle): put together from its chunks."""
+
+    __tablename__ = "command_files"
+
+    command_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("commands.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    chunks: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer, default=0)  # distinct chunks so far
+    problem: Mapped[str] = mapped_column(String(64), default="")  # chunks that do not join
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # once complete and checked
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CommandChunk(Base):
+    """One chunk of an attachment until all are in (then joined and deleted)."""
+
+    __tablename__ = "command_chunks"
+
+    command_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("command_files.command_id", ondelete="CASCADE"),
+        primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[str] = mapped_column(Text)  # base64 as it came
