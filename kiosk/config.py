@@ -75,10 +75,23 @@ def _broker_url(value: str) -> str:
     return value
 
 
+def _command_key(value: str) -> str:
+    if not value:
+        return value
+    from kiosk.fleet.commands_protocol import CommandKeyError, load_public_key
+
+    try:
+        load_public_key(value)
+    except CommandKeyError as exc:
+        raise ValueError(f"not an Ed25519 public key: {exc}") from None
+    return value
+
+
 Locale = Annotated[str, Field(strict=True), AfterValidator(_locale)]
 BrokerUrl = Annotated[str, Field(strict=True), AfterValidator(_broker_url)]
 PlatformUrl = Annotated[str, Field(strict=True), AfterValidator(_platform_url)]
 RepositoryUrl = Annotated[str, Field(strict=True), AfterValidator(_repository_url)]
+CommandKey = Annotated[str, Field(strict=True), AfterValidator(_command_key)]
 
 
 @dataclass(frozen=True)
@@ -187,6 +200,10 @@ class FleetConfig:
     reconnect_min_s: Seconds = 1.0  # backoff with full jitter between these
     reconnect_max_s: Seconds = 60.0
     reconnect_spread_s: SecondsOrOff = 5.0  # queued events go after a random delay up to this
+    # The operations centre's Ed25519 public key that signs remote commands (issue 16):
+    # a path to its PEM/base64 file or the base64 key itself; "" = none pinned, and every
+    # command is refused (unknown_key).
+    command_key: CommandKey = ""
 
 
 @dataclass(frozen=True)
