@@ -28,7 +28,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def _templates(tz: ZoneInfo) -> Jinja2Templates:
-    from opscentre.web import fmt
+    from opscentre.web import fmt, i18n
 
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
@@ -37,7 +37,7 @@ def _templates(tz: ZoneInfo) -> Jinja2Templates:
         return fmt.local(value, tz, form)
 
     env.filters.update(local=local, duration=fmt.duration)
-    env.globals.update(ago=fmt.ago)
+    env.globals.update(ago=fmt.ago, word=i18n.word)  # word(lang, "dev", "receipt")
     return templates
 
 

@@ -180,7 +180,44 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "time.ago_h": ("{n} 小时前", "{n} h ago"),
     "time.ago_d": ("{n} 天前", "{n} d ago"),
     "time.never": ("从未", "never"),
+    # device kinds, states, details and event types as the terminals report them
+    "dev.idcard": ("身份证读卡器", "ID card reader"),
+    "dev.sscard": ("社保卡读卡器", "Social security card reader"),
+    "dev.receipt": ("凭条打印机", "Receipt printer"),
+    "dev.a4": ("A4 打印机", "A4 printer"),
+    "dev.scanner": ("扫码器", "QR scanner"),
+    "dev.camera": ("摄像头", "Camera"),
+    "state.online": ("正常", "online"),
+    "state.offline": ("离线", "offline"),
+    "state.busy": ("忙碌", "busy"),
+    "state.no_device": ("未连接", "not connected"),
+    "state.hardware_error": ("硬件故障", "hardware error"),
+    "state.user_error": ("需人工处理", "needs attention"),
+    "detail.paper_low": ("纸将用尽", "paper low"),
+    "detail.paper_out": ("缺纸", "paper out"),
+    "detail.cover_open": ("机盖打开", "cover open"),
+    "detail.media_jam": ("卡纸", "paper jam"),
+    "detail.paper_jam": ("卡纸", "paper jam"),
+    "detail.cutter_jam": ("切刀卡住", "cutter jammed"),
+    "detail.cutter_error": ("切刀故障", "cutter fault"),
+    "detail.head_overheat": ("打印头过热", "print head hot"),
+    "detail.toner_low": ("墨粉不足", "toner low"),
+    "detail.card_present": ("卡在读卡口", "card in the slot"),
+    "detail.no_camera": ("无摄像头", "no camera"),
+    "detail.status_unknown": ("状态未知", "status unknown"),
+    "detail.status_timeout": ("状态查询超时", "status timed out"),
+    "evtype.fault": ("故障", "fault"),
+    "evtype.warning": ("警告", "warning"),
+    "evtype.recovered": ("恢复", "recovered"),
+    "evtype.package": ("业务包", "package"),
 }
+
+
+def word(lang: str, prefix: str, value: object) -> str:
+    """A reported code (device kind, state, detail, event type) in words; an unknown code
+    is shown as it came, so nothing a terminal says is hidden."""
+    key = f"{prefix}.{value}"
+    return translate(lang, key) if key in _STRINGS else str(value)
 
 
 def normalise(lang: str | None) -> str:

@@ -175,7 +175,7 @@ def test_an_operator_works_through_the_console(served: Served, browser: WebDrive
     wait.until(ec.presence_of_element_located((By.ID, "timeline")))
     assert browser.find_element(By.ID, "terminal-id").text == fleet.history
     devices = browser.find_element(By.ID, "devices").text
-    assert "receipt" in devices and "hardware_error" in devices and "cutter_jam" in devices
+    assert "凭条打印机" in devices and "硬件故障" in devices and "切刀卡住" in devices
     assert "无纸" in browser.find_element(By.ID, "consumables").text
     drawn = browser.execute_script(
         "const s = document.getElementById('timeline'); const b = s.getBoundingClientRect();"
