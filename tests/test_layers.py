@@ -88,11 +88,7 @@ CYCLE_ROOTS = ("kiosk", "offline_cache")
 
 # Edges of circles in other engineers' areas, reported to them and tolerated here so that
 # this test passes today and fails on any NEW circle. Remove an entry once it is gone.
-KNOWN_EDGES: dict[tuple[str, str], str] = {
-    # documents, cold-start split (3a82d6a): a4_render imports RenderedPdf/AssetResolver
-    # back from a4, which imports a4_render lazily. Fix: those types in their own module.
-    ("kiosk.documents.a4", "kiosk.documents.a4_render"): "documents cold-start (3a82d6a)",
-}
+KNOWN_EDGES: dict[tuple[str, str], str] = {}
 
 
 def module_names(base: Path, roots: tuple[str, ...]) -> dict[str, Path]:

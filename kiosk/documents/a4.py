@@ -12,18 +12,12 @@ kiosk's cold start.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-AssetResolver = Callable[[str], Path]
+from kiosk.documents.types import AssetResolver, RenderedPdf
 
-
-@dataclass(frozen=True)
-class RenderedPdf:
-    pdf: bytes
-    pages: int
+__all__ = ["AssetResolver", "RenderedPdf", "render_a4"]
 
 
 def render_a4(template: Mapping[str, Any], data: Mapping[str, Any],

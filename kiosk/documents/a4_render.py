@@ -30,11 +30,11 @@ from reportlab.platypus import (
 from reportlab.platypus.paragraph import cleanBlockQuotedText
 from reportlab.platypus.paraparser import ParaParser
 
-from kiosk.documents.a4 import AssetResolver, RenderedPdf
 from kiosk.documents.fonts import register_cjk_font
 from kiosk.documents.pdfimage import draw_encoded, encoded_image
 from kiosk.documents.qr import QrFlowable, draw_qr, encode_qr
 from kiosk.documents.textfmt import TemplateError, lookup, render
+from kiosk.documents.types import AssetResolver, RenderedPdf
 
 
 def _styles(font: str) -> dict[str, ParagraphStyle]:
