@@ -204,6 +204,64 @@ class Repository:
         tv, tsv = self._write_targets(targets, keys, exp, now)
         return Published(path, tf.length, digest, tv, tsv)
 
+    def _target_of(self, targets: Mapping[str, TargetFile], package_id: str,
+                   version: str) -> str:
+        found = [p for p, tf in targets.items() if isinstance(tf.custom, dict)
+                 and tf.custom.get("package") == package_id
+                 and tf.custom.get("version") == version]
+        if not found:
+            raise RepositoryError(f"no target for {package_id}@{version}")
+        return found[0]
+
+    def set_rollout(self, package_id: str, version: str, keys: Sequence[Ed25519PrivateKey],
+                    rollout: Rollout | None, *, extra: Mapping[str, Any] | None = None,
+                    now: datetime | None = None) -> Published:
+        """Re-sign a published target with new rollout data (a wave of a staged rollout):
+        the archive, its hashes and the builder's signature stay; `extra` custom fields
+        are merged (None values removed). Terminals read only `rollout` of the change."""
+        targets = self.list_targets()
+        path = self._target_of(targets, package_id, version)
+        tf = targets[path]
+        custom = dict(tf.custom)
+        custom.pop("rollout", None)
+        if rollout is not None and not rollout.everyone:
+            custom["rollout"] = rollout.to_json()
+        for k, v in (extra or {}).items():
+            if v is None:
+                custom.pop(k, None)
+            else:
+                custom[k] = v
+        tf.unrecognized_fields["custom"] = custom
+        tv, tsv = self._write_targets(targets, keys, DEFAULT_EXPIRY, now)
+        return Published(path, tf.length, tf.hashes["sha256"], tv, tsv)
+
+    def roll_back(self, package_id: str, bad_version: str, to_version: str | None,
+                  keys: Sequence[Ed25519PrivateKey], *,
+                  extra: Mapping[str, Any] | None = None) -> list[str]:
+        """In one new metadata version: withdraw `bad_version`, and mark `to_version` (an
+        older target still listed) as replacing it, so terminals running or holding the
+        bad version go back to it (`custom.replaces`; `kiosk.packages.updater` accepts a
+        lower version only when the target names the version it replaces). Without
+        `to_version` the package is withdrawn and terminals drop it. Return the changed
+        target paths."""
+        targets = self.list_targets()
+        bad = self._target_of(targets, package_id, bad_version)
+        del targets[bad]
+        changed = [bad]
+        if to_version is not None:
+            path = self._target_of(targets, package_id, to_version)
+            tf = targets[path]
+            custom = dict(tf.custom)
+            replaces = custom.get("replaces")
+            old = [v for v in replaces if isinstance(v, str)] \
+                if isinstance(replaces, list) else []
+            custom["replaces"] = sorted({*old, bad_version})
+            custom.update(extra or {})
+            tf.unrecognized_fields["custom"] = custom
+            changed.append(path)
+        self._write_targets(targets, keys, DEFAULT_EXPIRY, None)
+        return changed
+
     def withdraw(self, package_id: str, version: str | None,
                  keys: Sequence[Ed25519PrivateKey]) -> list[str]:
         """Remove a package's targets (one version, or all); terminals then drop it."""

@@ -5,7 +5,8 @@ file server: signatures and thresholds from the pinned root, root rotation, expi
 every role (no frozen index), version numbers that never go back (no rollback), the
 snapshot that ties targets together (no mix-and-match), and length and hash of every
 download (no tampered or truncated file). On top of that we refuse to install an older
-version of a package than the one in use, and may require the builder's detached
+version of a package than the one in use (unless the signed target names the version in
+use in `replaces`: ops rolled it back), and may require the builder's detached
 signature (`packages.signer_keys`).
 
 The client knows the terminal only through `ClientSettings` and the `Store` it installs
@@ -97,6 +98,14 @@ def _describe(exc: BaseException) -> str:
     return f"{phrase} ({type(exc).__name__}: {text})"[:400]
 
 
+def _replaces(t: Target) -> set[str]:
+    """Versions this target is signed to replace: ops rolled them back (withdrawn from the
+    targets in the same metadata version), so a terminal running one of them may go back
+    to this lower version. No other downgrade is ever taken."""
+    value = t.custom.get("replaces")
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
+
+
 class RepositoryClient:
     def __init__(self, settings: ClientSettings, store: Store, fetcher: Any = None) -> None:
         from tuf.ngclient import Updater
@@ -182,6 +191,10 @@ class RepositoryClient:
         for pid, t in sorted(best.items()):
             cur = have.get(pid)
             if cur is not None and cur.sha256 != t.sha256:
+                if version_key(t.version) < version_key(cur.version) and \
+                        cur.version in _replaces(t):
+                    chosen.append(t)  # ops rolled the current version back (signed)
+                    continue
                 if version_key(t.version) < version_key(cur.version):
                     refused.append((t.label, f"downgrade from {cur.version} refused"))
                     chosen.append(Target("", cur.id, cur.version, cur.sha256))
