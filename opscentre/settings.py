@@ -23,6 +23,18 @@ smtp_from = "kiosk-ops@example.org"
 smtp_user = "kiosk-ops"
 smtp_password_env = "KIOSK_OPS_SMTP_PASSWORD"   # never the password itself
 max_attempts = 8
+
+[rollouts]                    # guarded package rollouts (opscentre.rollouts)
+repository = "/srv/kiosk-repo"          # the TUF repository folder the centre writes
+keys = "/etc/kiosk-ops/package-keys"    # online keys: targets, snapshot, timestamp
+repository_url = "https://packages.example.gov.cn/kiosk"
+inbox = "/srv/kiosk-inbox"              # signed archives the console may start from
+waves = [0, 5, 25, 100]                 # 0 = ring 0 (lab terminals), then percentages
+soak_s = 1800                           # a wave stays healthy this long before the next
+max_rejected = 0.05                     # rates in a wave that halt the rollout
+max_rolled_back = 0.02
+max_error_screens = 0.05                # error screens per citizen session
+min_sessions = 20
 ```
 
 Unknown keys are refused with the file, the key and the reason (a misspelt threshold
@@ -90,9 +102,30 @@ class NotifySettings(_Strict):
         return os.environ.get(self.smtp_password_env, "") if self.smtp_user else ""
 
 
+class RolloutSettings(_Strict):
+    """Guarded package rollouts (`opscentre.rollouts`): the TUF repository the centre
+    writes, its online keys, and the defaults of a rollout (each may be set per rollout)."""
+
+    repository: str = ""  # the repository folder (as written by `kiosk pack root`)
+    keys: str = ""  # online keys (targets, snapshot, timestamp) and signer*.pub: not in it
+    repository_url: str = ""  # where terminals fetch it (shown; the simulator's default)
+    inbox: str = ""  # built and signed archives (.kpkg + .sig) the console can start from
+    serve_repository: bool = False  # the console serves the folder at /repo (the stack)
+    waves: tuple[int, ...] = (0, 5, 25, 100)  # 0: ring 0 (lab); then percent of buckets
+    soak_s: float = Field(default=1800.0, ge=0)  # a wave stays healthy this long
+    min_reported: float = Field(default=0.9, gt=0, le=1)  # share of a wave that reported
+    max_rejected: float = Field(default=0.05, ge=0, le=1)  # rates that halt a rollout
+    max_rolled_back: float = Field(default=0.02, ge=0, le=1)
+    max_error_screens: float = Field(default=0.05, ge=0, le=1)  # per citizen session
+    min_sessions: int = Field(default=20, ge=1)  # before the error-screen rate counts
+    evaluate_every_s: float = Field(default=2.0, gt=0)
+    refresh_timestamp_s: float = Field(default=6 * 3600.0, gt=0)  # re-sign freshness
+
+
 class CentreSettings(_Strict):
     alerts: AlertRules = AlertRules()
     notify: NotifySettings = NotifySettings()
+    rollouts: RolloutSettings = RolloutSettings()
 
 
 def load(path: str | os.PathLike[str] | None) -> CentreSettings:
