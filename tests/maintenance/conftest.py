@@ -102,3 +102,37 @@ def wait_until() -> Callable[..., None]:
         raise AssertionError(f"condition not met: {what or cond}")
 
     return wait
+
+
+PIN = "48151623"
+
+
+@pytest.fixture
+def kiosk_windows(qtbot: Any) -> Iterator[Callable[..., Any]]:
+    """`open(cfg, size, recorder=None, backend=False)`: a kiosk window on `cfg` with the
+    technician PIN set, shown and exposed; its runtime is closed when the test ends."""
+    from kiosk.maintenance.pin import PinStore
+    from kiosk.runtime import Runtime
+    from kiosk.ui.app import build_window
+
+    made: list[Any] = []
+
+    def open_window(cfg: Any, size: Any, recorder: Any = None, backend: bool = False) -> Any:
+        PinStore(cfg.data_dir / "maintenance").set_pin(PIN)
+        rt = Runtime.create(cfg)
+        rt.open_devices()
+        if recorder is not None:
+            rt.record = recorder  # type: ignore[method-assign]  # what would reach the outbox
+        if backend:
+            rt.start_backend(wait=True)
+        made.append(rt)
+        win = build_window(rt, size)
+        qtbot.addWidget(win)
+        win.resize(size)
+        win.show()
+        qtbot.waitExposed(win)
+        return win
+
+    yield open_window
+    for rt in made:
+        rt.close()

@@ -8,9 +8,6 @@ import pytest
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QPushButton
 
-from kiosk.maintenance.pin import PinStore
-from kiosk.runtime import Runtime
-from kiosk.ui.app import build_window
 from kiosk.ui.layout_check import check
 
 PIN = "48151623"
@@ -24,26 +21,13 @@ EXPECTED = {
 
 
 @pytest.fixture
-def window(qtbot, kiosk_config):  # type: ignore[no-untyped-def]
-    made: list[Runtime] = []
-
+def window(kiosk_windows, kiosk_config):  # type: ignore[no-untyped-def]
     def make(locale: str, size: QSize):  # type: ignore[no-untyped-def]
         cfg = kiosk_config.with_section("terminal", locale=locale).with_section(
             "devices", scanner=f"sim://?code={CODE}&delay_ms=50", camera="sim://?fps=10")
-        PinStore(cfg.data_dir / "maintenance").set_pin(PIN)
-        rt = Runtime.create(cfg)
-        rt.open_devices()
-        made.append(rt)
-        win = build_window(rt, size)
-        qtbot.addWidget(win)
-        win.resize(size)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
+        return kiosk_windows(cfg, size)
 
-    yield make
-    for rt in made:
-        rt.close()
+    return make
 
 
 def problems(win, locale: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -14,9 +14,6 @@ from PySide6.QtWidgets import QPushButton
 from kiosk.devices.base import Device, DeviceState, DeviceStatus, DeviceUri
 from kiosk.maintenance.access import card_entry
 from kiosk.maintenance.actions import ActionResult
-from kiosk.maintenance.pin import PinStore
-from kiosk.runtime import Runtime
-from kiosk.ui.app import build_window
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
 from synthetic.citizens import BY_KEY
@@ -25,31 +22,16 @@ PIN = "48151623"
 
 
 @pytest.fixture
-def make_window(qtbot, kiosk_config, recorder):  # type: ignore[no-untyped-def]
-    made: list[Runtime] = []
-
+def make_window(kiosk_windows, kiosk_config, recorder):  # type: ignore[no-untyped-def]
     def make(size: QSize | None = None, **sections):  # type: ignore[no-untyped-def]
-        size = QSize(1920, 1080) if size is None else size
         cfg = kiosk_config.with_section(
             "maintenance", technician_cards=(card_entry(BY_KEY["wang"].id_number),),
             pin_max_failures=3)
         for name, values in sections.items():
             cfg = cfg.with_section(name, **values)
-        PinStore(cfg.data_dir / "maintenance").set_pin(PIN)
-        rt = Runtime.create(cfg)
-        rt.open_devices()
-        rt.record = recorder  # type: ignore[method-assign]
-        made.append(rt)
-        win = build_window(rt, size)
-        qtbot.addWidget(win)
-        win.resize(size)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
+        return kiosk_windows(cfg, QSize(1920, 1080) if size is None else size, recorder)
 
-    yield make
-    for rt in made:
-        rt.close()
+    return make
 
 
 def tap(qtbot, widget) -> None:  # type: ignore[no-untyped-def]

@@ -11,11 +11,8 @@ from PySide6.QtCore import QSize
 
 from emulators.escpos_listener import EscposListener
 from kiosk.devices.base import DeviceState
-from kiosk.maintenance.pin import PinStore
 from kiosk.maintenance.training import Training
 from kiosk.network import LinkState
-from kiosk.runtime import Runtime
-from kiosk.ui.app import build_window
 from kiosk.ui.citizen import tap
 from kiosk.ui.layout_check import check
 from synthetic.services import appointment_qr
@@ -24,34 +21,17 @@ PIN = "48151623"
 
 
 @pytest.fixture
-def window(qtbot, kiosk_config, recorder):  # type: ignore[no-untyped-def]
-    made: list[Runtime] = []
-
+def window(kiosk_windows, kiosk_config, recorder):  # type: ignore[no-untyped-def]
     def make(size: QSize | None = None, locale: str = "zh_CN", backend: bool = False,
              **devices: str):  # type: ignore[no-untyped-def]
-        size = size or QSize(1920, 1080)
         cfg = kiosk_config.with_section("terminal", locale=locale)
         if devices:
             cfg = cfg.with_section("devices", **devices)
         if backend:  # the embedded reference backend, so the link can be cut
             cfg = cfg.with_section("offline", probe_interval_s=0.5, probe_backoff_cap_s=0.5)
-        PinStore(cfg.data_dir / "maintenance").set_pin(PIN)
-        rt = Runtime.create(cfg)
-        rt.open_devices()
-        rt.record = recorder  # type: ignore[method-assign]
-        if backend:
-            rt.start_backend(wait=True)
-        made.append(rt)
-        win = build_window(rt, size)
-        qtbot.addWidget(win)
-        win.resize(size)
-        win.show()
-        qtbot.waitExposed(win)
-        return win
+        return kiosk_windows(cfg, size or QSize(1920, 1080), recorder, backend)
 
-    yield make
-    for rt in made:
-        rt.close()
+    return make
 
 
 def open_dashboard(qtbot, win) -> None:  # type: ignore[no-untyped-def]
