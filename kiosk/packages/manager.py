@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.flows.model import DefinitionError, FlowPackage
 from kiosk.flows.package import compose, load_package, validate_package
 from kiosk.packages.archive import build_archive
+from kiosk.packages.reports import Listener, PackageEvent
 from kiosk.packages.store import Entry, Store, StoreError, entries_from, entries_json
 
 if TYPE_CHECKING:
@@ -82,6 +83,9 @@ class PackageManager:
     trusted_root: Path | None = None
     signer_keys: Sequence[Any] = ()  # Ed25519 public keys; empty = no detached-signature check
     app_version: str = ""
+    # Told of every staged / activated / rejected / rolled-back package (fleet events).
+    listeners: list[Listener] = field(default_factory=list, repr=False)
+    _told: set[tuple[str, str]] = field(default_factory=set, repr=False)  # rejections said
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -132,6 +136,20 @@ class PackageManager:
             (self.data_dir / f"paused-{phase}").write_text(str(os.getpid()))
             while True:  # the crash test kills us here with SIGKILL
                 time.sleep(1)
+
+    def _report(self, labels: Sequence[str], state: str, reason: str = "") -> None:
+        """Tell the listeners; a listener's fault never fails a poll or an activation."""
+        for label in labels:
+            if state == "rejected":  # a file refused again at every poll is said once
+                if (label, reason) in self._told:
+                    continue
+                self._told.add((label, reason))
+            event = PackageEvent.of(label, state, reason)
+            for listener in list(self.listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("package listener failed")
 
     def _error(self, state: dict[str, Any], stage: str, reason: str, label: str = "",
                sha256: str = "") -> None:
@@ -205,6 +223,12 @@ class PackageManager:
                     continue
                 if name == "previous":
                     log.warning("rolled back to the previous package set")
+                    try:
+                        bad = entries_from(state.get("active")) or []
+                    except StoreError:
+                        bad = []
+                    self._report(self._changed(state.get("previous"), bad), "rolled_back",
+                                 str((state.get("last_error") or {}).get("reason", "")))
                     state["active"], state["previous"] = state["previous"], None
                     self.store.write_state(state)
                 return pkg
@@ -250,6 +274,7 @@ class PackageManager:
             rejected = [f"{label}: {why}" for label, why in choice.refused]
             for label, why in choice.refused:
                 self._error(state, "select", why, label)
+                self._report([label], "rejected", why)
             desired: list[Entry] = []
             for target in choice.targets:
                 try:
@@ -257,6 +282,8 @@ class PackageManager:
                 except updater.UpdateError as exc:
                     self._error(state, exc.stage, exc.reason, target.label,
                                 target.sha256 if exc.permanent else "")
+                    if exc.stage == "verify":  # a network error is tried again, no rejection
+                        self._report([target.label], "rejected", f"{exc.stage}: {exc.reason}")
                     rejected.append(f"{target.label}: {exc.reason}")
                     keep = [e for e in current if e.id == target.package]
                     desired.extend(keep)
@@ -278,11 +305,13 @@ class PackageManager:
                 self._error(state, "validate", exc.reason, exc.label,
                             bad[0].sha256 if bad else "")
                 self.store.write_state(state)
+                self._report([exc.label], "rejected", f"validate: {exc.reason}")
                 return PollResult(False, rejected=(*rejected, str(exc)), error=str(exc))
             self._checkpoint("stage")
             state["staged"] = entries_json(desired)
             self.store.write_state(state)
             log.info("staged package set: %s", [e.label for e in desired])
+            self._report([e.label for e in desired if e not in active], "staged")
             return PollResult(True, tuple(e.label for e in desired), tuple(rejected))
 
     # -- activate (between citizens) ----------------------------------------------------
@@ -321,12 +350,37 @@ class PackageManager:
             self._error(state, "activate", exc.reason, exc.label,
                         bad[0].sha256 if bad else "")
             self.store.write_state(state)
+            self._report(self._changed(previous, staged), "rolled_back",
+                         f"{exc.label}: {exc.reason}")
             return None
         keep = {e.dirname for name in ("active", "previous")
                 for e in entries_from(state.get(name)) or []}
         self.store.gc(keep | {self.ensure_builtin().dirname})
         log.info("activated package set: %s", pkg.versions)
+        self._report(self._changed(previous, staged), "activated")
         return pkg
+
+    @staticmethod
+    def _changed(before: Any, after: Sequence[Entry] | None) -> list[str]:
+        """Labels of `after` that `before` (a state.json set) did not hold."""
+        try:
+            old = entries_from(before) or []
+        except StoreError:
+            old = []
+        return [e.label for e in after or [] if e not in old]
+
+    def staged_changes(self) -> list[str] | None:
+        """Labels the staged set would bring (None: nothing staged)."""
+        state = self.store.read_state()
+        try:
+            staged = entries_from(state.get("staged"))
+        except StoreError:
+            return None
+        return None if staged is None else self._changed(state.get("active"), staged)
+
+    def activated_at(self) -> str | None:
+        value = self.store.read_state().get("activated_at")
+        return value if isinstance(value, str) else None
 
     def status(self) -> dict[str, Any]:
         """What `kiosk pack status --json` shows: active, staged, last error, rejected."""
