@@ -179,26 +179,27 @@ def _watched(conn: HTTPConnection) -> None:
         watch.attach(conn)
 
 
-class _WatchedHTTP(HTTPConnection):
+class _Watched:
+    """Puts the connection's socket under the call's deadline watch (HTTP and HTTPS)."""
+
+    sock: Any
+
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _watched(self)
-        super().request(*args, **kwargs)
+        _watched(self)  # type: ignore[arg-type]  # mixed into an HTTPConnection
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self._watched_sock = self.sock
-        _watched(self)  # the socket exists now: an expiry during connect shuts it
+        _watched(self)  # type: ignore[arg-type]  # the socket exists now: an expiry shuts it
 
 
-class _WatchedHTTPS(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watched(self)
-        super().request(*args, **kwargs)
+class _WatchedHTTP(_Watched, HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self._watched_sock = self.sock
-        _watched(self)
+
+class _WatchedHTTPS(_Watched, HTTPSConnection):
+    pass
 
 
 class _Pool(HTTPConnectionPool):
