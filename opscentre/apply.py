@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kiosk.fleet.protocol import Envelope
+from opscentre import commands
 from opscentre.db import UTCDateTime, from_unix, utcnow
 from opscentre.health import (
     PAPER_LEVELS,
@@ -288,13 +289,17 @@ class Applier:
         env = m.env
         device = text(env.body.get("device"), 32)
         at = from_unix(env.at)
+        body = commands.stored_result(env.body) if m.kind == "results" else dict(env.body)
         row = session.execute(
             _insert(session)(Event).values(
                 terminal_id=t.id, message_id=env.id, topic=m.kind, type=env.type[:64],
-                device=device, at=at, received_at=m.received, body=dict(env.body))
+                device=device, at=at, received_at=m.received, body=body)
             .on_conflict_do_nothing().returning(Event.id)).first()
         if row is None:
             return False  # applied before: a QoS 1 duplicate
+        if m.kind == "results":  # a command's answer (issue 16), in this transaction
+            commands.apply_result(session, t.id, env, m.received)
+            return True
         if m.kind != "events":
             return True
         if env.type in DEVICE_EVENTS and device and \

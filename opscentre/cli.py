@@ -7,6 +7,8 @@
     kiosk-ops token create NAME [--role ROLE] [--db URL | --stack DIR]
     kiosk-ops migrate [--db URL | --stack DIR]
     kiosk-ops bench [--json] [--quick]
+    kiosk-ops keys init|show [--dir DIR] [--json]                 (opscentre.command_cli)
+    kiosk-ops command TERMINAL ACTION [key=value …] [--wait] [--json] (--stack DIR | --db …)
 
 The database is `--db`, else `$KIOSK_OPS_DB`, else `opscentre.db` here (SQLite).
 The centre's broker password: `--broker-password-file`, else `$KIOSK_OPS_BROKER_PASSWORD`.
@@ -71,10 +73,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = settings_mod.load(args.config)
     except (BrokerUrlError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    command_key = args.command_key or os.environ.get("KIOSK_OPS_COMMAND_KEY", "")
+    if command_key:
+        from opscentre.signing import SigningKeyError, load_key
+
+        try:
+            load_key(command_key)
+        except SigningKeyError as exc:
+            raise CliError(f"--command-key: {exc}") from None
     centre = Centre(ServeOptions(
         broker=args.broker, db=_db_of(args), host=host, port=port,
         broker_user=args.broker_user, broker_password=_broker_password(args),
-        ca_file=args.ca_file or "", instance=args.instance or "", settings=settings))
+        ca_file=args.ca_file or "", instance=args.instance or "", settings=settings,
+        command_key=command_key))
     centre.run(lambda c: print(json.dumps({"console": c.console_url}), flush=True))
     return 0
 
@@ -117,6 +128,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     terminals = [DEMO_TERMINAL, *args.terminal,
                  *(f"SIM-{n:05d}" for n in range(1, args.simulated + 1))]
+    from opscentre.signing import SigningKeyError, init_keys
+
+    try:
+        key, _ = init_keys(root / "keys")  # commands: the demo terminal pins its public half
+    except (SigningKeyError, OSError) as exc:
+        raise CliError(f"signing key: {exc}") from None
     try:
         setup = embedded_broker(root / "broker", terminals)
         broker = Mosquitto(setup).start()
@@ -125,14 +142,18 @@ def cmd_stack(args: argparse.Namespace) -> int:
     try:
         centre = Centre(ServeOptions(
             broker=setup.url, db=f"sqlite:///{root / 'centre.db'}", host=host, port=port,
-            broker_password=setup.password("opscentre"), instance="stack"))
+            broker_password=setup.password("opscentre"), instance="stack",
+            command_key=str(key.path)))
         centre.migrate()
         kept = _stack_login(centre.sessions, root)
 
         def announce(c: Centre) -> None:
             info = {"console": c.console_url, "broker": setup.url, "token": kept["token"],
-                    "login": kept["login"]}
+                    "login": kept["login"],
+                    "command_key": {"public": key.public_b64, "key_id": key.key_id,
+                                    "file": str(root / "keys" / "command-key.pub")}}
             kept.update(console=c.console_url, broker=setup.url,
+                        command_key=info["command_key"],
                         broker_pid=broker.proc.pid if broker.proc else None)
             fd = os.open(root / STACK_FILE, os.O_WRONLY | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -232,6 +253,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--broker-user", default="opscentre")
     s.add_argument("--broker-password-file")
     s.add_argument("--ca-file", help="CA of the broker's certificate (mqtts://)")
+    s.add_argument("--command-key", metavar="FILE", help="the commands' signing key "
+                   "(kiosk-ops keys init; else $KIOSK_OPS_COMMAND_KEY; none: no commands)")
     s.set_defaults(func=cmd_serve)
 
     st = sub.add_parser("stack", help="a private broker and the centre on SQLite, for demos")
@@ -270,6 +293,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="small numbers (a smoke run)")
     b.set_defaults(func=cmd_bench)
+
+    from opscentre import command_cli
+
+    command_cli.add_parsers(sub, _db_options)
     return p
 
 

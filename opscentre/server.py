@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from opscentre import alerts
+from opscentre import alerts, commands
 from opscentre.db import make_engine, make_sessionmaker, upgrade
 from opscentre.ingest import Ingest, IngestSettings
 from opscentre.notify import Notifier
@@ -46,6 +46,7 @@ class ServeOptions:
     settings: CentreSettings = field(default_factory=CentreSettings)
     alert_every_s: float = 2.0
     notify_every_s: float = 1.0
+    command_key: str = ""  # the signing key's PEM file; "" = commands off (issue 16)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -83,6 +84,7 @@ class Centre:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.ingest: Ingest | None = None
+        self.commands: Any = None  # opscentre.commands.CommandService once started
         self.server: Any = None
         self.started = threading.Event()
 
@@ -100,6 +102,7 @@ class Centre:
         self._spawn("alerts", lambda: alerts.run(engine, self.sessions, self._stop,
                                                  o.alert_every_s))
         self._spawn("notify", lambda: notifier.loop(self._stop, o.notify_every_s))
+        self.commands = commands.service_for(o)
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -110,6 +113,7 @@ class Centre:
         from opscentre.web import create_app
 
         app = create_app(self.read_sessions, None)
+        app.state.commands = self.commands
         app.add_api_route("/healthz", self.healthz, methods=["GET"], include_in_schema=False)
         return app
 
@@ -193,6 +197,8 @@ class Centre:
             self.server.should_exit = True
         if self.ingest is not None:
             self.ingest.stop()
+        if self.commands is not None and self.commands.publisher is not None:
+            self.commands.publisher.stop()
         for t in self._threads:
             t.join(10)
         self.engine.dispose()

@@ -42,6 +42,7 @@ from kiosk.fleet.link import FleetLink, LinkDriver, LinkSettings, parse_broker_u
 from kiosk.heartbeat import fault_signature, heartbeat_payload
 from kiosk.maintenance.health import DeviceHealth, HealthSnapshot
 from offline_cache.replay import Backoff, ReplayWorker
+from opscentre.sim_commands import Responder, load_keys
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ class Options:
     seed: int | None = None
     ca_file: str = ""
     data_dir: str = ""  # the shared events outbox ("" = a temporary folder)
+    # remote commands (opscentre.sim_commands): the pinned public keys (paths or base64)
+    # and the share of terminals "in a session" when a disruptive command arrives
+    command_keys: tuple[str, ...] = ()
+    session_share: float = 0.2
 
 
 @dataclass
@@ -78,6 +83,8 @@ class Report:
     offline_periods: int = 0
     died: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    commands_answered: int = 0
+    commands_refused: int = 0
 
 
 class SimTerminal:
@@ -169,6 +176,8 @@ def simulate(o: Options, *, stop_at: float | None = None) -> Report:
     outbox.on_enqueue(worker.wake)
     terminals: list[SimTerminal] = []
     report = Report()
+    responder = Responder(load_keys(o.command_keys), session_share=o.session_share,
+                          seed=rng.randrange(2**32)).start()
     try:
         for n, (tid, pw) in enumerate(sorted(o.credentials.items())):
             settings = FleetSettings(tid, LinkSettings(address, pw, ca_file=o.ca_file,
@@ -179,6 +188,7 @@ def simulate(o: Options, *, stop_at: float | None = None) -> Report:
                                  online_body=lambda: {"app_version": APP_VERSION,
                                                       "simulated": True})
             links[tid] = client.link
+            responder.attach(client.link)
             terminals.append(SimTerminal(client, random.Random(rng.random())))
         for d in drivers:
             d.start()
@@ -193,6 +203,9 @@ def simulate(o: Options, *, stop_at: float | None = None) -> Report:
         for d in drivers:
             d.flush([t.client.link for t in terminals if t.client.driver is d], 5.0)
         worker.stop()
+        responder.stop()
+        report.commands_answered = sum(s.answered for s in responder.states.values())
+        report.commands_refused = sum(s.refused for s in responder.states.values())
         report.events_pending = outbox.depth()
         for d in drivers:
             d.stop()
@@ -284,6 +297,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--die", type=int, default=1, help="terminals that die without a goodbye")
     p.add_argument("--seed", type=int)
     p.add_argument("--ca-file", default="")
+    p.add_argument("--command-key", action="append", default=[], metavar="KEY",
+                   help="a pinned public key for commands (path or base64; repeatable; "
+                   "default with --stack: the stack's)")
+    p.add_argument("--session-share", type=float, default=0.2, help="share of terminals in "
+                   "a citizen's session when a disruptive command comes (it waits)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
     return p
 
@@ -297,6 +315,9 @@ def options_from(args: argparse.Namespace) -> Options:
         setup = BrokerSetup.load(args.stack)
         creds = {k: v for k, v in setup.terminals.items() if k.startswith(SIM_PREFIX)}
         broker = args.broker or setup.url
+        stack_key = Path(args.stack) / "keys" / "command-key.pub"
+        if not args.command_key and stack_key.exists():
+            args.command_key = [str(stack_key.resolve())]
     elif args.broker and args.credentials:
         creds = credentials_from(Path(args.credentials))
         broker = args.broker
@@ -308,8 +329,10 @@ def options_from(args: argparse.Namespace) -> Options:
         raise ValueError(f"credentials for {len(chosen)} simulated terminal(s) only, "
                          f"{args.terminals} asked (kiosk-ops stack --simulated N provisions "
                          "more)")
+    load_keys(args.command_key)  # refuses an unreadable key now
     return Options(broker, chosen, args.seconds, args.health_interval, args.jitter,
-                   args.drivers, args.faults, args.offline, args.die, args.seed, args.ca_file)
+                   args.drivers, args.faults, args.offline, args.die, args.seed, args.ca_file,
+                   command_keys=tuple(args.command_key), session_share=args.session_share)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,7 @@ def create_app(sessionmaker: sessionmaker[Session], settings: Any = None) -> Fas
     (IANA name for the pages, default Asia/Shanghai), `secure_cookies` (force the Secure
     flag behind a TLS-terminating proxy; over https it is set anyway).
     """
-    from opscentre.web import api, pages
+    from opscentre.web import api, commands, pages
     from opscentre.web.deps import Denied, NeedLogin, render
 
     app = FastAPI(title="莞家政务 operations centre API", version="1",
@@ -71,6 +71,7 @@ def create_app(sessionmaker: sessionmaker[Session], settings: Any = None) -> Fas
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    commands.register(app)  # remote commands: pages, /api/commands (issue 16)
 
     @app.exception_handler(NeedLogin)
     def need_login(request: Request, exc: NeedLogin) -> Response:
