@@ -11,6 +11,12 @@ snapshot supersedes it); events go through the fleet client's durable outbox and
 published with QoS 1 when the broker is reachable, each with an id the centre applies
 once. With no broker configured (`fleet.broker_url = ""`) nothing is published, but
 faults are still detected and services that need a faulted device still pause.
+
+With the fleet channel the heartbeat also wires remote commands (`kiosk.fleet.commands`:
+an executor answering on `results`, the screen side given as `host`) and package
+reports (every staged / activated / rejected / rolled-back package as a `package` event;
+the health body carries `activated_at` and the `sessions`, `error_screens` and `faults`
+counted since that activation).
 """
 
 from __future__ import annotations
@@ -68,9 +74,12 @@ def heartbeat_payload(snap: HealthSnapshot, seq: int, boot: str,
 class Heartbeat:
     def __init__(self, runtime: Any, *, interval_s: float | None = None,
                  fault_poll_s: float | None = None, fleet: Any = None,
-                 status: Callable[[], dict[str, Any]] | None = None) -> None:
+                 status: Callable[[], dict[str, Any]] | None = None,
+                 host: Any = None) -> None:
         """`fleet`: a started-or-not `kiosk.fleet.client.FleetClient`; by default one is
-        made from the runtime's configuration (none when no broker is configured)."""
+        made from the runtime's configuration (none when no broker is configured).
+        `host`: the screen side for remote commands (`kiosk.fleet.commands.Host`); a
+        headless one by default."""
         cfg = runtime.config.heartbeat
         self.runtime = runtime
         self.interval_s = cfg.interval_s if interval_s is None else interval_s
@@ -89,6 +98,10 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.fleet = fleet if fleet is not None else self._fleet_from_config()
+        self.commands: Any = None
+        if self.fleet is not None:
+            self.commands = self._wire_commands(host)
+            self._wire_package_reports()
 
     def _fleet_from_config(self) -> Any:
         from kiosk.fleet.client import FleetClient, FleetConfigError
@@ -99,6 +112,38 @@ class Heartbeat:
             self.last_problem = exc.key
             log.error("fleet channel off: %s", exc)
             return None
+
+    def _wire_commands(self, host: Any) -> Any:
+        from kiosk.fleet.commands import STATE_FILE, CommandExecutor, HeadlessHost, pinned_keys
+        from kiosk.fleet.commands_protocol import CommandKeyError
+
+        rt = self.runtime
+        try:
+            keys = pinned_keys(rt.config)
+        except CommandKeyError as exc:  # checked at start; a file removed since
+            log.error("command key unreadable, every command is refused: %s", exc)
+            keys = {}
+        executor = CommandExecutor(
+            rt, self.fleet.report_result, host or HeadlessHost(rt), keys=keys,
+            state_path=rt.config.data_dir / STATE_FILE, terminal=rt.config.terminal.id,
+            boot=self.boot, package_event=lambda body: self._report("package", body),
+            snapshot=self._snapshot)
+        self.fleet.on_command(executor.handle)
+        return executor
+
+    def _snapshot(self) -> dict[str, Any]:
+        """A health snapshot for the remote log bundle (the prober is the heartbeat's)."""
+        with self._lock:
+            return collect(self.runtime, self.prober).to_dict()
+
+    def _wire_package_reports(self) -> None:
+        mgr = getattr(self.runtime, "packages", None)
+        if mgr is not None:
+            mgr.listeners.append(lambda event: self._report("package", event.to_json()))
+
+    def _report(self, kind: str, body: dict[str, Any]) -> None:
+        if self.fleet is not None:
+            self._send_event({"type": kind, **body})
 
     def _online_body(self) -> dict[str, Any]:
         """What the retained online state says besides `online` (no personal data)."""
@@ -134,6 +179,9 @@ class Heartbeat:
             if sig == before:
                 continue
             kind = "recovered" if sig[0] == "ok" else sig[0]
+            count = getattr(self.runtime, "count", None)
+            if kind == "fault" and count is not None:
+                count("faults")  # for the rollout's fault rate since activation
             event = {"type": kind, "boot": self.boot, "device": d.kind,
                      "state": d.state, "details": list(d.details), "message": d.message[:200],
                      "at": round(time.time(), 3)}
@@ -159,6 +207,11 @@ class Heartbeat:
                                                    "failed": self.failed}}
             if self.fleet is not None:
                 extra["fleet"] = self.fleet.status()
+            if self.commands is not None:
+                extra["commands"] = self.commands.status()
+            counters = getattr(self.runtime, "counters", None)
+            if counters is not None:  # activated_at, sessions, error_screens, faults
+                extra.update(counters.snapshot())
             if self.extra_status is not None:
                 try:
                     extra.update(self.extra_status())
@@ -198,6 +251,8 @@ class Heartbeat:
             return self
         if self.fleet is not None:
             self.fleet.start()  # its own threads: connecting never delays this one
+        if self.commands is not None:
+            self.commands.start()
         self._thread = threading.Thread(target=self._run, daemon=True, name="heartbeat")
         self._thread.start()
         return self
@@ -232,6 +287,8 @@ class Heartbeat:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.commands is not None:
+            self.commands.stop()
         if self.fleet is not None:
             self.fleet.stop()  # a goodbye: the retained state says offline
         self.prober.close()

@@ -87,6 +87,12 @@ class Runtime:
         self.device_faults: dict[str, str] = {}
         self._device_lock = threading.Lock()
         self._device_listeners: list[Any] = []
+        # Sessions, error screens and faults since the package set's activation, for the
+        # centre's rollout health (kiosk.packages.reports.ActivationCounters).
+        self.counters: Any = None
+        # Out of service by a remote command (kiosk.fleet.commands): the message in each
+        # language; every service is paused meanwhile.
+        self.out_of_service: dict[str, str] | None = None
 
     @classmethod
     def create(cls, config: Config) -> Runtime:
@@ -100,6 +106,7 @@ class Runtime:
         devices = DeviceSet.from_config(config.devices)
         rt = cls(config, package, devices)
         rt.packages = packages
+        rt.counters = _counters(packages)
         return rt
 
     # -- flow packages (kiosk.packages) -------------------------------------------------
@@ -209,6 +216,8 @@ class Runtime:
 
     def pause_reason(self, flow: Any) -> str | None:
         """Why `flow` is paused, as a translation key for its tile; None if it is not."""
+        if self.out_of_service is not None:
+            return "remote.out_of_service.tile"
         if bool(getattr(flow, "requires_online", True)) and not self.offline.online:
             return "home.offline_tile"
         with self._device_lock:
@@ -256,11 +265,18 @@ class Runtime:
     def new_session(self, locale: str | None = None) -> Session:
         session = Session(locale or self.config.terminal.locale)
         self._sessions.add(session)
+        self.count("sessions")
         return session
+
+    def count(self, name: str) -> None:
+        """One more session / error screen / fault since the package set's activation."""
+        if self.counters is not None:
+            self.counters.count(name)
 
     def context(self, flow_id: str, session: Session, ui: Interaction) -> FlowContext:
         flow = self.package.flows[flow_id]
-        return FlowContext(flow=flow, package=self.package, session=session, ui=ui,
+        return FlowContext(flow=flow, package=self.package, session=session,
+                           ui=_CountedScreens(ui, self.count),
                            devices=self.devices.devices, backend=self.backend,
                            terminal={"id": self.config.terminal.id,
                                      "name": self.config.terminal.name},
@@ -307,7 +323,34 @@ class Runtime:
     def close(self) -> None:
         if self._package_poller is not None:
             self._package_poller.set()
+        if self.counters is not None:
+            self.counters.save()
         self.offline.close()
         self.devices.close_all()
         if self.embedded:
             self.embedded.stop()
+
+
+class _CountedScreens:
+    """A flow's Interaction that counts the error screens it shows (a package version
+    that shows citizens more of them than the last one is halted by the centre)."""
+
+    def __init__(self, ui: Interaction, count: Any) -> None:
+        self.ui, self._count = ui, count
+
+    def show(self, screen: Any) -> Any:
+        from kiosk.flows.screens import ScreenKind
+
+        if screen.kind is ScreenKind.ERROR:
+            self._count("error_screens")
+        return self.ui.show(screen)
+
+
+def _counters(packages: Any) -> Any:
+    """The activation counters beside the package store, reset by every activation."""
+    from kiosk.packages.reports import ActivationCounters
+
+    counters = ActivationCounters(packages.data_dir / "counters.json", packages.activated_at)
+    packages.listeners.append(
+        lambda event: counters.reset() if event.state == "activated" else None)
+    return counters

@@ -39,6 +39,8 @@ class VoiceGuide:
         self.engine = shutil.which(engine)
         self.enabled = enabled
         self.rate = rate
+        # 0-100, espeak-ng's amplitude (100 is its default); set by a remote command.
+        self.volume = 100
         self.sink_dir = sink_dir
         self.last: tuple[str, str] | None = None
         self.spoken: list[tuple[str, str]] = []  # in the order asked (never personal)
@@ -77,6 +79,14 @@ class VoiceGuide:
             self._cond.notify()
         return True
 
+    def set_volume(self, level: int) -> None:
+        """The next prompts' loudness, 0-100 (the one being spoken keeps its own)."""
+        self.volume = max(0, min(100, int(level)))
+
+    def speaking(self) -> bool:
+        proc = self._proc
+        return proc is not None and proc.poll() is None
+
     def replay(self) -> bool:
         if self.last is None:
             return False
@@ -101,7 +111,8 @@ class VoiceGuide:
                         return
                 text, locale, n = self._pending
                 self._pending = None
-                cmd = [str(self.engine), "-v", VOICES.get(locale, "cmn"), "-s", str(self.rate)]
+                cmd = [str(self.engine), "-v", VOICES.get(locale, "cmn"), "-s", str(self.rate),
+                       "-a", str(self.volume)]
                 if self.sink_dir is not None:
                     self.sink_dir.mkdir(parents=True, exist_ok=True)
                     cmd += ["-w", str(self.sink_dir / f"prompt-{n:04d}.wav")]

@@ -250,17 +250,34 @@ class FleetClient:
 
     def report_event(self, kind: str, body: dict[str, Any]) -> str | None:
         """Queue one event durably (published as soon as the link allows); its id."""
+        return self._queue(self.stream, kind, body)
+
+    def report_result(self, body: dict[str, Any]) -> str | None:
+        """Queue one command result (`results` topic) durably, in order with the others."""
+        return self._queue(self.results_stream, "command_result", body)
+
+    @property
+    def results_stream(self) -> str:
+        """`results`, or `results:<terminal>` beside the simulator's `events:<terminal>`."""
+        _, sep, rest = self.stream.partition(":")
+        return f"results{sep}{rest}"
+
+    def on_command(self, handler: Any) -> None:
+        """Hand every decoded command envelope to `handler` (on the link's thread)."""
+        self.link.on_command = handler
+
+    def _queue(self, stream: str, kind: str, body: dict[str, Any]) -> str | None:
         env = protocol.Envelope(self.terminal, kind, body)
         protocol.encode(env)  # refuses personal data and oversize now, not at delivery
         if self.outbox is None:
-            if self.link.publish(stream_kind(self.stream), protocol.encode(env)) is None:
+            if self.link.publish(stream_kind(stream), protocol.encode(env)) is None:
                 self.events_lost += 1
                 self.last_problem = "fleet.outbox_unavailable"
                 log.error("fleet: event %s lost (no outbox, link down)", env.id)
                 return None
             return env.id
         try:
-            self.outbox.enqueue(self.stream, env.to_json(), key=env.id)
+            self.outbox.enqueue(stream, env.to_json(), key=env.id)
         except StorageError as exc:
             self.events_lost += 1
             self.last_problem = exc.key

@@ -101,9 +101,10 @@ class State(str, Enum):
 
 FINAL_STATES = frozenset({State.DONE, State.REFUSED, State.FAILED, State.EXPIRED})
 
+# `too_many`: the terminal's replay store is full (it never forgets an unexpired id).
 REFUSALS = ("malformed", "unsigned", "unknown_key", "bad_signature", "wrong_terminal",
             "not_yet_valid", "expired", "lifetime_too_long", "replayed", "unknown_action",
-            "bad_args")
+            "bad_args", "too_many")
 
 
 class CommandRefused(ValueError):

@@ -112,6 +112,7 @@ class FleetLink:
         self.protocol_version = 5
         self.driver: LinkDriver | None = None
         self.connected = False
+        self.listening = False  # the broker acknowledged the commands subscription
         self.closing = False
         self.attempts = 0  # failed connection attempts since the last success
         self.connects = 0
@@ -143,6 +144,7 @@ class FleetLink:
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
         c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
         c.on_socket_open = self._on_socket
         c.on_socket_close = self._on_socket_close
         c.on_socket_register_write = self._on_socket
@@ -213,10 +215,15 @@ class FleetLink:
                  self.terminal, "5" if self.protocol_version == 5 else "3.1.1")
         self._notify(True)
 
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[ReasonCode],
+                      _props: Any) -> None:
+        self.listening = bool(codes) and not any(c.is_failure for c in codes)
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _flags: Any, reason: ReasonCode,
                        _props: Any) -> None:
         was = self.connected
         self.connected = False
+        self.listening = False
         if not self.closing and reason.is_failure and not self.last_problem.startswith("refused"):
             self.last_problem = f"lost: {reason}"
         if self.protocol_version != self._client_version:
