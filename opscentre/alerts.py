@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 ADVISORY_LOCK = 0x6B696F736B  # "kiosk": one evaluator at a time across instances
 SEVERITY = {"offline": "critical", "device_fault": "critical", "paper_out": "critical",
             "paper_low": "warning", "outbox": "warning", "package": "warning",
-            "clock_skew": "warning"}
+            "clock_skew": "warning", "rollout": "critical"}
 
 Key = tuple[str, str, str]  # rule, terminal, subject
 
@@ -98,6 +98,18 @@ def conditions(t: Any, rules: AlertRules) -> Iterator[Condition]:
                         {"skew_s": skew})
 
 
+# Rules about a terminal's own state: unknown while it is offline, so left as they are.
+TERMINAL_RULES = ("device_fault", "paper_out", "paper_low", "outbox", "package", "clock_skew")
+
+
+def fleet_conditions(session: Session) -> list[Condition]:
+    """Conditions that are not one terminal's state: a rollout that halted by itself
+    (`opscentre.rollouts`; filed under its first failing terminal)."""
+    from opscentre import rollouts
+
+    return rollouts.alert_conditions(session)
+
+
 class AlertEngine:
     def __init__(self, rules: AlertRules, notify: NotifySettings | None = None) -> None:
         self.rules = rules
@@ -110,6 +122,7 @@ class AlertEngine:
             return PassResult(evaluated=False)
         terminals = session.execute(select(*COLUMNS)).all()
         active = {c.key: c for t in terminals for c in conditions(t, self.rules)}
+        active.update((c.key, c) for c in fleet_conditions(session))
         offline = {t.id for t in terminals if not t.online}
         live = {(a.rule, a.terminal_id, a.subject): a for a in session.scalars(
             select(Alert).where(Alert.state != AlertState.CLOSED.value).with_for_update())}
@@ -129,7 +142,7 @@ class AlertEngine:
                 if key in held:
                     session.delete(held.pop(key))
         for key, alert in live.items():
-            if key in active or (alert.terminal_id in offline and alert.rule != "offline"):
+            if key in active or (alert.terminal_id in offline and alert.rule in TERMINAL_RULES):
                 continue
             if alert.clear_since is None:
                 alert.clear_since = now

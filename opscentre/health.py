@@ -135,6 +135,22 @@ def _small(value: Any, keys: int = 16) -> dict[str, Any]:
     return out
 
 
+ACTIVATION_COUNTERS = ("sessions", "error_screens", "faults")
+
+
+def activation_counters(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the terminal counted since its package set was activated (the heartbeat's
+    `activated_at`, `sessions`, `error_screens`, `faults`): the rollouts' health."""
+    out: dict[str, Any] = {}
+    for k in ACTIVATION_COUNTERS:
+        n = number(body.get(k))
+        if n is not None and n >= 0:
+            out[k] = int(min(n, 2**31 - 1))
+    if out:
+        out["activated_at"] = text(body.get("activated_at"), 40) or None
+    return out
+
+
 def read_health(body: Mapping[str, Any]) -> Health:
     devices = clean_devices(body.get("devices"))
     outbox = mapping(body.get("outbox"))
@@ -145,6 +161,9 @@ def read_health(body: Mapping[str, Any]) -> Health:
     hb = mapping(body.get("heartbeat"))
     interval = number(hb.get("interval_s")) or number(body.get("interval_s"))
     packages = _small(body.get("packages"))
+    counters = activation_counters(body)
+    if counters:
+        packages["counters"] = counters
     return Health(
         devices=devices, summary=summarise(devices),
         app_version=text(body.get("app_version"), 64), packages=packages,

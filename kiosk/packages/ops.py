@@ -122,6 +122,15 @@ def _refuse_root_keys(repo: Repository, privs: Sequence[Ed25519PrivateKey]) -> N
                                   "root keys stay offline (see docs/ops-guide.md)")
 
 
+def online_keys(repo_dir: Path, keydir: Path) -> list[Ed25519PrivateKey]:
+    """The online keys of a key folder, with publish's refusals (keys inside the repository,
+    a root key among them): for tools that re-sign metadata (the centre's rollouts)."""
+    _refuse_keys_in_repo(repo_dir, keydir)
+    privs, _ = load_key_dir(keydir)
+    _refuse_root_keys(Repository(repo_dir), privs)
+    return privs
+
+
 def publish(archive: Path, repo_dir: Path, keydir: Path, *,
             signers: Sequence[Ed25519PublicKey] = (), rollout: Rollout | None = None) -> Published:
     """Check the builder's signature and the content, then add it to the repository."""
