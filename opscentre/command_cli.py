@@ -45,7 +45,8 @@ def _print_key(facts: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(facts), flush=True)
         return
-    made = {True: "made now", False: "kept (already there)"}.get(facts.get("created"), "")
+    created = facts.get("created")
+    made = "" if created is None else "made now" if created else "kept (already there)"
     print(f"public key   {facts['public_key']}\n"
           f"key id       {facts['key_id']}\n"
           f"private key  {facts['private_file']}  (0600{', ' + made if made else ''})\n"

@@ -39,7 +39,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -144,10 +144,10 @@ class Publisher:
         infos: list[mqtt.MQTTMessageInfo | None] = []
         with self._lock:
             for terminal, payload in messages:
-                info = self.client.publish(protocol.topic(terminal, "commands"), payload,
+                sent = self.client.publish(protocol.topic(terminal, "commands"), payload,
                                            qos=protocol.QOS["commands"],
                                            retain=protocol.RETAIN["commands"])
-                infos.append(info if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS else None)
+                infos.append(sent if sent.rc == MQTTErrorCode.MQTT_ERR_SUCCESS else None)
         deadline = time.monotonic() + timeout_s
         out = []
         for info in infos:
@@ -272,10 +272,10 @@ class CommandService:
         now = utcnow()
         sent = [r.id for r, p in zip(rows, problems, strict=True) if not p]
         for part in _chunks(sent, 500):
-            # only an issued command becomes sent: an answer may have come first
-            db.execute(update(Command).where(Command.id.in_(part),
-                                             Command.state == S.ISSUED.value)
-                       .values(state=S.SENT.value, sent_at=now))
+            # only an issued command becomes sent: the terminal's answer may have come first
+            db.execute(update(Command).where(Command.id.in_(part)).values(
+                sent_at=now, state=case((Command.state == S.ISSUED.value, S.SENT.value),
+                                        else_=Command.state)))
         for r, p in zip(rows, problems, strict=True):
             if p == "no_puback":  # maybe delivered: the answers will tell
                 db.execute(update(Command).where(Command.id == r.id).values(detail=p))
@@ -390,28 +390,47 @@ def _advance(cmd: Command, r: Mapping[str, Any], at: dt.datetime, received: dt.d
     return True
 
 
+@dataclass(frozen=True)
+class ChunkMeta:
+    """What every chunk of one attachment repeats (and must repeat the same)."""
+
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    chunks: int
+
+    @classmethod
+    def of(cls, att: Mapping[str, Any]) -> ChunkMeta | None:
+        name, media, size, digest, chunks = (att.get(k) for k in (
+            "name", "media_type", "size", "sha256", "chunks"))
+        if not (isinstance(name, str) and isinstance(media, str) and isinstance(digest, str)
+                and isinstance(size, int) and isinstance(chunks, int)
+                and 1 <= chunks <= 100_000 and isinstance(att.get("chunk"), int)
+                and isinstance(att.get("data"), str)):
+            return None
+        return cls(name[:128], media[:64], size, digest[:64], chunks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "media_type": self.media_type, "size": self.size,
+                "sha256": self.sha256, "chunks": self.chunks}
+
+
 def _attachment(session: Session, cmd: Command, att: Mapping[str, Any]) -> None:
-    meta = {k: att.get(k) for k in ("name", "media_type", "size", "sha256", "chunks")}
-    ok = (isinstance(meta["name"], str) and isinstance(meta["media_type"], str)
-          and isinstance(meta["sha256"], str) and isinstance(meta["size"], int)
-          and isinstance(meta["chunks"], int) and 1 <= meta["chunks"] <= 100_000
-          and isinstance(att.get("chunk"), int) and isinstance(att.get("data"), str))
-    if not ok:
+    meta = ChunkMeta.of(att)
+    if meta is None:
         log.info("commands: a malformed attachment chunk for %s", cmd.id)
         return
-    too_large = meta["size"] > MAX_ATTACHMENT_BYTES
+    too_large = meta.size > MAX_ATTACHMENT_BYTES
     session.execute(_insert(session)(CommandFile).values(
-        command_id=cmd.id, name=meta["name"][:128], media_type=meta["media_type"][:64],
-        size=meta["size"], sha256=meta["sha256"][:64], chunks=meta["chunks"], received=0,
+        command_id=cmd.id, **meta.to_json(), received=0,
         problem="too_large" if too_large else "").on_conflict_do_nothing())
     # locked: chunks applied by two centre instances at once both count the other's
     f = session.scalar(select(CommandFile).where(CommandFile.command_id == cmd.id)
                        .with_for_update().execution_options(populate_existing=True))
     if f is None or f.data is not None or f.problem:
         return
-    if (f.name, f.media_type, f.size, f.sha256, f.chunks) != (
-            meta["name"][:128], meta["media_type"][:64], meta["size"], meta["sha256"][:64],
-            meta["chunks"]):
+    if ChunkMeta(f.name, f.media_type, f.size, f.sha256, f.chunks) != meta:
         f.problem = "mixed_chunks"
         return
     n = att["chunk"]
@@ -428,7 +447,8 @@ def _attachment(session: Session, cmd: Command, att: Mapping[str, Any]) -> None:
     try:
         for c in session.scalars(select(CommandChunk).where(CommandChunk.command_id == cmd.id)
                                  .order_by(CommandChunk.n)):
-            whole = joined.add({"attachment": {**meta, "chunk": c.n, "data": c.data}})
+            whole = joined.add({"attachment": {**meta.to_json(), "chunk": c.n,
+                                               "data": c.data}})
     except ValueError as exc:
         log.warning("commands: the attachment of %s does not join (%s)", cmd.id, exc)
         f.problem = "bad_attachment"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -291,7 +292,7 @@ def commands_page(request: Request, db: Db, who: Viewer, terminal: TerminalQ = N
     q = _query(terminal, state, action, batch, 100, offset)
     rows, total = commands.list_commands(db, q)
     return _page(request, "commands.html", rows=rows, total=total, q=q,
-                 actions=cp.ACTIONS, states=StateFilter.__args__,
+                 actions=cp.ACTIONS, states=typing.get_args(StateFilter),
                  live_url=str(request.url.path).replace("/commands", "/commands/rows", 1)
                  + ("?" + request.url.query if request.url.query else ""),
                  open=any(not r["final"] for r in rows))
