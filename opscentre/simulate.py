@@ -12,6 +12,11 @@ out, then refilled; the ID-card reader unplugged and plugged back; offline perio
 link cut as a pulled cable would: the broker publishes the will, events queue and go out
 on reconnect); terminals that die without a goodbye (the will is the last word).
 
+Package updates (`--repository`/`--stack`, `opscentre.sim_packages`): each terminal polls
+the TUF repository with the terminal's own updater code, stages, activates between
+simulated citizens' sessions and reports; `--bad PKG@VER:rollback=R,errors=E` makes a
+version fail on a share of them.
+
     kiosk-ops simulate --stack DIR --terminals N --seconds S [options]
     kiosk-ops simulate --broker URL --credentials FILE --terminals N --seconds S
 """
@@ -26,9 +31,11 @@ import random
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 from kiosk.fleet.client import (
@@ -43,6 +50,7 @@ from kiosk.heartbeat import fault_signature, heartbeat_payload
 from kiosk.maintenance.health import DeviceHealth, HealthSnapshot
 from offline_cache.replay import Backoff, ReplayWorker
 from opscentre.sim_commands import Responder, load_keys
+from opscentre.sim_packages import PackageOptions, PkgTerminal, SimPackages, parse_bad
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,8 @@ class Options:
     # and the share of terminals "in a session" when a disruptive command arrives
     command_keys: tuple[str, ...] = ()
     session_share: float = 0.2
+    # package updates over TUF, sessions, bad versions (opscentre.sim_packages); None: off
+    packages: PackageOptions | None = None
 
 
 @dataclass
@@ -85,6 +95,7 @@ class Report:
     seconds: float = 0.0
     commands_answered: int = 0
     commands_refused: int = 0
+    package_polls: int = 0
 
 
 class SimTerminal:
@@ -100,6 +111,7 @@ class SimTerminal:
         self.devices: dict[str, tuple[str, tuple[str, ...]]] = dict.fromkeys(
             DEVICES, ("online", ()))
         self.dead = False
+        self.pkg: PkgTerminal | None = None  # its package state (opscentre.sim_packages)
 
     def health(self, fleet_outbox_depth: int, interval_s: float) -> bool:
         now = time.time()
@@ -113,9 +125,10 @@ class SimTerminal:
             network={"link": "online"},
             outbox={"available": True, "total": 0, "depth": {}, "oldest_age_s": None,
                     "dead_letters": 0},
-            packages=PACKAGES)
+            packages=self.pkg.health_packages() if self.pkg else PACKAGES)
         extra = {"heartbeat": {"interval_s": interval_s, "failed": 0},
-                 "fleet": {"events_pending": fleet_outbox_depth}, "simulated": True}
+                 "fleet": {"events_pending": fleet_outbox_depth}, "simulated": True,
+                 **(self.pkg.health_counters() if self.pkg else {})}
         return self.client.publish_health(heartbeat_payload(snap, self.seq, self.boot, extra))
 
     def set_device(self, kind: str, state: str, details: tuple[str, ...] = ()) -> str | None:
@@ -126,6 +139,8 @@ class SimTerminal:
         if before == after:
             return None
         event = "recovered" if after[0] == "ok" else after[0]
+        if event == "fault" and self.pkg is not None:
+            self.pkg.counters["faults"] += 1  # since the package set's activation
         return self.client.report_event(event, {
             "boot": self.boot, "device": kind, "state": state, "details": list(details),
             "message": "", "at": round(time.time(), 3)})
@@ -161,8 +176,10 @@ def _script(terminals: list[SimTerminal], o: Options,
     return out
 
 
-def simulate(o: Options, *, stop_at: float | None = None) -> Report:
-    """Run the fleet for `o.seconds`; everything connected is closed at the end."""
+def simulate(o: Options, *, stop_at: float | None = None,
+             stop: threading.Event | None = None) -> Report:
+    """Run the fleet for `o.seconds` (or until `stop` is set); everything connected is
+    closed at the end."""
     rng = random.Random(o.seed)
     address = parse_broker_url(o.broker)
     tmp = None if o.data_dir else tempfile.mkdtemp(prefix="kiosk-sim-")
@@ -178,6 +195,8 @@ def simulate(o: Options, *, stop_at: float | None = None) -> Report:
     report = Report()
     responder = Responder(load_keys(o.command_keys), session_share=o.session_share,
                           seed=rng.randrange(2**32)).start()
+    pkgs = SimPackages(o.packages, Path(o.data_dir or tmp or ".") / "packages",
+                       random.Random(rng.random())) if o.packages else None
     try:
         for n, (tid, pw) in enumerate(sorted(o.credentials.items())):
             settings = FleetSettings(tid, LinkSettings(address, pw, ca_file=o.ca_file,
@@ -190,12 +209,14 @@ def simulate(o: Options, *, stop_at: float | None = None) -> Report:
             links[tid] = client.link
             responder.attach(client.link)
             terminals.append(SimTerminal(client, random.Random(rng.random())))
+            if pkgs is not None:
+                terminals[-1].pkg = pkgs.attach(tid, partial(client.report_event, "package"))
         for d in drivers:
             d.start()
         worker.start()
         for n, t in enumerate(terminals):  # spread the connects: not all in one instant
             t.client.driver.add(t.client.link, delay_s=n * 0.0005)
-        report = _run(terminals, o, rng, stop_at)
+        report = _run(terminals, o, rng, stop_at, pkgs, stop)
     finally:
         for t in terminals:
             if not t.dead and t.client.link.connected:
@@ -204,6 +225,9 @@ def simulate(o: Options, *, stop_at: float | None = None) -> Report:
             d.flush([t.client.link for t in terminals if t.client.driver is d], 5.0)
         worker.stop()
         responder.stop()
+        if pkgs is not None:
+            pkgs.stop()
+            report.package_polls = pkgs.polls
         report.commands_answered = sum(s.answered for s in responder.states.values())
         report.commands_refused = sum(s.refused for s in responder.states.values())
         report.events_pending = outbox.depth()
@@ -216,7 +240,8 @@ def simulate(o: Options, *, stop_at: float | None = None) -> Report:
 
 
 def _run(terminals: list[SimTerminal], o: Options, rng: random.Random,
-         stop_at: float | None) -> Report:
+         stop_at: float | None, pkgs: SimPackages | None = None,
+         stop: threading.Event | None = None) -> Report:
     report = Report(terminals=len(terminals))
     start = time.monotonic()
     end = stop_at or start + o.seconds
@@ -227,7 +252,7 @@ def _run(terminals: list[SimTerminal], o: Options, rng: random.Random,
     step = 0
     while True:
         now = time.monotonic()
-        if now >= end:
+        if now >= end or (stop is not None and stop.is_set()):
             break
         report.connected_peak = max(report.connected_peak,
                                     sum(t.client.connected for t in terminals))
@@ -245,6 +270,8 @@ def _run(terminals: list[SimTerminal], o: Options, rng: random.Random,
                 report.health_skipped += 1
             wait = o.health_interval_s * (1 + rng.uniform(-o.jitter, o.jitter))
             heapq.heappush(beats, (now + max(0.05, wait), i))
+        if pkgs is not None:  # sessions, activations between them, polls
+            pkgs.tick(now, lambda p: not by_id[p.tid].dead)
         nxt = min([end, beats[0][0] if beats else end,
                    start + script[step][0] if step < len(script) else end])
         time.sleep(max(0.0, min(0.25, nxt - time.monotonic())))
@@ -302,8 +329,42 @@ def parser() -> argparse.ArgumentParser:
                    "default with --stack: the stack's)")
     p.add_argument("--session-share", type=float, default=0.2, help="share of terminals in "
                    "a citizen's session when a disruptive command comes (it waits)")
+    g = p.add_argument_group("package updates (opscentre.sim_packages)")
+    g.add_argument("--repository", metavar="URL", help="the TUF repository's URL (default "
+                   "with --stack: the stack's); terminals poll it, stage, activate between "
+                   "sessions and report")
+    g.add_argument("--trusted-root", metavar="FILE", help="the pinned root.json")
+    g.add_argument("--package-poll", type=float, default=30.0, metavar="S")
+    g.add_argument("--ring0", type=int, default=2, metavar="N",
+                   help="the first N terminals are lab terminals (ring 0)")
+    g.add_argument("--session", type=float, default=20.0, metavar="S",
+                   help="a citizen's session lasts about S seconds")
+    g.add_argument("--idle", type=float, default=30.0, metavar="S",
+                   help="mean time between sessions")
+    g.add_argument("--bad", action="append", default=[], metavar="PKG@VER[:rollback=R,errors=E]",
+                   help="a bad version: share R of terminals roll it back, share E of "
+                   "sessions on it end on an error screen (repeatable)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
     return p
+
+
+def package_options(args: argparse.Namespace) -> PackageOptions | None:
+    """The package side's options (None when no repository is known)."""
+    url, root = args.repository, args.trusted_root
+    if args.stack and not url:
+        stack = json.loads((Path(args.stack) / "stack.json").read_text())
+        url = stack.get("repository", "")
+        root = root or stack.get("trusted_root", "")
+    if not url:
+        if args.bad:
+            raise ValueError("--bad needs a package repository (--repository or --stack)")
+        return None
+    if not root or not Path(root).is_file():
+        raise ValueError(f"--trusted-root: no pinned root.json at {root!r}")
+    if args.package_poll <= 0 or args.session <= 0 or args.idle <= 0 or args.ring0 < 0:
+        raise ValueError("--package-poll, --session and --idle must be positive")
+    return PackageOptions(url, Path(root), args.package_poll, args.ring0, args.session,
+                          args.idle, dict(parse_bad(b) for b in args.bad))
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -332,7 +393,8 @@ def options_from(args: argparse.Namespace) -> Options:
     load_keys(args.command_key)  # refuses an unreadable key now
     return Options(broker, chosen, args.seconds, args.health_interval, args.jitter,
                    args.drivers, args.faults, args.offline, args.die, args.seed, args.ca_file,
-                   command_keys=tuple(args.command_key), session_share=args.session_share)
+                   command_keys=tuple(args.command_key), session_share=args.session_share,
+                   packages=package_options(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,196 @@
+"""Rollouts end to end: simulated terminals (the real fleet client on a real Mosquitto, the
+terminal's own TUF client over HTTP) and the centre (its ingest, the rollout evaluator and
+the alert engine on their threads, SQLite). A rollout that completes wave by wave, and a
+bad version that halts by itself, is resumed, halts again and is rolled back."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from kiosk.packages.rollout import bucket
+from opscentre import alerts, rollouts
+from opscentre.db import make_engine, make_sessionmaker, upgrade
+from opscentre.ingest import Ingest, IngestSettings
+from opscentre.models import Alert, Event, Terminal
+from opscentre.rollouts import StartSpec
+from opscentre.settings import AlertRules
+from opscentre.sim_packages import Bad, PackageOptions
+from opscentre.simulate import Options, simulate
+
+TERMINALS = [f"SIM-R{i:03d}" for i in range(20)]  # the first two are lab terminals
+
+
+@dataclass
+class Live:
+    db: sessionmaker[Session]
+    ops: Any
+    stop: threading.Event
+
+
+@pytest.fixture
+def centre(mosquitto: Any, tmp_path: Path, ops_repo: Any) -> Iterator[Live]:
+    """The centre's parts that a rollout needs, as `kiosk-ops serve` runs them."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    writer, reader = make_engine(url, writer=True), make_engine(url)
+    upgrade(writer)
+    sessions, read = make_sessionmaker(writer), make_sessionmaker(reader)
+    ingest = Ingest(IngestSettings(mosquitto.setup.url, "opscentre",
+                                   mosquitto.setup.password("opscentre"),
+                                   instance=secrets.token_hex(4),
+                                   group=f"g{secrets.token_hex(4)}"), sessions).start()
+    assert ingest.wait_ready()
+    stop = threading.Event()
+    workers = [
+        threading.Thread(target=rollouts.run, args=(ops_repo.publisher(), read, stop, 0.2)),
+        threading.Thread(target=alerts.run, args=(alerts.AlertEngine(
+            AlertRules(clear_hold_s=0)), sessions, stop, 0.2))]
+    for w in workers:
+        w.start()
+    try:
+        yield Live(read, ops_repo, stop)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(10)
+        ingest.stop()
+        writer.dispose()
+        reader.dispose()
+
+
+@pytest.fixture
+def fleet(mosquitto: Any, served_repo: Any, ops_repo: Any, tmp_path: Path
+          ) -> Iterator[Callable[..., None]]:
+    """`fleet(bad={...})`: 20 simulated terminals polling the served repository."""
+    stop = threading.Event()
+    runs: list[threading.Thread] = []
+
+    def start(**bad: Bad) -> None:
+        creds = mosquitto.provision(TERMINALS)
+        pkg = PackageOptions(served_repo.url, ops_repo.pinned_root, poll_s=0.5, ring0=2,
+                             session_s=0.3, idle_s=0.4, bad=bad)
+        o = Options(mosquitto.setup.url, creds, seconds=300, health_interval_s=0.5,
+                    fault_share=0, offline_share=0, die=0, seed=7,
+                    data_dir=str(tmp_path / "sim"), packages=pkg)
+        t = threading.Thread(target=simulate, args=(o,), kwargs={"stop": stop})
+        t.start()
+        runs.append(t)
+
+    yield start
+    stop.set()
+    for t in runs:
+        t.join(30)
+
+
+def running(live: Live, label: str) -> set[str]:
+    with live.db() as s:
+        rows = s.execute(select(Terminal.id, Terminal.packages)).all()
+    return {tid for tid, pk in rows if label in (pk or {}).get("active", [])}
+
+
+def state_of(live: Live, rid: int) -> str:
+    with live.db() as s:
+        r = s.get(rollouts.Rollout, rid)
+        assert r is not None
+        return r.state
+
+
+def start(live: Live, waves: str, soak_s: float) -> rollouts.Rollout:
+    spec = StartSpec.parse("dg-extra@1.1.0", live.ops.settings(), waves=waves, soak_s=soak_s,
+                           archive=live.ops.inbox / "dg-extra-1.1.0.kpkg")
+    with live.db() as s:
+        return rollouts.start(s, live.ops.publisher(), spec, "otto")
+
+
+def first_staged(live: Live, label: str) -> dict[str, Any]:
+    pkg, _, version = label.partition("@")
+    with live.db() as s:
+        rows = s.execute(select(Event.terminal_id, Event.received_at, Event.body)
+                         .where(Event.type == "package").order_by(Event.id)).all()
+    out: dict[str, Any] = {}
+    for tid, received, body in rows:
+        if (body.get("package"), body.get("version"), body.get("state")) == (
+                pkg, version, "staged"):
+            out.setdefault(tid, received)
+    return out
+
+
+def test_a_rollout_to_a_simulated_fleet_completes(centre: Live, fleet: Any,
+                                                  wait_for: Any) -> None:
+    centre.ops.publish("dg-extra", "1.0.0")
+    centre.ops.build("dg-extra", "1.1.0")
+    fleet()
+    wait_for(lambda: running(centre, "dg-extra@1.0.0") == set(TERMINALS), timeout=60,
+             what="every terminal on 1.0.0")
+    r = start(centre, "0,50,100", soak_s=1.0)
+    wait_for(lambda: state_of(centre, r.id) == "completed", timeout=90, what="completed")
+    wait_for(lambda: running(centre, "dg-extra@1.1.0") == set(TERMINALS), timeout=30,
+             what="every terminal on 1.1.0")
+
+    # no terminal took the version before its wave went out
+    with centre.db() as s:
+        went_out = {w.index: w.published_at for w in s.scalars(
+            select(rollouts.RolloutWave).where(rollouts.RolloutWave.rollout_id == r.id))}
+    staged = first_staged(centre, "dg-extra@1.1.0")
+    assert set(staged) == set(TERMINALS)
+    for tid, when in staged.items():
+        wave = 0 if tid in TERMINALS[:2] else (1 if bucket(tid) < 50 else 2)
+        assert when >= went_out[wave], (tid, wave)
+    assert staged[TERMINALS[0]] < went_out[1]  # the lab went first
+
+
+def test_a_bad_version_halts_by_itself_then_an_operator_resumes_and_rolls_back(
+        centre: Live, fleet: Any, wait_for: Any) -> None:
+    centre.ops.publish("dg-extra", "1.0.0")
+    centre.ops.build("dg-extra", "1.1.0")
+    fleet(**{"dg-extra@1.1.0": Bad(rollback=0.35)})
+    wait_for(lambda: running(centre, "dg-extra@1.0.0") == set(TERMINALS), timeout=60,
+             what="every terminal on 1.0.0")
+    # ring 0, then the 50 % wave: soak long enough that the halt comes before the last
+    r = start(centre, "0,50,100", soak_s=3.0)
+    wait_for(lambda: state_of(centre, r.id) == "halted", timeout=90, what="halted")
+    with centre.db() as s:
+        halted = s.get(rollouts.Rollout, r.id)
+        assert halted is not None and halted.halt_reason == "rollout.halt.rolled_back"
+        assert halted.wave < 2
+        first_bad = halted.halt_detail["terminal"]
+    wait_for(lambda: _alert(centre, r.id), what="the alert")
+    alert = _alert(centre, r.id)
+    assert alert is not None and alert.terminal_id == first_bad and alert.state == "open"
+    target = centre.ops.target("dg-extra", "1.1.0")
+    assert target["centre"]["state"] == "halted" and "rollout" in target
+
+    # an operator resumes; the bad version goes on failing in the next waves
+    with centre.db() as s:
+        rollouts.resume(s, centre.ops.publisher(), r.id, "otto")
+    wait_for(lambda: state_of(centre, r.id) == "halted", timeout=90, what="halted again")
+    # … and rolls it back: every terminal runs 1.0.0 again
+    with centre.db() as s:
+        rollouts.roll_back(s, centre.ops.publisher(), r.id, "otto")
+    wait_for(lambda: running(centre, "dg-extra@1.0.0") == set(TERMINALS), timeout=60,
+             what="every terminal back on 1.0.0")
+    assert running(centre, "dg-extra@1.1.0") == set()
+    wait_for(lambda: all(a.state == "closed" for a in _alerts(centre, r.id)),
+             what="the alerts closed")
+    with centre.db() as s:
+        stats = rollouts.live_stats(s, s.get(rollouts.Rollout, r.id))  # type: ignore[arg-type]
+    assert sum(w.counts["rolled_back"] for w in stats) >= 1
+
+
+def _alerts(live: Live, rid: int) -> list[Alert]:
+    with live.db() as s:
+        return list(s.scalars(select(Alert).where(Alert.rule == "rollout",
+                                                  Alert.subject == f"rollout:{rid}")))
+
+
+def _alert(live: Live, rid: int) -> Alert | None:
+    found = [a for a in _alerts(live, rid) if a.state == "open"]
+    return found[0] if found else None
