@@ -583,8 +583,8 @@ def known_terminals(db: Session, ids: Sequence[str]) -> dict[str, bool]:
     """{id: online} of the terminals among `ids` that the centre has heard from."""
     out: dict[str, bool] = {}
     for part in _chunks(list(ids), 500):
-        out.update(dict(db.execute(select(Terminal.id, Terminal.online)
-                                   .where(Terminal.id.in_(part))).tuples().all()))
+        out.update({tid: bool(online) for tid, online in db.execute(
+            select(Terminal.id, Terminal.online).where(Terminal.id.in_(part)))})
     return out
 
 
