@@ -143,6 +143,10 @@ class MainWindow(QMainWindow):
         self.idle.expired.connect(self._on_idle_expired)
         self.idle.activity.connect(self._hide_overlay)
         self.overlay: IdleOverlay | None = None
+        # Remote commands (kiosk/ui/remote.py): pages of their own (the out-of-service
+        # notice), kept on a redraw, and what to show instead of the attract screen.
+        self.remote_pages: list[QWidget] = []
+        self.idle_page: Callable[[], bool] | None = None
         self._clock_timer = QTimer(self)
         self._clock_timer.timeout.connect(self._tick_clock)
         self._clock_timer.start(1000)
@@ -222,7 +226,8 @@ class MainWindow(QMainWindow):
         self.flow_view.m = self.m
         self.flow_view.elder = self.elder
         on_home = self.stack.currentWidget() is self.home
-        on_flow = self.stack.currentWidget() is self.flow_view
+        on_flow = self.stack.currentWidget() is self.flow_view \
+            or self.stack.currentWidget() in getattr(self, "remote_pages", ())
         header, footer = self._header(), self._footer()
         self.outer.replaceWidget(self.header, header)
         self.outer.replaceWidget(self.footer, footer)
@@ -439,11 +444,16 @@ class MainWindow(QMainWindow):
             base = self.runtime.config.session
             self.idle.timeout_s, self.idle.countdown_s = base.idle_timeout_s, base.countdown_s
             self._build_chrome()
-        self.stack.setCurrentWidget(self.attract)
         self.idle.arm(False)
+        if self.idle_page is not None and self.idle_page():
+            return  # out of service: the notice instead
+        self.stack.setCurrentWidget(self.attract)
         self._announce("attract")
 
     def show_home(self) -> None:
+        if self.runtime.out_of_service is not None:
+            self.show_attract()  # no services while out of service
+            return
         self.stack.setCurrentWidget(self.home)
         self.idle.arm(True)
         self._announce("home")

@@ -212,7 +212,12 @@ class Operations:
         maint = getattr(win, "maintenance", None)
         if maint is not None:
             maint.restartRequested.connect(lambda: self.quit("restart from maintenance"))
-        self.heartbeat = Heartbeat(runtime, status=lambda: {"maintenance": self.in_maintenance()})
+        from kiosk.ui.remote import QtHost
+
+        self.remote = QtHost(win, self)  # remote commands' screen side
+        self.heartbeat = Heartbeat(runtime, status=lambda: {"maintenance": self.in_maintenance()},
+                                   host=self.remote)
+        self.remote.attach(self.heartbeat.commands)
         self.heartbeat.start()
         self.signal_tick = install_signal_handlers(app, lambda: self.quit("signal"))
         self.quitting = False

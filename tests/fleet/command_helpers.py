@@ -65,8 +65,16 @@ class Centre:
         return cmd.id
 
     def answers(self, terminal: str, cid: str) -> list[dict[str, Any]]:
-        return [m["body"] for m in self.watch.bodies(terminal, "results")
-                if m["type"] == cp.RESULT_TYPE and m["body"]["command_id"] == cid]
+        """The command's answers in order, each once (QoS 1 and the outbox deliver at
+        least once: a copy carries the same envelope id, which the centre applies once)."""
+        seen: set[str] = set()
+        out = []
+        for m in self.watch.bodies(terminal, "results"):
+            if m["type"] == cp.RESULT_TYPE and m["body"]["command_id"] == cid \
+                    and m["id"] not in seen:
+                seen.add(m["id"])
+                out.append(m["body"])
+        return out
 
     def states(self, terminal: str, cid: str) -> list[str]:
         return [a["state"] for a in self.answers(terminal, cid)]
