@@ -322,4 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m opscentre.cli` runs this file as __main__: main() of the imported module,
+    # so that a CliError raised by a sub-command's module (opscentre.command_cli) is the
+    # class main() catches, not a second copy of it
+    from opscentre.cli import main as _main
+
+    sys.exit(_main())
