@@ -482,6 +482,72 @@ def live_stats(db: Session, r: Rollout) -> list[WaveStats]:
                       Thresholds.from_json(r.thresholds), r.baseline)
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def row(r: Rollout) -> dict[str, Any]:
+    """A rollout as the list shows it (no terminal data)."""
+    return {"id": r.id, "package": r.package, "version": r.version, "label": r.label,
+            "state": r.state, "wave": r.wave, "waves": list(r.waves),
+            "scope": wave_label(r.waves[r.wave]) if r.waves else "",
+            "previous_version": r.previous_version or None, "soak_s": r.soak_s,
+            "min_reported": r.min_reported, "thresholds": dict(r.thresholds),
+            "halt_reason": r.halt_reason or None, "halt_detail": dict(r.halt_detail or {}),
+            "halted_at": _iso(r.halted_at), "note": r.note or None,
+            "created_by": r.created_by, "created_at": _iso(r.created_at),
+            "updated_at": _iso(r.updated_at), "finished_at": _iso(r.finished_at),
+            "target": r.target, "sha256": r.sha256}
+
+
+def listing(db: Session, limit: int = 200) -> list[dict[str, Any]]:
+    return [row(r) for r in db.scalars(select(Rollout).order_by(Rollout.id.desc())
+                                       .limit(limit))]
+
+
+def describe(db: Session, r: Rollout, *, problems: int = 50) -> dict[str, Any]:
+    """A rollout with its waves' live counts and rates, the terminals that failed it, and
+    (once rolled back) how many run the previous version again."""
+    sts = statuses(db, r)
+    thresholds = Thresholds.from_json(r.thresholds)
+    stats = wave_stats(sts.values(), r.waves, r.wave, thresholds, r.baseline)
+    rows = {w.index: w for w in db.scalars(select(RolloutWave).where(
+        RolloutWave.rollout_id == r.id))}
+    waves = []
+    for i, p in enumerate(r.waves):
+        w = rows.get(i)
+        ready = w.ready_at if w is not None else None
+        waves.append({
+            "index": i, "percent": p, "scope": wave_label(p),
+            "published_at": _iso(w.published_at) if w else None, "ready_at": _iso(ready),
+            "passed_at": _iso(w.passed_at) if w else None,
+            "soak_until": _iso(ready + dt.timedelta(seconds=r.soak_s)) if ready else None,
+            "stats": stats[i].to_json() if i < len(stats) else (w.stats if w else None)})
+    bad = sorted((st for st in sts.values() if st.state in ("rejected", "rolled_back")),
+                 key=lambda st: (st.at is None, st.at))
+    errors = sorted((st for st in sts.values() if st.running and
+                     st.counters["error_screens"]),
+                    key=lambda st: -st.counters["error_screens"])
+    out = row(r)
+    out.update(
+        waves_detail=waves,
+        problems=[{"terminal": st.id, "wave": st.wave, "state": st.state,
+                   "reason": st.reason, "at": _iso(st.at)} for st in bad[:problems]],
+        error_terminals=[{"terminal": st.id, "wave": st.wave, **st.counters}
+                         for st in errors[:10]],
+        crossed=[c.to_json() for c in crossings(stats, thresholds, r.baseline)],
+        running=sum(1 for st in sts.values() if st.running),
+        back_on_previous=_running(db, f"{r.package}@{r.previous_version}")
+        if r.previous_version and r.state == RolloutState.ROLLED_BACK.value else None)
+    return out
+
+
+def _running(db: Session, label: str) -> int:
+    from opscentre.rollout_stats import active_labels
+
+    return sum(1 for t in _terminals(db) if label in active_labels(t.packages))
+
+
 # -- the evaluator ---------------------------------------------------------------------------------
 @dataclass
 class PassResult:

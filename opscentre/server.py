@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from opscentre import alerts, commands
+from opscentre import alerts, commands, rollouts
 from opscentre.db import make_engine, make_sessionmaker, upgrade
 from opscentre.ingest import Ingest, IngestSettings
 from opscentre.notify import Notifier
@@ -85,6 +85,8 @@ class Centre:
         self._threads: list[threading.Thread] = []
         self.ingest: Ingest | None = None
         self.commands: Any = None  # opscentre.commands.CommandService once started
+        # guarded package rollouts (issue 16): the TUF repository the centre writes
+        self.rollouts = rollouts.Publisher(opts.settings.rollouts)
         self.server: Any = None
         self.started = threading.Event()
 
@@ -103,6 +105,10 @@ class Centre:
                                                  o.alert_every_s))
         self._spawn("notify", lambda: notifier.loop(self._stop, o.notify_every_s))
         self.commands = commands.service_for(o)
+        if self.rollouts.configured:
+            self._spawn("rollouts", lambda: rollouts.run(
+                self.rollouts, self.read_sessions, self._stop,
+                o.settings.rollouts.evaluate_every_s))
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -114,6 +120,9 @@ class Centre:
 
         app = create_app(self.read_sessions, None)
         app.state.commands = self.commands
+        from opscentre.web import rollouts as rollout_pages
+
+        rollout_pages.attach(app, self.rollouts)  # and /repo/ for the embedded stack
         app.add_api_route("/healthz", self.healthz, methods=["GET"], include_in_schema=False)
         return app
 

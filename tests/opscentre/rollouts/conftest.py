@@ -212,3 +212,58 @@ class Fleet:
 @pytest.fixture
 def fleet_of(centre_db: Any) -> Callable[[], Fleet]:
     return lambda: Fleet(centre_db[1])
+
+
+PASSWORDS = {"ada": "admin-pass-1234", "otto": "operator-pass-1234", "vera": "viewer-pass-1234"}
+ROLES = {"ada": "admin", "otto": "operator", "vera": "viewer"}
+
+
+class Console:
+    """The console app (rollout pages attached to the ops repository) on the test database,
+    with three users; `signed_in(name)` logs in through the real login form."""
+
+    def __init__(self, sessions: sessionmaker[Session], ops: Ops, **settings: Any) -> None:
+        from opscentre import auth
+        from opscentre.web import create_app
+        from opscentre.web import rollouts as pages
+
+        self.sessions = sessions
+        with sessions() as s:
+            for user, role in ROLES.items():
+                auth.add_user(s, user, role, PASSWORDS[user], by="test")
+        self.app = create_app(sessions)
+        self.publisher = ops.publisher(**settings)
+        pages.attach(self.app, self.publisher)
+
+    def client(self) -> Any:
+        from fastapi.testclient import TestClient
+
+        return TestClient(self.app)
+
+    def signed_in(self, name: str) -> Any:
+        c = self.client()
+        page = c.get("/login")
+        r = c.post("/login", data={"name": name, "password": PASSWORDS[name],
+                                   "csrf": csrf_of(page.text), "next": "/fleet"},
+                   follow_redirects=False)
+        assert r.status_code == 303, r.text
+        return c
+
+
+def csrf_of(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf" value="([^"]*)"', html)
+    assert m, "no CSRF field in the page"
+    return m.group(1)
+
+
+@pytest.fixture
+def make_console(tmp_path: Path, ops_repo: Ops) -> Iterator[Callable[..., Console]]:
+    """On SQLite: the pages' queries are the engine tests' (test_rollouts.py), on both."""
+    from opscentre.db import make_engine, make_sessionmaker, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'console.db'}")
+    upgrade(engine)
+    yield lambda **settings: Console(make_sessionmaker(engine), ops_repo, **settings)
+    engine.dispose()
