@@ -201,7 +201,8 @@ def terminal_detail(db: Session, tid: str, events: int = 50) -> dict[str, Any] |
     if t is None:
         return None
     open_alerts = alerts(db, "live", terminal=tid, limit=100)[0]
-    recent = db.scalars(select(Event).where(Event.terminal_id == tid)
+    # command answers are shown with their commands (opscentre.web.commands), not here
+    recent = db.scalars(select(Event).where(Event.terminal_id == tid, Event.topic != "results")
                         .order_by(Event.at.desc(), Event.id.desc()).limit(events)).all()
     return terminal_row(_values(t), len(open_alerts)) | {
         "first_seen": _iso(t.first_seen), "last_health_at": _iso(t.last_health_at),
@@ -242,7 +243,7 @@ def timeline(db: Session, tid: str, days: int, points: int,
         .order_by(HealthSample.at)).all()
     buckets = downsample(samples, start, end, points)
     events = db.scalars(select(Event).where(Event.terminal_id == tid, Event.at >= start,
-                                            Event.at <= end)
+                                            Event.at <= end, Event.topic != "results")
                         .order_by(Event.at).limit(2000)).all()
     return {"start": start.isoformat(), "end": end.isoformat(), "points": points,
             "buckets": [{"start": b.start.isoformat(), "samples": b.samples,

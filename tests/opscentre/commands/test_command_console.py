@@ -134,6 +134,10 @@ def test_an_operator_sends_a_command_from_the_terminal_page(console: Console) ->
     assert f'data-command="{cid}"' in otto.get(f"/terminals/{t}").text
     rows = otto.get(f"/commands/rows?terminal={t}&panel=1")
     assert rows.headers["X-Open"] == "0" and f'data-command="{cid}"' in rows.text
+    # its answers are shown with it, not among the terminal's device events and timeline
+    detail = otto.get(f"/api/terminals/{t}").json()
+    timeline = otto.get(f"/api/terminals/{t}/timeline?days=1").json()
+    assert not [e for e in detail["events"] + timeline["events"] if e["topic"] == "results"]
 
 
 def test_out_of_service_with_its_message_in_three_languages(console: Console) -> None:
