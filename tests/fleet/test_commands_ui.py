@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from command_helpers import Centre, write_key
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QPoint, QRect, QSize
 from PySide6.QtGui import QImage
-from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QLabel
 
 from kiosk.heartbeat import Heartbeat
@@ -272,7 +271,7 @@ def test_night_hours_darken_the_screen_a_touch_or_a_card_wakes_it(
     assert meta["screen"] == "screen_off" and meta["blanked"] is False
     assert region(image, stack_rect(win)) == {0xFF000000}  # black
 
-    QTest.mouseClick(saver.cover, Qt.MouseButton.LeftButton)
+    tap(win.attract.touch)  # a touch right where the attract screen's button is
     assert not saver.dark and not saver.cover.isVisible()
     assert win.current_screen == "attract"  # the waking touch pressed nothing
     qtbot.waitUntil(lambda: saver.dark, timeout=10000)  # idle again: dark again
