@@ -9,6 +9,7 @@
     kiosk-ops bench [--json] [--quick]
     kiosk-ops keys init|show [--dir DIR] [--json]                 (opscentre.command_cli)
     kiosk-ops command TERMINAL ACTION [key=value …] [--wait] [--json] (--stack DIR | --db …)
+    kiosk-ops rollout start|status|halt|resume|rollback …         (opscentre.rollout_cli)
 
 The database is `--db`, else `$KIOSK_OPS_DB`, else `opscentre.db` here (SQLite).
 The centre's broker password: `--broker-password-file`, else `$KIOSK_OPS_BROKER_PASSWORD`.
@@ -134,6 +135,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
         key, _ = init_keys(root / "keys")  # commands: the demo terminal pins its public half
     except (SigningKeyError, OSError) as exc:
         raise CliError(f"signing key: {exc}") from None
+    from opscentre import rollout_cli
+    from opscentre.settings import CentreSettings
+
+    # rollouts: a TUF repository served at /repo/, demo packages in its inbox (first run)
+    packages = rollout_cli.stack_repository(root)
+    rollout_cli.demo_packages(root, packages)
     try:
         setup = embedded_broker(root / "broker", terminals)
         broker = Mosquitto(setup).start()
@@ -143,7 +150,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
         centre = Centre(ServeOptions(
             broker=setup.url, db=f"sqlite:///{root / 'centre.db'}", host=host, port=port,
             broker_password=setup.password("opscentre"), instance="stack",
-            command_key=str(key.path)))
+            command_key=str(key.path), settings=CentreSettings(rollouts=packages)))
         centre.migrate()
         kept = _stack_login(centre.sessions, root)
 
@@ -151,9 +158,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
             info = {"console": c.console_url, "broker": setup.url, "token": kept["token"],
                     "login": kept["login"],
                     "command_key": {"public": key.public_b64, "key_id": key.key_id,
-                                    "file": str(root / "keys" / "command-key.pub")}}
+                                    "file": str(root / "keys" / "command-key.pub")},
+                    "repository": f"{c.console_url}/repo",
+                    "trusted_root": str(root / "repo" / "metadata" / "1.root.json")}
             kept.update(console=c.console_url, broker=setup.url,
-                        command_key=info["command_key"],
+                        command_key=info["command_key"], repository=info["repository"],
+                        trusted_root=info["trusted_root"],
                         broker_pid=broker.proc.pid if broker.proc else None)
             fd = os.open(root / STACK_FILE, os.O_WRONLY | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
@@ -294,9 +304,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--quick", action="store_true", help="small numbers (a smoke run)")
     b.set_defaults(func=cmd_bench)
 
-    from opscentre import command_cli
+    from opscentre import command_cli, rollout_cli
 
     command_cli.add_parsers(sub, _db_options)
+    rollout_cli.add_parsers(sub, _db_options)
     return p
 
 

@@ -74,7 +74,8 @@ def test_stack_serves_the_console_with_its_login_and_token(  # type: ignore[no-u
         tmp_path: Path, running, publishers, wait_for) -> None:
     stack = running("stack", "--dir", str(tmp_path / "stack"), "--json", "--simulated", "3")
     info = stack.info
-    assert set(info) == {"console", "broker", "token", "login"}
+    assert set(info) == {"console", "broker", "token", "login", "command_key", "repository",
+                         "trusted_root"}
     api = f"{info['console']}/api/terminals"
     auth = {"Authorization": f"Bearer {info['token']}"}
     assert requests.get(api, timeout=5).status_code == 401
