@@ -381,9 +381,10 @@ def _advance(cmd: Command, r: Mapping[str, Any], at: dt.datetime, received: dt.d
     cmd.state = state
     cmd.reason = r["reason"][:64]
     cmd.detail = r["detail"][:500]
-    result = {k: v for k, v in r["result"].items() if k != "attachment"}
-    if result:
-        cmd.result = {**(cmd.result or {}), **result}
+    if state in FINAL:  # what received/pending/running carry only repeats the command
+        result = {k: v for k, v in r["result"].items() if k not in ("attachment", "action")}
+        if result:
+            cmd.result = {**(cmd.result or {}), **result}
     cmd.updated_at = received
     if state in FINAL:
         cmd.finished_at = received

@@ -169,9 +169,11 @@ class Responder:
             st.seen[cmd.id] = cmd.expires_at
             busy = cmd.waits_for_session and self.rng.random() < self.session_share
             delay = self.rng.uniform(*self.session_s) if busy else 0.0
-        self._answer(link, cmd.id, cp.State.RECEIVED)
-        if busy:
-            self._answer(link, cmd.id, cp.State.PENDING, detail="session in progress")
+        self._answer(link, cmd.id, cp.State.RECEIVED, result={"action": cmd.action})
+        if busy:  # as the terminal says it (kiosk.fleet.commands)
+            self._answer(link, cmd.id, cp.State.PENDING, reason="session_active",
+                         detail="waits until nobody is at the terminal",
+                         result={"action": cmd.action, "expires_at": cmd.expires_at})
         # answered on the scheduler's thread, never on the link driver's (a screenshot
         # takes milliseconds to draw; the driver serves hundreds of links)
         self.scheduler.later(delay, lambda: self._run(link, cmd))
@@ -182,45 +184,54 @@ class Responder:
             self._answer(link, cmd.id, cp.State.EXPIRED, reason="expired",
                          detail="the session did not end in time")
             return
-        if cmd.action in ("selftest", "print_test", "logs", "restart"):
-            self._answer(link, cmd.id, cp.State.RUNNING)
+        self._answer(link, cmd.id, cp.State.RUNNING, result={"action": cmd.action})
         rng = random.Random(f"{link.terminal}/{cmd.id}")
         result, attachment = self.result(st, cmd, rng, link.terminal)
         if attachment is None:
-            self._answer(link, cmd.id, cp.State.DONE, result=result)
+            self._answer(link, cmd.id, cp.State.DONE, result={"action": cmd.action, **result})
         else:
             for part in cp.chunk_attachment(attachment, SIM_CHUNK_BYTES):
-                self._answer(link, cmd.id, cp.State.DONE, result=part)
+                self._answer(link, cmd.id, cp.State.DONE,
+                             result={"action": cmd.action, **result, **part})
         st.answered += 1
 
     @staticmethod
     def result(st: SimState, cmd: cp.Command, rng: random.Random, terminal: str
                ) -> tuple[dict[str, Any], cp.Attachment | None]:
+        """The result a terminal gives (the shapes of kiosk.fleet.commands), and the
+        attachment of a screenshot or a log bundle."""
         a, args = cmd.action, cmd.args
         if a == "screenshot":
-            return {}, cp.Attachment("screenshot.png", "image/png", screenshot_png(terminal, rng))
+            png = screenshot_png(terminal, rng)
+            return ({"image": {"width": 360, "height": 640, "blanked": False,
+                               "screen": "home"}},
+                    cp.Attachment(f"screenshot-{cmd.id}.png", "image/png", png))
         if a == "logs":
-            return {}, cp.Attachment("logs.zip", "application/zip", log_bundle(terminal))
+            return ({"files": ["kiosk.log", "health.json"], "masked": 5},
+                    cp.Attachment(f"logs-{terminal}.zip", "application/zip",
+                                  log_bundle(terminal)))
         if a == "selftest":
-            devices = [args["device"]] if "device" in args else list(cp.DEVICES)
-            return {"devices": dict.fromkeys(devices, "passed"), "passed": True}, None
+            kinds = [args["device"]] if "device" in args else list(cp.DEVICES)
+            return {"passed": True, "devices": [
+                {"kind": k, "uri": "sim://", "verdict": "pass", "passed": True,
+                 "seconds": round(rng.uniform(0.01, 0.4), 3), "checks": []} for k in kinds]}, None
         if a == "print_test":
-            return {"printer": args["printer"], "printed": True, "pages": 1}, None
+            return {"printer": args["printer"], "ok": True, "pages": 1, "error_key": ""}, None
         if a == "restart":
-            return {"restarted": True}, None
+            return {"previous_boot": "sim", "boot": "sim"}, None
         if a == "out_of_service":
             st.in_service = False
-            return {"in_service": False, "message": dict(args["message"])}, None
+            return {"out_of_service": True}, None
         if a == "in_service":
-            st.in_service = True
-            return {"in_service": True}, None
+            was, st.in_service = not st.in_service, True
+            return {"out_of_service": False, "was_out_of_service": was}, None
         if a == "poll_packages":
-            return {"checked": True, "updates": 0}, None
+            return {"changed": False, "staged": [], "rejected": [], "error": ""}, None
         if a == "set_volume":
             st.volume = int(args["level"])
-            return {"level": st.volume}, None
+            return {"volume": st.volume}, None
         st.schedule = dict(args)  # screen_schedule
-        return ({"off": args["off"], "on": args["on"]} if args else {"cleared": True}), None
+        return {"screen_schedule": dict(args) if args else None}, None
 
     def _answer(self, link: FleetLink, command_id: str, state: cp.State, *, reason: str = "",
                 detail: str = "", result: Mapping[str, Any] | None = None) -> None:

@@ -6,7 +6,6 @@ simulated terminals (the terminal's real fleet link, answered by the simulator's
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -134,10 +133,6 @@ class SimFleet:
     links: dict[str, FleetLink] = field(default_factory=dict)
 
 
-def _setter(ev: threading.Event) -> Callable[..., None]:
-    return lambda *_a: ev.set()
-
-
 def _tid(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3).upper()}"
 
@@ -157,18 +152,15 @@ def sim_fleet(mosquitto: Any) -> Iterator[Callable[..., SimFleet]]:
         fleet = SimFleet(Responder(keys, session_share=session_share, session_s=session_s,
                                    seed=7).start(), LinkDriver("test-sim").start())
         made.append(fleet)
-        granted: dict[str, threading.Event] = {}
         for name in names:
             link = FleetLink(name, LinkSettings(address, creds[name]))
-            granted[name] = threading.Event()
-            # paho's own SUBACK callback on the terminal's client: a command published
-            # before the broker granted the subscription would be lost (clean sessions)
-            link.client.on_subscribe = _setter(granted[name])
             fleet.responder.attach(link)
             fleet.driver.add(link)
             fleet.links[name] = link
-        for name, ev in granted.items():
-            assert ev.wait(WAIT_S), f"{name} not subscribed to its commands"
+        for name, link in fleet.links.items():
+            # a command published before the broker granted the subscription would be
+            # lost (a terminal's session is clean)
+            wait_until(lambda lk=link: lk.listening, f"{name} listening for commands")
         return fleet
 
     yield make

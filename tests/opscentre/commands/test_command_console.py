@@ -124,7 +124,7 @@ def test_an_operator_sends_a_command_from_the_terminal_page(console: Console) ->
     assert r.status_code == 303 and r.headers["location"].startswith("/commands/")
     cid = r.headers["location"].rsplit("/", 1)[1]
     row = _final(console, otto, cid)
-    assert (row["state"], row["result"], row["operator"]) == ("done", {"level": 35}, "otto")
+    assert (row["state"], row["result"], row["operator"]) == ("done", {"volume": 35}, "otto")
     assert row["audit"]["actor"] == "otto" and row["audit"]["action"] == "command_issued"
     page = otto.get(f"/commands/{cid}")
     assert 'data-state="done"' in page.text and 'id="audit-entry"' in page.text
@@ -150,11 +150,11 @@ def test_out_of_service_with_its_message_in_three_languages(console: Console) ->
     row = _final(console, otto, cid)
     assert row["args"] == {"message": {"zh_CN": "暂停服务", "zh_HK": "暫停服務",
                                        "en": "Out of service"}}
-    assert row["result"]["in_service"] is False
+    assert row["result"] == {"out_of_service": True}
     back = otto.post(f"/terminals/{t}/commands", data={"csrf": token, "action": "in_service"},
                      follow_redirects=False)
     assert _final(console, otto, back.headers["location"].rsplit("/", 1)[1])["result"] == {
-        "in_service": True}
+        "out_of_service": False, "was_out_of_service": True}
     # a message missing a language is refused before anything is sent
     bad = otto.post(f"/terminals/{t}/commands", data={"csrf": token, "action": "out_of_service",
                                                        "msg_zh_cn": "暂停服务"})

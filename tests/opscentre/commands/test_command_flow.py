@@ -41,7 +41,8 @@ def test_a_selftest_goes_out_signed_and_comes_back_done(centre: Any, sim_fleet: 
     assert cmd.state != "unsent" and cmd.sent_at is not None  # the broker's PUBACK came
     done = centre.wait_final(cmd.id)
     assert done.state == "done" and done.reason == ""
-    assert done.result == {"devices": {"receipt": "passed"}, "passed": True}
+    assert done.result["passed"] is True
+    assert [d["kind"] for d in done.result["devices"]] == ["receipt"]
     assert [h["state"] for h in done.history] == ["received", "running", "done"]
     assert done.finished_at is not None and done.key_id == centre.key.key_id
     with centre.sessions() as db:  # the operator's audit entry, linked from the command
@@ -68,7 +69,8 @@ def test_a_screenshot_comes_back_in_chunks_and_is_joined(centre: Any, sim_fleet:
     assert len(chunks) == f.chunks and all("data" not in b["result"]["attachment"]
                                            for b in chunks)
     # one history line for the attachment, not one per chunk
-    assert [h["state"] for h in centre.get(cmd.id).history] == ["received", "done"]
+    assert [h["state"] for h in centre.get(cmd.id).history] == ["received", "running", "done"]
+    assert centre.get(cmd.id).result["image"]["blanked"] is False
 
 
 def test_the_log_bundle_is_kept_whole(centre: Any, sim_fleet: Any) -> None:
@@ -191,8 +193,9 @@ def test_a_disruptive_command_waits_pending_while_a_citizen_is_there(
     row = centre.row(cmd.id)
     assert row["waiting_for_session"] and not row["final"] and row["time_left_s"] > 0
     done = centre.wait_final(cmd.id)
-    assert done.state == "done" and done.result["in_service"] is False
-    assert [h["state"] for h in done.history] == ["received", "pending", "done"]
+    assert done.state == "done" and done.result == {"out_of_service": True}
+    assert [(h["state"], h["reason"]) for h in done.history] == [
+        ("received", ""), ("pending", "session_active"), ("running", ""), ("done", "")]
     # a screenshot never waits (the citizen's area is blanked instead)
     shot = centre.issue(t, "screenshot")
     assert "pending" not in [h["state"] for h in centre.wait_final(shot.id).history]
