@@ -157,10 +157,10 @@ def sim_fleet(mosquitto: Any) -> Iterator[Callable[..., SimFleet]]:
             fleet.responder.attach(link)
             fleet.driver.add(link)
             fleet.links[name] = link
-        for name, link in fleet.links.items():
-            # a command published before the broker granted the subscription would be
-            # lost (a terminal's session is clean)
-            wait_until(lambda lk=link: lk.listening, f"{name} listening for commands")
+        # a command published before the broker granted the subscription would be lost
+        # (a terminal's session is clean)
+        wait_until(lambda: all(lk.listening for lk in fleet.links.values()),
+                   "the terminals listening for commands")
         return fleet
 
     yield make
