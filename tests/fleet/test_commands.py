@@ -351,9 +351,8 @@ def test_results_hold_no_personal_data_during_a_session(make_terminal: Any,
     chen = BY_KEY["chen"]
     session = t.rt.new_session()
     session.set_identity(Identity(IdentitySource.ID_CARD, chen.id_number, chen.name))
-    for action, args in (("selftest", {}), ("logs", {}), ("poll_packages", {}),
-                         ("screenshot", {})):
-        cid = centre.send(t.tid, action, args)
+    for action in ("selftest", "logs", "poll_packages", "screenshot"):
+        cid = centre.send(t.tid, action)
         wait_for(lambda cid=cid: set(centre.states(t.tid, cid)) & {"done", "failed",
                                                                    "pending"},
                  what=action)

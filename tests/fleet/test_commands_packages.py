@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from command_helpers import Centre, write_key
 from fleet_helpers import wait_for
-from packages.conftest import OpsEnv, serve  # tests/packages: the ops workstation and server
+from packages.conftest import (  # type: ignore[import-not-found]  # tests/packages' helpers
+    OpsEnv,
+    serve,
+)
 
 from kiosk.backend.client import BackendClient
 from kiosk.flows.interaction import ScriptedInteraction

@@ -31,8 +31,9 @@ def key() -> Ed25519PrivateKey:
 
 
 def command(**over: Any) -> cp.Command:
-    fields = {"id": "c-0001", "terminal": TID, "action": "set_volume", "args": {"level": 40},
-              "operator": "ops:王工", "issued_at": NOW, "expires_at": NOW + 600}
+    fields: dict[str, Any] = {"id": "c-0001", "terminal": TID, "action": "set_volume",
+                              "args": {"level": 40}, "operator": "ops:王工",
+                              "issued_at": NOW, "expires_at": NOW + 600}
     fields.update(over)
     return cp.Command(**fields)
 
@@ -99,9 +100,10 @@ def test_unsigned() -> None:
 
 
 def test_malformed_bodies() -> None:
-    for body in (None, [], {}, {"command": "x"}, {"command": [1]}):
-        assert refusal(body) == "malformed"
-    body = cp.sign(command(), key())
+    bodies: list[Any] = [None, [], {}, {"command": "x"}, {"command": [1]}]
+    for bad in bodies:
+        assert refusal(bad) == "malformed"
+    body: dict[str, Any] = cp.sign(command(), key())
     body["signature"] = 12
     assert refusal(body) == "malformed"
 
