@@ -14,7 +14,10 @@ bare MQTT subscriber.
 - `api_terminals_p95_ms_1000` and `fleet_page_p95_ms_1000`: console latency with 1,000;
 - `db_bytes_per_terminal_day`: database growth for one terminal-day of health at the default
   interval (60 s) and a few events, raw; `..._rolled_up` after the hourly roll-up;
-- `serve_rss_mb_<N>` (and `serve_peak_rss_mb_<N>`): the serve process's memory after N.
+- `serve_rss_mb_<N>` (and `serve_peak_rss_mb_<N>`): the serve process's memory after N;
+- `command_rtt_p50_s` / `command_rtt_p99_s` (and `command_rtt_baseline_…`, the broker's own
+  round trip on the same path): a command from the API to the console showing it done at
+  1,000 simulated terminals (`opscentre.bench_commands`).
 Numbers, not assertions: tests only check that the bench runs.
 """
 
@@ -455,6 +458,9 @@ def measure(quick: bool = False) -> dict[str, float]:
         rss, peak = rss_mb(rig.serve.proc.pid)
         out[f"serve_rss_mb_{sizes[-1]}"], out[f"serve_peak_rss_mb_{sizes[-1]}"] = rss, peak
     out.update(terminal_day_bytes(5 if quick else 40))
+    from opscentre import bench_commands  # command round trip (issue 16): its own rig
+
+    out.update(bench_commands.measure(quick))
     out["measured_at"] = float(int(dt.datetime.now(dt.UTC).timestamp()))
     return out
 

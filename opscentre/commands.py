@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+import socket
 import ssl
 import threading
 import time
@@ -107,6 +108,7 @@ class Publisher:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_publish = self._on_publish
+        c.on_socket_open = _no_delay
         c.suppress_exceptions = True
         self.client = c
 
@@ -165,6 +167,15 @@ class Publisher:
             refused = self._refused.pop(info.mid, "")
             out.append(f"refused: {refused}" if refused else "")
         return out
+
+
+def _no_delay(_c: Any, _u: Any, sock: Any) -> None:
+    """Commands are small and one at a time: Nagle's algorithm would hold one back until
+    the broker acknowledged the previous segment (a delayed ACK: up to 40 ms)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
 
 
 # -- making commands ------------------------------------------------------------------------------

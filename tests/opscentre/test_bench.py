@@ -25,6 +25,10 @@ def test_bench_reports_each_measurement() -> None:
               "offline_alert_s", "db_bytes_per_terminal_day",
               "db_bytes_per_terminal_day_rolled_up", "serve_rss_mb_100"):
         assert data[k] > 0, k
+    for k in ("command_rtt_p50_s", "command_rtt_p99_s", "command_rtt_baseline_p50_s",
+              "command_rtt_baseline_p99_s"):
+        assert data[k] > 0, k
+    assert data["command_rtt_p99_s"] >= data["command_rtt_p50_s"]
     assert data["api_terminals_rows_30"] == 31  # the simulated fleet and the killed one
     assert data["offline_alert_s"] >= data["offline_shown_s"]
     # the roll-up keeps a day to one point an hour (plus the bucket the day spills into)
