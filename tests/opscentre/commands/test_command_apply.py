@@ -61,14 +61,17 @@ def test_states_only_move_forward(centre_db: Any, made: Any) -> None:
     _, sessions = centre_db
     a = Applier()
     cmd = made()
-    answer(sessions, a, cmd.id, "received", mid="m1")
-    answer(sessions, a, cmd.id, "received", mid="m1")  # a QoS 1 duplicate: applied once
+    answer(sessions, a, cmd.id, "pending", mid="m1", reason="session_active")
+    answer(sessions, a, cmd.id, "pending", mid="m1")  # a QoS 1 duplicate: applied once
+    answer(sessions, a, cmd.id, "received", mid="m0")  # overtaken by the pending one
+    c = get(sessions, cmd.id)
+    assert (c.state, c.reason) == ("pending", "session_active")
     answer(sessions, a, cmd.id, "done", mid="m3", result={"restarted": True})
     answer(sessions, a, cmd.id, "running", mid="m2")  # late: arrived after done
     c = get(sessions, cmd.id)
-    assert (c.state, c.result) == ("done", {"restarted": True})
+    assert (c.state, c.result, c.reason) == ("done", {"restarted": True}, "")
     assert [(h["state"], h.get("ignored", False)) for h in c.history] == [
-        ("received", False), ("done", False), ("running", True)]
+        ("pending", False), ("received", True), ("done", False), ("running", True)]
     assert c.finished_at is not None
 
 
