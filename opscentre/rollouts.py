@@ -608,9 +608,12 @@ def _evaluate_one(db: Session, publisher: Publisher, r: Rollout, now: dt.datetim
                         r.label, c.rule, c.rate * 100, c.threshold * 100, c.wave)
         return
     current = stats[r.wave]
+    if current.answered_share < r.min_reported:
+        if wave.ready_at is not None:  # more of the wave came online or spoke up
+            wave.ready_at = None  # since: the soak starts again once they answered
+            db.flush()
+        return
     if wave.ready_at is None:
-        if current.answered_share < r.min_reported:
-            return
         wave.ready_at = now
         db.flush()
     if (now - wave.ready_at).total_seconds() < r.soak_s:

@@ -331,6 +331,9 @@ def package_state(runtime: Any) -> dict[str, Any]:
             st = _call(mgr, "status") or {}
             out.update({k: st[k] for k in ("active", "staged", "last_error", "last_check")
                         if k in st})
+            ring = (st.get("terminal") or {}).get("ring")
+            if isinstance(ring, int):  # the centre's rollouts: which wave it belongs to
+                out["ring"] = ring
         except Exception as exc:  # noqa: BLE001 - the report names the error, never raises it
             out["error"] = type(exc).__name__
     return out

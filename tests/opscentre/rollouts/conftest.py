@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,10 +23,12 @@ from kiosk.fleet.protocol import Envelope
 from kiosk.packages import keys as keymod
 from kiosk.packages import ops
 from kiosk.packages.repository import Repository
+from opscentre import alerts, rollouts
 from opscentre.apply import Applier, Message
-from opscentre.db import from_unix
+from opscentre.db import from_unix, make_engine, make_sessionmaker, upgrade
+from opscentre.ingest import Ingest, IngestSettings
 from opscentre.rollouts import Publisher
-from opscentre.settings import RolloutSettings
+from opscentre.settings import AlertRules, RolloutSettings
 
 
 def write_source(dst: Path, pkg_id: str, version: str, title: str) -> Path:
@@ -267,3 +270,42 @@ def make_console(tmp_path: Path, ops_repo: Ops) -> Iterator[Callable[..., Consol
     upgrade(engine)
     yield lambda **settings: Console(make_sessionmaker(engine), ops_repo, **settings)
     engine.dispose()
+
+
+@dataclass
+class Live:
+    """The centre's parts a rollout needs (`centre` fixture)."""
+
+    db: sessionmaker[Session]
+    ops: Any
+    stop: threading.Event
+
+
+@pytest.fixture
+def centre(mosquitto: Any, tmp_path: Path, ops_repo: Any) -> Iterator[Live]:
+    """The centre's parts that a rollout needs, as `kiosk-ops serve` runs them."""
+    url = f"sqlite:///{tmp_path / 'centre.db'}"
+    writer, reader = make_engine(url, writer=True), make_engine(url)
+    upgrade(writer)
+    sessions, read = make_sessionmaker(writer), make_sessionmaker(reader)
+    ingest = Ingest(IngestSettings(mosquitto.setup.url, "opscentre",
+                                   mosquitto.setup.password("opscentre"),
+                                   instance=secrets.token_hex(4),
+                                   group=f"g{secrets.token_hex(4)}"), sessions).start()
+    assert ingest.wait_ready()
+    stop = threading.Event()
+    workers = [
+        threading.Thread(target=rollouts.run, args=(ops_repo.publisher(), read, stop, 0.2)),
+        threading.Thread(target=alerts.run, args=(alerts.AlertEngine(
+            AlertRules(clear_hold_s=0)), sessions, stop, 0.2))]
+    for w in workers:
+        w.start()
+    try:
+        yield Live(read, ops_repo, stop)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(10)
+        ingest.stop()
+        writer.dispose()
+        reader.dispose()

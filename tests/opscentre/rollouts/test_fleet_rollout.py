@@ -5,65 +5,22 @@ bad version that halts by itself, is resumed, halts again and is rolled back."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from kiosk.packages.rollout import bucket
-from opscentre import alerts, rollouts
-from opscentre.db import make_engine, make_sessionmaker, upgrade
-from opscentre.ingest import Ingest, IngestSettings
+from opscentre import rollouts
 from opscentre.models import Alert, Event, Terminal
 from opscentre.rollouts import StartSpec
-from opscentre.settings import AlertRules
 from opscentre.sim_packages import Bad, PackageOptions
 from opscentre.simulate import Options, simulate
 
 TERMINALS = [f"SIM-R{i:03d}" for i in range(20)]  # the first two are lab terminals
-
-
-@dataclass
-class Live:
-    db: sessionmaker[Session]
-    ops: Any
-    stop: threading.Event
-
-
-@pytest.fixture
-def centre(mosquitto: Any, tmp_path: Path, ops_repo: Any) -> Iterator[Live]:
-    """The centre's parts that a rollout needs, as `kiosk-ops serve` runs them."""
-    url = f"sqlite:///{tmp_path / 'centre.db'}"
-    writer, reader = make_engine(url, writer=True), make_engine(url)
-    upgrade(writer)
-    sessions, read = make_sessionmaker(writer), make_sessionmaker(reader)
-    ingest = Ingest(IngestSettings(mosquitto.setup.url, "opscentre",
-                                   mosquitto.setup.password("opscentre"),
-                                   instance=secrets.token_hex(4),
-                                   group=f"g{secrets.token_hex(4)}"), sessions).start()
-    assert ingest.wait_ready()
-    stop = threading.Event()
-    workers = [
-        threading.Thread(target=rollouts.run, args=(ops_repo.publisher(), read, stop, 0.2)),
-        threading.Thread(target=alerts.run, args=(alerts.AlertEngine(
-            AlertRules(clear_hold_s=0)), sessions, stop, 0.2))]
-    for w in workers:
-        w.start()
-    try:
-        yield Live(read, ops_repo, stop)
-    finally:
-        stop.set()
-        for w in workers:
-            w.join(10)
-        ingest.stop()
-        writer.dispose()
-        reader.dispose()
 
 
 @pytest.fixture
@@ -90,27 +47,27 @@ def fleet(mosquitto: Any, served_repo: Any, ops_repo: Any, tmp_path: Path
         t.join(30)
 
 
-def running(live: Live, label: str) -> set[str]:
+def running(live: Any, label: str) -> set[str]:
     with live.db() as s:
         rows = s.execute(select(Terminal.id, Terminal.packages)).all()
     return {tid for tid, pk in rows if label in (pk or {}).get("active", [])}
 
 
-def state_of(live: Live, rid: int) -> str:
+def state_of(live: Any, rid: int) -> str:
     with live.db() as s:
         r = s.get(rollouts.Rollout, rid)
         assert r is not None
         return r.state
 
 
-def start(live: Live, waves: str, soak_s: float) -> rollouts.Rollout:
+def start(live: Any, waves: str, soak_s: float) -> rollouts.Rollout:
     spec = StartSpec.parse("dg-extra@1.1.0", live.ops.settings(), waves=waves, soak_s=soak_s,
                            archive=live.ops.inbox / "dg-extra-1.1.0.kpkg")
     with live.db() as s:
         return rollouts.start(s, live.ops.publisher(), spec, "otto")
 
 
-def first_staged(live: Live, label: str) -> dict[str, Any]:
+def first_staged(live: Any, label: str) -> dict[str, Any]:
     pkg, _, version = label.partition("@")
     with live.db() as s:
         rows = s.execute(select(Event.terminal_id, Event.received_at, Event.body)
@@ -123,7 +80,7 @@ def first_staged(live: Live, label: str) -> dict[str, Any]:
     return out
 
 
-def test_a_rollout_to_a_simulated_fleet_completes(centre: Live, fleet: Any,
+def test_a_rollout_to_a_simulated_fleet_completes(centre: Any, fleet: Any,
                                                   wait_for: Any) -> None:
     centre.ops.publish("dg-extra", "1.0.0")
     centre.ops.build("dg-extra", "1.1.0")
@@ -148,7 +105,7 @@ def test_a_rollout_to_a_simulated_fleet_completes(centre: Live, fleet: Any,
 
 
 def test_a_bad_version_halts_by_itself_then_an_operator_resumes_and_rolls_back(
-        centre: Live, fleet: Any, wait_for: Any) -> None:
+        centre: Any, fleet: Any, wait_for: Any) -> None:
     centre.ops.publish("dg-extra", "1.0.0")
     centre.ops.build("dg-extra", "1.1.0")
     fleet(**{"dg-extra@1.1.0": Bad(rollback=0.35)})
@@ -185,12 +142,12 @@ def test_a_bad_version_halts_by_itself_then_an_operator_resumes_and_rolls_back(
     assert sum(w.counts["rolled_back"] for w in stats) >= 1
 
 
-def _alerts(live: Live, rid: int) -> list[Alert]:
+def _alerts(live: Any, rid: int) -> list[Alert]:
     with live.db() as s:
         return list(s.scalars(select(Alert).where(Alert.rule == "rollout",
                                                   Alert.subject == f"rollout:{rid}")))
 
 
-def _alert(live: Live, rid: int) -> Alert | None:
+def _alert(live: Any, rid: int) -> Alert | None:
     found = [a for a in _alerts(live, rid) if a.state == "open"]
     return found[0] if found else None

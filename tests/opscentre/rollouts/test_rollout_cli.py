@@ -174,7 +174,7 @@ def test_the_demo_rolls_out_and_halts_a_bad_version(tmp_path: Path, children: An
 
     halted = until(halted_one, 120, "halted")
     assert halted["halt_reason"] == "rollout.halt.rolled_back"
-    alerts = requests.get(f"{info['console']}/api/alerts", headers=auth, timeout=5).json()
-    assert any(a["rule"] == "rollout" for a in alerts)
+    until(lambda: any(a["rule"] == "rollout" for a in requests.get(
+        f"{info['console']}/api/alerts", headers=auth, timeout=5).json()), 30, "its alert")
     ops(stack, "rollback", str(bad["id"]))
     until(lambda: on("dg-demo@1.1.0") == 12, 60, "the fleet back on 1.1.0")

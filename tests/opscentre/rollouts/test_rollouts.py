@@ -169,6 +169,21 @@ def test_rollbacks_halt_the_rollout_then_resume_and_roll_back(setup: Any) -> Non
                        "rollout_wave", "rollout_halted", "rollout_rolled_back"]
 
 
+def test_the_soak_starts_again_when_more_of_the_wave_turns_up(setup: Any) -> None:
+    db, ops, fleet = setup
+    r = start(db, ops, archive=ops.inbox / "dg-extra-1.1.0.kpkg", waves="50,100")
+    activate(fleet, [LAB], "dg-extra@1.1.0", ring=0)  # ring 0 is in every wave
+    activate(fleet, LOW[:4], "dg-extra@1.1.0")
+    assert evaluate(db, ops, fleet.advance(1)).published == []  # answered: soak from here
+    fleet.online(LOW[4])  # another terminal of the wave comes online, silent
+    fleet.health(LOW[4], ["dg-extra@1.0.0"])
+    assert evaluate(db, ops, fleet.advance(30)).published == []  # 5 of 6: below 90 %
+    activate(fleet, LOW[4:5], "dg-extra@1.1.0")
+    assert evaluate(db, ops, fleet.advance(31)).published == []  # 61 s after the first
+    assert evaluate(db, ops, fleet.advance(59)).published == []
+    assert evaluate(db, ops, fleet.advance(2)).published == [r.id]  # 60 s after all 5
+
+
 def test_error_screens_per_session_halt_it(setup: Any) -> None:
     db, ops, fleet = setup
     r = start(db, ops, archive=ops.inbox / "dg-extra-1.1.0.kpkg", soak_s=3600, waves="50,100",
