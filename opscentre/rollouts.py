@@ -410,7 +410,8 @@ def resume(db: Session, publisher: Publisher, ref: str | int, actor: str,
     r = find(db, ref, lock=True)
     stats = live_stats(db, r)
     _transition(db, r, [RolloutState.HALTED.value], state=RolloutState.RUNNING.value,
-                baseline=baseline_of(stats), halt_reason="", note="")
+                baseline={"at": utcnow().isoformat(), **baseline_of(stats)}, halt_reason="",
+                note="")
     wave = db.get(RolloutWave, (r.id, r.wave))
     if wave is not None:
         wave.ready_at = None  # the soak starts again
@@ -536,6 +537,7 @@ def describe(db: Session, r: Rollout, *, problems: int = 50) -> dict[str, Any]:
         error_terminals=[{"terminal": st.id, "wave": st.wave, **st.counters}
                          for st in errors[:10]],
         crossed=[c.to_json() for c in crossings(stats, thresholds, r.baseline)],
+        counted_since=(r.baseline or {}).get("at"),  # an operator resumed: rates from here
         running=sum(1 for st in sts.values() if st.running),
         back_on_previous=_running(db, f"{r.package}@{r.previous_version}")
         if r.previous_version and r.state == RolloutState.ROLLED_BACK.value else None)

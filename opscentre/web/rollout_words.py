@@ -57,6 +57,11 @@ _WORDS: dict[str, tuple[str, str]] = {
                                 "previous one.")),
     "detail.confirm_halt": ("确定暂停？此版本将停留在当前批次。",
                             "Halt? The version stays at the current wave."),
+    "detail.finished": ("此发布已结束。", "This rollout is over."),
+    "detail.counted_since": (("继续发布后，比率自 {t} 起重新计算"
+                              "（之前的拒收、回滚和错误页不再计入）。"),
+                             ("Resumed: rates count from {t} (rejections, rollbacks and "
+                              "error screens before it no longer count).")),
     "detail.viewer": ("查看者不能操作发布。", "Viewers cannot act on a rollout."),
     "detail.halted": ("已暂停", "Halted"),
     "detail.halted_by_itself": ("自动暂停：", "Halted by itself: "),
@@ -70,10 +75,9 @@ _WORDS: dict[str, tuple[str, str]] = {
     "halt.rolled_back": ("回滚率", "rollback rate"),
     "halt.error_screens": ("错误页比例", "error screens per session"),
     "halt.operator": ("操作员暂停", "an operator's halt"),
-    "halt.detail": (("第 {wave} 批：{rule} {rate} > {threshold}（{count}/{of}），"
-                     "首个失败终端 {terminal}"),
+    "halt.detail": ("第 {wave} 批：{rule} {rate} > {threshold}（{count}/{of}），首个失败终端",
                     ("wave {wave}: {rule} {rate} > {threshold} ({count} of {of}); first failing "
-                    "terminal {terminal}")),
+                    "terminal")),
     "wave.col": ("批次", "Wave"),
     "wave.scope": ("范围", "Scope"),
     "wave.published": ("发布", "Published"),

@@ -217,6 +217,12 @@ def fleet_of(centre_db: Any) -> Callable[[], Fleet]:
     return lambda: Fleet(centre_db[1])
 
 
+@pytest.fixture
+def fleet_on() -> Callable[[sessionmaker[Session]], Fleet]:
+    """`fleet_on(sessions)`: the fleet's reports into another database (the console's)."""
+    return Fleet
+
+
 PASSWORDS = {"ada": "admin-pass-1234", "otto": "operator-pass-1234", "vera": "viewer-pass-1234"}
 ROLES = {"ada": "admin", "otto": "operator", "vera": "viewer"}
 
