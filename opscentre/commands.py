@@ -94,6 +94,7 @@ class Publisher:
                  client_id: str = "") -> None:
         self.address = parse_broker_url(broker)
         self.connected = threading.Event()
+        self.failed = threading.Event()  # a connection attempt failed (paho retries)
         self._refused: dict[int, str] = {}
         self._lock = threading.Lock()
         c = mqtt.Client(CallbackAPIVersion.VERSION2,
@@ -107,6 +108,7 @@ class Publisher:
         c.max_inflight_messages_set(1000)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_connect_fail = lambda *_a: self.failed.set()
         c.on_publish = self._on_publish
         c.on_socket_open = _no_delay
         c.suppress_exceptions = True
@@ -115,6 +117,7 @@ class Publisher:
     def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         if reason.is_failure:
             log.error("commands: broker %s refused the centre: %s", self.address.url, reason)
+            self.failed.set()
             return
         self.connected.set()
 
@@ -129,8 +132,11 @@ class Publisher:
         a = self.address
         self.client.connect_async(a.host, a.port, keepalive=30)
         self.client.loop_start()
-        if wait_s:
-            self.connected.wait(wait_s)
+        deadline = time.monotonic() + wait_s
+        # a one-shot caller (the CLI) waits for the first attempt's outcome, not the time
+        while not (self.connected.is_set() or self.failed.is_set()) and \
+                time.monotonic() < deadline:
+            self.connected.wait(0.05)
         return self
 
     def stop(self) -> None:
