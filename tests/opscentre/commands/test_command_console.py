@@ -261,6 +261,7 @@ def test_bulk_from_the_console_previews_then_sends(console: Console) -> None:
     assert preview.status_code == 200 and 'id="bulk-confirm"' in preview.text
     assert console.count() == 0
     assert 'name="confirm" value="1"' in preview.text
+    assert '<option value="a4" selected>' in preview.text  # the choice kept for sending
     r = otto.post("/commands/bulk", data={**form, "confirm": "1"}, follow_redirects=False)
     assert r.status_code == 303
     [cmd] = otto.get("/api/commands").json()
