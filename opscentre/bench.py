@@ -17,7 +17,11 @@ bare MQTT subscriber.
 - `serve_rss_mb_<N>` (and `serve_peak_rss_mb_<N>`): the serve process's memory after N;
 - `command_rtt_p50_s` / `command_rtt_p99_s` (and `command_rtt_baseline_…`, the broker's own
   round trip on the same path): a command from the API to the console showing it done at
-  1,000 simulated terminals (`opscentre.bench_commands`).
+  1,000 simulated terminals (`opscentre.bench_commands`);
+- `rollout_complete_s_1000_soak_<S>s`, `rollout_halt_after_first_failure_s_1000`, …: a
+  guarded rollout with the default waves to 1,000 simulated terminals (soak shortened to
+  S seconds) and the time from a bad version's first failing terminal to the halt
+  (`opscentre.bench_rollouts`).
 Numbers, not assertions: tests only check that the bench runs.
 """
 
@@ -461,6 +465,9 @@ def measure(quick: bool = False) -> dict[str, float]:
     from opscentre import bench_commands  # command round trip (issue 16): its own rig
 
     out.update(bench_commands.measure(quick))
+    from opscentre import bench_rollouts  # guarded rollouts (issue 16): their own rig
+
+    out.update(bench_rollouts.measure(quick))
     out["measured_at"] = float(int(dt.datetime.now(dt.UTC).timestamp()))
     return out
 

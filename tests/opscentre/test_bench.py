@@ -29,6 +29,11 @@ def test_bench_reports_each_measurement() -> None:
               "command_rtt_baseline_p99_s"):
         assert data[k] > 0, k
     assert data["command_rtt_p99_s"] >= data["command_rtt_p50_s"]
+    for k in ("rollout_complete_s_20_soak_1s", "rollout_all_running_s_20_soak_1s",
+              "rollout_halted_in_wave_20"):
+        assert data[k] > 0, k
+    assert data["rollout_halt_after_first_failure_s_20"] >= 0
+    assert data["rollout_halt_after_threshold_s_20"] >= 0
     assert data["api_terminals_rows_30"] == 31  # the simulated fleet and the killed one
     assert data["offline_alert_s"] >= data["offline_shown_s"]
     # the roll-up keeps a day to one point an hour (plus the bucket the day spills into)
