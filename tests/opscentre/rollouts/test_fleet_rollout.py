@@ -151,3 +151,20 @@ def _alerts(live: Any, rid: int) -> list[Alert]:
 def _alert(live: Any, rid: int) -> Alert | None:
     found = [a for a in _alerts(live, rid) if a.state == "open"]
     return found[0] if found else None
+
+
+def test_error_screens_on_a_version_halt_it(centre: Any, fleet: Any, wait_for: Any) -> None:
+    """No terminal fails to load it, but citizens meet error screens on it."""
+    centre.ops.publish("dg-extra", "1.0.0")
+    centre.ops.build("dg-extra", "1.1.0")
+    fleet(**{"dg-extra@1.1.0": Bad(errors=0.4)})
+    wait_for(lambda: running(centre, "dg-extra@1.0.0") == set(TERMINALS), timeout=60,
+             what="every terminal on 1.0.0")
+    r = start(centre, "0,100", soak_s=600.0)  # ring 0 soaks: judged on its sessions
+    wait_for(lambda: state_of(centre, r.id) == "halted", timeout=90, what="halted")
+    with centre.db() as s:
+        halted = s.get(rollouts.Rollout, r.id)
+        assert halted is not None and halted.halt_reason == "rollout.halt.error_screens"
+        d = halted.halt_detail
+    assert d["wave"] == 0 and d["of"] >= 20 and d["count"] / d["of"] > 0.05
+    assert d["terminal"] in TERMINALS[:2]
