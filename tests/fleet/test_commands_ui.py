@@ -133,7 +133,7 @@ def screenshot(qtbot: Any, centre: Centre, k: Kiosk) -> tuple[QImage, dict[str, 
     att = centre.attachment(k.tid, cid, timeout=30)
     meta = next(a["result"]["image"] for a in centre.answers(k.tid, cid)
                 if a["state"] == "done")
-    image = QImage.fromData(att.data, b"PNG")
+    image = QImage.fromData(att.data)
     assert not image.isNull() and att.media_type == "image/png"
     return image, meta
 

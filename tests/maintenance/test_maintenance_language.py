@@ -47,23 +47,23 @@ def test_maintenance_screens_in_every_language(qtbot, window, locale, size) -> N
     for d in PIN:
         qtbot.mouseClick(digits[d], Qt.MouseButton.LeftButton)
     qtbot.mouseClick(pad.ok, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: win.current_screen == "maintenance.dashboard", timeout=10_000)
+    qtbot.waitUntil(lambda: win.current_screen == "maintenance.dashboard", timeout=30_000)
     dash = win.maintenance.dashboard
     rt = win.runtime
     rt.devices["receipt"].set_paper("low")  # a detail to show
     qtbot.waitUntil(lambda: dash.snapshot is not None and "paper_low" in
-                    dash.snapshot.device("receipt").details, timeout=10_000)
+                    dash.snapshot.device("receipt").details, timeout=30_000)
 
     def run(kind: str, action: str) -> None:
         tag = f"{action}:{kind}"
         qtbot.mouseClick(dash.rows[kind].buttons[action], Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: tag in dash.results, timeout=15_000)
+        qtbot.waitUntil(lambda: tag in dash.results, timeout=30_000)
 
     want = EXPECTED[locale]
     run("scanner", "scan")
     assert want["report"] in dash.report.text()
     qtbot.waitUntil(lambda: want["scanner"] in dash.rows["scanner"].details.text(),
-                    timeout=10_000)
+                    timeout=30_000)
     assert want["camera"] in dash.rows["camera"].details.text()
     for text in (dash.report.text(), *(r.details.text() for r in dash.rows.values())):
         assert "reads" not in text and "fps" not in text and "maintenance." not in text
