@@ -58,6 +58,15 @@ class FlowDef:
     # printer for a certificate, the receipt printer for a queue ticket): while one of
     # them is known to be faulted (out of paper, cover open, offline) the tile is paused.
     requires_devices: tuple[str, ...] = ()
+    # Where the service sits in the catalog (issue 17): a category id the app knows
+    # (kiosk.catalog.categories), the department's name key, extra search words (any
+    # language, Chinese characters or pinyin), a zone id declared in the manifest, and
+    # the platform whose connector serves its requests ("" = the terminal's own).
+    category: str = ""
+    department: str = ""
+    keywords: tuple[str, ...] = ()
+    zone: str = ""
+    platform: str = ""
 
     def index_of(self, step_id: str) -> int:
         for i, s in enumerate(self.steps):
@@ -127,13 +136,33 @@ def parse_flow(data: Mapping[str, Any], file: str) -> FlowDef:
     if not isinstance(needs, list) or not all(n in DEVICE_KINDS for n in needs):
         raise DefinitionError(file, "requires_devices",
                               f"must list device kinds of {sorted(DEVICE_KINDS)}")
+    keywords = data.get("keywords", [])
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise DefinitionError(file, "keywords", "must be a list of strings")
+    for key in ("category", "department", "zone", "platform"):
+        if not isinstance(data.get(key, ""), str):
+            raise DefinitionError(file, key, "must be a string")
     return FlowDef(
         id=fid, title=_req(data, "title", str, file, ""), steps=tuple(steps),
         subtitle=str(data.get("subtitle", "")), icon=str(data.get("icon", "")),
         requires_online=bool(data.get("requires_online", True)),
         enabled=bool(data.get("enabled", True)), order=int(data.get("order", 100)),
         identify_methods=tuple(methods), requires_devices=tuple(needs),
+        category=str(data.get("category", "")), department=str(data.get("department", "")),
+        keywords=tuple(keywords), zone=str(data.get("zone", "")),
+        platform=str(data.get("platform", "")),
     )
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A group of services that run against another city's platform (广州专区, 港澳专区).
+    Declared in a package's manifest: `[[zones]] id, title (string key), platform, order`."""
+
+    id: str
+    title: str
+    platform: str = ""
+    order: int = 100
 
 
 @dataclass(frozen=True)
@@ -150,6 +179,10 @@ class FlowPackage:
     # For a composed set: its packages, bottom first; and which package each flow came from.
     layers: tuple[FlowPackage, ...] = ()
     flow_origin: Mapping[str, str] = field(default_factory=dict)
+    # Catalog declarations (issue 17): zones by id, and the platform ids the package's
+    # flows may name (each served by a connector the terminal's config defines).
+    zones: Mapping[str, Zone] = field(default_factory=dict)
+    platforms: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

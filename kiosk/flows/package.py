@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 # FlowPackage is defined with the other data types; importing it from here still works.
-from kiosk.flows.model import DefinitionError, FlowDef, FlowPackage, parse_flow
+from kiosk.flows.model import DefinitionError, FlowDef, FlowPackage, Zone, parse_flow
 from kiosk.flows.steps.registry import STEP_TYPES
 from kiosk.i18n import LOCALES
 
@@ -27,7 +27,8 @@ PACKAGE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 VERSION = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}$")
 TEMPLATE_KINDS = ("a4", "receipt")
 _MANIFEST_KEYS = {"id", "version", "min_app_version", "flows", "disable", "priority",
-                  "description"}
+                  "description", "zones", "platforms"}
+PLATFORM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -67,6 +68,30 @@ def _check_manifest(m: Mapping[str, Any]) -> None:
             raise DefinitionError(f, key, "lists a flow twice")
     if "priority" in m and (not isinstance(m["priority"], int) or isinstance(m["priority"], bool)):
         raise DefinitionError(f, "priority", "must be an integer")
+    platforms = m.get("platforms", [])
+    if not isinstance(platforms, list) or not all(
+            isinstance(p, str) and PLATFORM_ID.match(p) for p in platforms):
+        raise DefinitionError(f, "platforms", "must be a list of platform ids")
+
+
+def _zones(m: Mapping[str, Any]) -> dict[str, Zone]:
+    f, zones = "manifest.toml", {}
+    raw = m.get("zones", [])
+    if not isinstance(raw, list):
+        raise DefinitionError(f, "zones", "must be a list of tables")
+    for i, z in enumerate(raw):
+        path = f"zones[{i}]"
+        if not isinstance(z, Mapping) or not isinstance(z.get("id"), str) \
+                or not isinstance(z.get("title"), str):
+            raise DefinitionError(f, path, "needs an id and a title (string key)")
+        if z["id"] in zones:
+            raise DefinitionError(f, f"{path}.id", f"duplicate zone id {z['id']!r}")
+        platform = z.get("platform", "")
+        if not isinstance(platform, str) or (platform and platform not in m.get("platforms", [])):
+            raise DefinitionError(f, f"{path}.platform",
+                                  f"{platform!r} is not listed in the manifest's platforms")
+        zones[z["id"]] = Zone(z["id"], z["title"], platform, int(z.get("order", 100)))
+    return zones
 
 
 def _check_strings(table: Any, rel: str) -> dict[str, str]:
@@ -116,7 +141,8 @@ def load_files(files: Mapping[str, bytes], root: Path, *,
     pkg = FlowPackage(root, manifest["id"], manifest["version"],
                       str(manifest.get("min_app_version", "0")), flows, templates, strings,
                       disable=tuple(manifest.get("disable", ())),
-                      priority=int(manifest.get("priority", 100)))
+                      priority=int(manifest.get("priority", 100)),
+                      zones=_zones(manifest), platforms=tuple(manifest.get("platforms", ())))
     if validate_steps:
         validate_package(pkg)
     return pkg
@@ -149,7 +175,11 @@ def compose(packages: Sequence[FlowPackage]) -> FlowPackage:
     origin: dict[str, str] = {}
     templates: dict[str, Mapping[str, Any]] = {}
     strings: dict[str, dict[str, str]] = {}
+    zones: dict[str, Zone] = {}
+    platforms: dict[str, None] = {}
     for pkg in packages:
+        zones.update(pkg.zones)
+        platforms.update(dict.fromkeys(pkg.platforms))
         for fid in pkg.disable:
             flows.pop(fid, None)
             origin.pop(fid, None)
@@ -162,7 +192,8 @@ def compose(packages: Sequence[FlowPackage]) -> FlowPackage:
     return FlowPackage(top.root, "+".join(p.id for p in packages),
                        "+".join(p.version for p in packages),
                        max((p.min_app_version for p in packages), key=version_key),
-                       flows, templates, strings, layers=tuple(packages), flow_origin=origin)
+                       flows, templates, strings, layers=tuple(packages), flow_origin=origin,
+                       zones=zones, platforms=tuple(platforms))
 
 
 def _template_assets(value: Any) -> list[str]:
@@ -173,6 +204,20 @@ def _template_assets(value: Any) -> list[str]:
     if isinstance(value, list):
         return [a for v in value for a in _template_assets(v)]
     return []
+
+
+def _check_catalog_refs(flow: FlowDef, pkg: FlowPackage, rel: str) -> None:
+    from kiosk.catalog.categories import BY_ID
+
+    if flow.category and flow.category not in BY_ID:
+        raise DefinitionError(rel, "category", f"unknown category {flow.category!r} "
+                              f"(known: {', '.join(sorted(BY_ID))})")
+    if flow.zone and flow.zone not in pkg.zones:
+        raise DefinitionError(rel, "zone", f"unknown zone {flow.zone!r}: declare it in "
+                              "the manifest's [[zones]]")
+    if flow.platform and flow.platform not in pkg.platforms:
+        raise DefinitionError(rel, "platform", f"unknown platform {flow.platform!r}: list it "
+                              "in the manifest's platforms")
 
 
 def validate_package(pkg: FlowPackage, app_version: str | None = None) -> None:
@@ -190,6 +235,7 @@ def validate_package(pkg: FlowPackage, app_version: str | None = None) -> None:
             rel = f"{pkg.flow_origin[flow.id]}:{rel}"
         if flow.title not in zh:
             raise DefinitionError(rel, "title", f"string {flow.title!r} missing in zh_CN")
+        _check_catalog_refs(flow, pkg, rel)
         for i, step in enumerate(flow.steps):
             cls = STEP_TYPES.get(step.type)
             if cls is None:

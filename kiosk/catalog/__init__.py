@@ -1,0 +1,1 @@
+"""The service catalog: categories, zones, search and local usage counts (issue 17)."""
