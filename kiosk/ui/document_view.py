@@ -67,7 +67,7 @@ class DocumentView(QWidget):
         self.zoom = max(0, min(zoom, len(ZOOMS) - 1))
         self._cache: dict[tuple[int, int], QImage] = {}
         self._wanted: tuple[int, int] | None = None
-        self._relay = Relay(self)
+        self._relay = Relay()
         self._relay.done.connect(self._rendered, Qt.ConnectionType.QueuedConnection)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         v = QVBoxLayout(self)

@@ -146,7 +146,7 @@ class MaintenanceView(QWidget):
         self.runtime, self.m = runtime, m
         self.t = Translator(runtime.config.terminal.locale)
         self.access = access or MaintenanceAccess(runtime.config, runtime.record)
-        self.relay = Relay(self)
+        self.relay = Relay()
         self.relay.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self.setStyleSheet(_style(m))
         self._card_stop = threading.Event()

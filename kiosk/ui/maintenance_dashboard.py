@@ -107,7 +107,7 @@ class Dashboard(QWidget):
 
         self.setObjectName("maintDashboard")
         self.runtime, self.m, self.t, self.access = runtime, m, t, access
-        self.relay = Relay(self)
+        self.relay = Relay()
         self.relay.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self.prober = StatusProber()
         self.snapshot: HealthSnapshot | None = None

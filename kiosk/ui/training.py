@@ -63,7 +63,7 @@ class TrainingPanel(QWidget):
         self.training, self.m, self.t, self.columns = training, m, t, max(2, columns)
         self.controls: dict[str, QPushButton] = {}
         self.sections: dict[str, QPushButton] = {}
-        self.relay = Relay(self)
+        self.relay = Relay()
         self.relay.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
         self._network_busy = False
         v = QVBoxLayout(self)

@@ -13,9 +13,18 @@ log = logging.getLogger(__name__)
 
 
 class Relay(QObject):
-    """Carries results from worker threads to the UI thread (connect it queued)."""
+    """Carries results from worker threads to the UI thread (connect it queued).
+
+    A relay has no Qt parent, on purpose: with the screen as its parent, Qt deleted it
+    together with the screen while a worker thread was emitting on it, and the emit ran
+    into freed memory (a segfault in the test suite, a dead kiosk in a hall). Owned by
+    Python, it lives as long as the screen object or a worker refers to it; Qt drops the
+    queued connection by itself when the receiving screen is deleted."""
 
     done = Signal(str, object)
+
+    def __init__(self) -> None:
+        super().__init__(None)
 
 
 def emit(relay: Relay, tag: str, result: Any) -> bool:
