@@ -25,7 +25,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
@@ -117,6 +117,10 @@ class BackendConfig:
     secret_file: Text = ""
     connect_timeout_s: Seconds = 3.0
     read_timeout_s: Seconds = 10.0
+    # PEM of the root the platform's e-seals chain to (docs/sealing.md). Certificates are
+    # sealed and verified before printing when it is set; "" with url = "embedded": the
+    # embedded platform's demo root (<data_dir>/seal/root.pem).
+    seal_root: Text = ""
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,34 @@ class OfflineConfig:
     reconnect_spread_s: SecondsOrOff = 10.0
 
 
+PLATFORM_ID = r"^[a-z][a-z0-9_-]{0,31}$"  # as flows and manifests name it (`platform = "gz"`)
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """One other platform a flow may name (`[platforms.<id>]`; docs/platforms.md). The
+    terminal's own platform is `[backend]` (the implicit "" of a flow)."""
+
+    __pydantic_config__ = _STRICT
+
+    # "embedded": the reference city platform, started beside the embedded backend.
+    base_url: PlatformUrl = "embedded"
+    # hmac: the terminal's own signing (id + secret of [backend]); oauth2: client credentials
+    auth: Literal["hmac", "oauth2"] = "hmac"
+    token_url: Text = ""  # oauth2: the token endpoint ("" = <base_url>/oauth/token)
+    client_id: Text = ""
+    # The client secret is never written here: the variable it is in, or a 0600 file.
+    client_secret_env: Annotated[str, Field(strict=True,
+                                            pattern=r"^(|[A-Za-z_][A-Za-z0-9_]*)$")] = ""
+    client_secret_file: Text = ""
+    scope: Text = ""
+    connect_timeout_s: Seconds = 3.0
+    timeout_s: Seconds = 30.0  # a whole call: connect, send, answer, redirects
+    max_answer_bytes: Annotated[int, Field(strict=True, ge=1024)] = 8 * 1024 * 1024
+    requests_per_minute: Annotated[int, Field(strict=True, ge=0)] = 0  # 0: no limit
+    health_path: Annotated[str, Field(strict=True, pattern=r"^/")] = "/health"
+
+
 @dataclass(frozen=True)
 class Config:
     __pydantic_config__ = _STRICT
@@ -282,6 +314,8 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     packages: PackagesConfig = field(default_factory=PackagesConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
+    # Other platforms by id (`[platforms.gz]`); keys checked in _relation_problems.
+    platforms: dict[str, PlatformConfig] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -318,7 +352,9 @@ class ConfigError(ValueError):
 
 
 # -- schema helpers -----------------------------------------------------------------------
-SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)}  # type: ignore[misc]
+# Sections of fixed keys ([platforms] is a table of tables, checked on its own).
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config)  # type: ignore[misc]
+                             if f.name != "platforms"}
 
 
 @cache
@@ -403,7 +439,7 @@ def _reason(err: Any, key: str) -> str:
 
 
 # -- reading the file ---------------------------------------------------------------------
-_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]")
+_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=")
 
 
@@ -415,6 +451,7 @@ def _key_lines(text: str) -> dict[tuple[str, str], int]:
         if table := _TABLE.match(line):
             section = table.group(1)
             lines.setdefault((section, ""), number)
+            lines.setdefault((section.partition(".")[0], ""), number)  # [platforms.gz]
         elif key := _KEY.match(line):
             name = key.group(1)
             if not section and "." in name:  # a dotted key at the top: section.key = ...
@@ -508,7 +545,7 @@ class _Sources:
 def _unknown_section(name: str, sources: _Sources) -> Problem:
     if (name, "") in sources.lines:  # a [table] nobody knows
         return Problem(sources(name), f"[{name}]",
-                       "unknown section" + _closest(name, list(SECTIONS)))
+                       "unknown section" + _closest(name, [*SECTIONS, "platforms"]))
     home = next((s for s in SECTIONS if name in _key_types(s)), "")  # a key outside a table
     line = sources.lines.get(("", name))
     return Problem(f"{sources.file}:{line}" if line else sources(name), name,
@@ -520,7 +557,9 @@ def _schema_problems(exc: ValidationError, sources: _Sources) -> list[Problem]:
     for err in exc.errors():
         loc = [str(part) for part in err["loc"]]
         section, key = loc[0], loc[1] if len(loc) > 1 else ""
-        if section not in SECTIONS:
+        if section == "platforms":
+            problems.append(_platform_problem(err, loc, sources))
+        elif section not in SECTIONS:
             problems.append(_unknown_section(section, sources))
         elif err["type"] == "unexpected_keyword_argument" and len(loc) == 2:
             problems.append(Problem(sources(section, key), f"{section}.{key}",
@@ -531,9 +570,54 @@ def _schema_problems(exc: ValidationError, sources: _Sources) -> list[Problem]:
     return problems
 
 
+def _platform_problem(err: Any, loc: list[str], sources: _Sources) -> Problem:
+    """One problem inside [platforms.<id>] (pydantic's loc: platforms, id, key)."""
+    if len(loc) < 3:
+        return Problem(sources("platforms"), "[platforms]",
+                       "must be tables [platforms.<id>] with base_url, auth, ...")
+    pid, key = loc[1], loc[2]
+    where = sources(f"platforms.{pid}", key)
+    if err["type"] == "unexpected_keyword_argument":
+        known = [f.name for f in fields(PlatformConfig)]
+        hint = (" (the secret is never written here: client_secret_env or "
+                "client_secret_file)") if key == "client_secret" else _closest(key, known)
+        return Problem(where, f"platforms.{pid}.{key}", "unknown key" + hint)
+    if err["type"] == "literal_error":
+        return Problem(where, f"platforms.{pid}.{key}",
+                       f"must be \"hmac\" or \"oauth2\", got {_shown(err.get('input'))}")
+    return Problem(where, f"platforms.{pid}.{key}", _reason(err, key))
+
+
+def _platform_relations(cfg: Config, sources: _Sources) -> list[Problem]:
+    out = []
+    for pid, p in cfg.platforms.items():
+        where = sources(f"platforms.{pid}")
+        if not re.match(PLATFORM_ID, pid):
+            out.append(Problem(where, f"[platforms.{pid}]", "the id must be 1-32 lower-case "
+                               "letters, digits, '_' or '-', starting with a letter"))
+        if p.auth != "oauth2":
+            continue
+        if p.base_url == "embedded":  # the embedded city platform hands its own client
+            continue
+        if not p.client_id:
+            out.append(Problem(sources(f"platforms.{pid}", "client_id"),
+                               f"platforms.{pid}.client_id", 'must be set when auth = "oauth2"'))
+        if not (p.client_secret_env or p.client_secret_file):
+            out.append(Problem(where, f"platforms.{pid}.client_secret_env",
+                               'auth = "oauth2" needs client_secret_env or client_secret_file'))
+        if p.token_url:
+            try:
+                _http_url(p.token_url, "an http(s):// URL")
+            except ValueError as exc:
+                out.append(Problem(sources(f"platforms.{pid}", "token_url"),
+                                   f"platforms.{pid}.token_url",
+                                   f"{exc}, got {_shown(p.token_url)}"))
+    return out
+
+
 def _relation_problems(cfg: Config, sources: _Sources) -> list[Problem]:
     """Rules that involve more than one key (checked once every key is valid)."""
-    out = []
+    out = _platform_relations(cfg, sources)
     if cfg.session.countdown_s > cfg.session.idle_timeout_s:
         out.append(Problem(sources("session", "countdown_s"), "session.countdown_s",
                            f"must not exceed session.idle_timeout_s "
