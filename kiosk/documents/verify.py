@@ -120,3 +120,18 @@ def _check(sigs: Sequence[Any], roots: Sequence[asn1_x509.Certificate],
     return Verdict(not problems, tuple(problems), office=office, signed_at=signed_at,
                    digest=digest, file_sha256=file_sha,
                    detail=str(status.trust_problem_indic or ""))
+
+
+def seal_dir(cfg: Any) -> Path:
+    """Where the embedded reference platform keeps its demo CA and seals."""
+    return Path(cfg.data_dir) / "seal"
+
+
+def trusted_root(cfg: Any) -> Path | None:
+    """The configured root of the platform's e-seals (`backend.seal_root`); with the
+    embedded platform, its demo root; None: this terminal does not seal."""
+    if cfg.backend.seal_root:
+        return Path(cfg.backend.seal_root).expanduser()
+    if cfg.backend.url == "embedded":
+        return seal_dir(cfg) / "root.pem"
+    return None

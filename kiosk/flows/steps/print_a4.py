@@ -11,6 +11,7 @@ from kiosk.documents.a4 import RenderedPdf
 from kiosk.flows.context import FlowContext, StepError, StepResult
 from kiosk.flows.screens import ScreenKind
 from kiosk.flows.steps._printing import failure_choice, record_print
+from kiosk.flows.steps._sealing import DEFAULT_REFERENCE, sealed_for_print
 from kiosk.flows.steps.base import StepType
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,8 @@ class PrintA4Step(StepType):
     """Print the rendered document once and wait for the printer's real outcome."""
 
     name = "print_a4"
-    optional = ("document", "title", "reprint", "timeout_s")
+    # seal_reference: the platform's code for the document, whose office seals it
+    optional = ("document", "title", "reprint", "timeout_s", "seal_reference")
 
     def run(self, ctx: FlowContext) -> StepResult:
         key = self.param("document", "document")
@@ -32,6 +34,11 @@ class PrintA4Step(StepType):
         doc = ctx.data.get(key)
         if not isinstance(doc, RenderedPdf):
             raise StepError("device.a4.bad_document", f"no document {key!r}", retry=False)
+        sealed = sealed_for_print(ctx, key, doc,
+                                  str(self.param("seal_reference", DEFAULT_REFERENCE)))
+        if sealed is None:  # could not be sealed: nothing printed, the citizen cancelled
+            return StepResult("cancel")
+        doc = sealed
         kind = ctx.data.get("document_kinds", {}).get(key, key)
         printer = ctx.device("a4")
         attempt = 0
