@@ -42,7 +42,7 @@ SUFFIX = ".kpkg"
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
 MAX_MEMBER_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
-MAX_MEMBERS = 512
+MAX_MEMBERS = 2048  # a 300-service catalog (flowpacks/gba) has ~620 files
 MAX_DEPTH = 4
 MAX_EXT_HEADER_BYTES = 64 * 1024  # one pax or GNU long-name/long-link header
 MAX_EXT_HEADERS = 3  # extended headers in front of one member (pax + long name + link)
@@ -60,6 +60,8 @@ _REFUSED_TYPES = {tarfile.XGLTYPE: "global pax headers are not allowed",
                   tarfile.GNUTYPE_SPARSE: "sparse files are not allowed"}
 _DATA_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE)
 _CHUNK = 64 * 1024
+# A source folder may keep what its files are generated from (flowpacks/gba/src): left out.
+SOURCE_DIR = "src"
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _IMAGE_MAGIC = {
@@ -162,6 +164,8 @@ def collect_dir(root: Path) -> dict[str, bytes]:
     total = 0
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
+        if rel.split("/")[0] == SOURCE_DIR:
+            continue  # the package's authoring data (kiosk.packages.authoring), not shipped
         if path.is_symlink():
             raise ArchiveError(label, rel, "symbolic links are not allowed")
         if path.is_dir():
