@@ -1,0 +1,505 @@
+"""Search over the catalog's services, the way a citizen types at a terminal.
+
+`CatalogIndex.build` precomputes, per language, every form a service can be found by;
+`search` then costs a handful of C-level string and regex operations per service (a few
+milliseconds per keystroke at 300 services; `kiosk bench` measures it).
+
+What finds a service, best first (the `score` of a `Hit`; `why` says which):
+
+=====  ==========  ================================================================
+score  why         the query is …
+=====  ==========  ================================================================
+100    title       the title itself (characters; either script; case-insensitive)
+90     prefix      the start of the title
+80     initials    the start of the title's pinyin initials (`wfzm` 无房证明)
+70     pinyin      the start of the title in pinyin: full syllables or syllable
+                   prefixes (`gongjijin`, `gong ji jin`, `gongj`, `gong4jijin`,
+                   `gōngjījīn`; `v` or `u` for ü)
+60     substring   characters inside the title, English words (each query word the
+                   start of a title word), pinyin from a syllable inside the title
+50     abbrev      pinyin initials / syllable prefixes skipping whole syllables
+                   (`sbzm` 社保参保缴费证明); fewer skipped syllables score higher
+40-34  keyword,    the flow's `keywords`, the title in the other languages, the
+       translation, department, zone and category titles (characters, pinyin or words)
+       department,
+       zone,
+       category
+30     fuzzy       one character missing, extra or wrong (3+ characters), one wrong,
+                   missing or extra letter in pinyin (5+ letters) or in one English
+                   word (5+ letters)
+28     sound       characters that sound like the title's (homophones: 公鸡金 公积金)
+=====  ==========  ================================================================
+
+Equal scores are ordered by the shorter title, then the flow's `order`, then its id.
+
+Traditional and Simplified: characters are folded to one script before comparing, with
+a folding table taken from the catalog's own zh_HK / zh_CN strings (aligned titles,
+subtitles, department and category names: no OpenCC), and every Chinese entry keeps the
+other script's title as a form of its own; pinyin readings do not depend on the script.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+from kiosk.flows.model import FlowDef
+
+ZH_LOCALES = ("zh_CN", "zh_HK")
+
+SCORE_TITLE, SCORE_PREFIX, SCORE_INITIALS, SCORE_PINYIN = 100.0, 90.0, 80.0, 70.0
+SCORE_SUBSTRING, SCORE_ABBREV, SCORE_FUZZY, SCORE_SOUND = 60.0, 50.0, 30.0, 28.0
+# Weaker forms of a service, strongest first: what ops wrote for search, the title in
+# another language, then names the service shares with many others.
+SECONDARY = (("keyword", 40.0), ("translation", 39.0), ("department", 38.0),
+             ("zone", 36.0), ("category", 34.0))
+
+
+class Translator(Protocol):
+    def __call__(self, key: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    flow_id: str
+    title: str
+    score: float
+    why: str
+
+
+# -- text normal forms ------------------------------------------------------------------
+
+_TONE = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_TONE_DIGIT = re.compile(r"(?<=[a-z])[1-5]")
+
+
+def is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or ch >= "\U00020000"
+
+
+def _clean(text: str) -> str:
+    """NFKC, case-folded, one line (a line is one text of the index)."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _words(text: str) -> str:
+    """Lower-case words separated by single spaces, with a leading space (so that
+    `" " + word in form` asks "does a word start with this")."""
+    return " " + " ".join(_NON_WORD.sub(" ", _clean(text)).split())
+
+
+def _letters(text: str) -> str:
+    """Typed pinyin as bare letters: tone marks and tone digits dropped, ü as u."""
+    text = _TONE_DIGIT.sub("", _clean(text).translate(_TONE))
+    return re.sub(r"[^a-z]", "", text.replace("v", "u"))
+
+
+def reading(text: str) -> tuple[str, ...]:
+    """Toneless pinyin syllables of the Chinese in `text` (ü as u), runs of letters and
+    digits as their own lower-case tokens; punctuation dropped."""
+    return readings([text])[0]
+
+
+# Readings already made: keywords, departments and titles repeat across services,
+# languages and rebuilds (a package update rebuilds the index).
+_READINGS: dict[str, tuple[str, ...]] = {}
+_READINGS_MAX = 50_000
+
+
+def readings(texts: Iterable[str]) -> list[tuple[str, ...]]:
+    """`reading` of each text; the Chinese ones not seen before in one pypinyin call
+    (its per-call cost is most of the cost of short texts)."""
+    texts = list(texts)
+    todo = list(dict.fromkeys(t for t in texts if t not in _READINGS
+                              and any(is_han(c) for c in t)))
+    if todo:
+        if len(_READINGS) + len(todo) > _READINGS_MAX:
+            _READINGS.clear()
+        batch = _han_readings(todo)
+        if len(batch) != len(todo):  # a separator pypinyin did not keep: one by one
+            batch = [_han_readings([t])[0] for t in todo]
+        _READINGS.update(zip(todo, batch, strict=True))
+    return [_READINGS[t] if t in _READINGS else tuple(_words(t).split()) for t in texts]
+
+
+def clear_reading_cache() -> None:
+    _READINGS.clear()
+
+
+# Service words pypinyin's phrase dictionary reads wrong (还款 is not "hai kuan").
+_PHRASES = {"还款": [["huán"], ["kuǎn"]], "还贷": [["huán"], ["dài"]],
+            "还款明细": [["huán"], ["kuǎn"], ["míng"], ["xì"]]}
+
+
+@lru_cache(maxsize=1)
+def _pypinyin() -> Callable[..., list[str]]:
+    from pypinyin import lazy_pinyin, load_phrases_dict
+
+    load_phrases_dict(_PHRASES)  # process-wide: the on-screen IME reads them right too
+    return lazy_pinyin
+
+
+def _han_readings(texts: list[str]) -> list[tuple[str, ...]]:
+    lazy_pinyin = _pypinyin()
+
+    out: list[list[str]] = [[]]
+    joined = "\n".join(t.replace("\n", " ") for t in texts)
+    for part in lazy_pinyin(joined, errors=lambda run: run):
+        # a character pypinyin has no reading for comes back as itself: dropped
+        part = "".join(c for c in part if not is_han(c))
+        for k, piece in enumerate(part.split("\n")):
+            if k:
+                out.append([])
+            token = piece.translate(_TONE).casefold().replace("v", "u")
+            out[-1].extend(_NON_WORD.sub(" ", token).split())
+    return [tuple(r) for r in out]
+
+
+# -- columns: one kind of text of every service, searched in one pass --------------------
+
+class _Column:
+    """Lines of text, each owned by a service (by its position in the catalog). A query
+    is one `str.find` loop or one regex pass over the joined text, not one call per
+    service: that is what keeps a keystroke at a few milliseconds at 300 services."""
+
+    def __init__(self, lines: list[tuple[int, str]]) -> None:
+        self.owners = [owner for owner, _ in lines]
+        self.starts: list[int] = []
+        parts, pos = [], 1
+        for _, line in lines:
+            self.starts.append(pos)
+            parts.append(line)
+            pos += len(line) + 1
+        self.text = "\n" + "\n".join(parts) + "\n"
+        self.exact: dict[str, list[int]] = {}
+        for owner, line in lines:
+            self.exact.setdefault(line, []).append(owner)
+
+    def owner_at(self, pos: int) -> int:
+        return self.owners[bisect_right(self.starts, pos) - 1]
+
+    def find(self, needle: str) -> set[int]:
+        """Services with a line containing `needle` ("\\n" + x: a line starting with x)."""
+        out: set[int] = set()
+        text, pos = self.text, self.text.find(needle)
+        while pos >= 0:
+            out.add(self.owner_at(pos + 1 if needle.startswith("\n") else pos))
+            pos = text.find(needle, pos + 1)
+        return out
+
+    def line(self, index: int) -> str:
+        end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text) - 1
+        return self.text[self.starts[index]:end]
+
+    def near(self, text: str, prefix: str = "") -> set[int]:
+        """Services with a line holding something within one edit of `prefix + text`
+        (len(text) ≥ 3). One edit leaves one half of `text` intact: lines holding
+        either half are the only ones the (slow, alternation-heavy) pattern tries."""
+        half = len(text) // 2
+        lines = set()
+        for needle in (prefix + text[:half], text[half:]):
+            pos = self.text.find(needle)
+            while pos >= 0:
+                lines.add(bisect_right(self.starts, pos) - 1)
+                pos = self.text.find(needle, pos + 1)
+        pattern = _edit1_pattern(text, prefix)
+        return {self.owners[i] for i in lines if pattern.search(self.line(i))}
+
+    def matches(self, pattern: re.Pattern[str]) -> dict[int, re.Match[str]]:
+        """Each service's first match of `pattern` (which never crosses a line)."""
+        out: dict[int, re.Match[str]] = {}
+        for m in pattern.finditer(self.text):
+            out.setdefault(self.owner_at(m.start() + (m.group().startswith("\n"))), m)
+        return out
+
+
+@dataclass(frozen=True)
+class _Forms:
+    """The columns of one group of texts (the titles, the keywords, …) in one language."""
+
+    chars: _Column     # folded to Simplified, lower case, no spaces
+    sylls: _Column     # " she bao can bao …": each syllable after a space
+    initials: _Column  # "sbcbjfzm"
+    flat: _Column      # "shebaocanbao…"
+    words: _Column     # " social security …"
+
+    @classmethod
+    def of(cls, texts: list[tuple[int, str]], fold: Mapping[int, str]) -> _Forms:
+        chars, sylls, initials, flat, words = [], [], [], [], []
+        cleaned = [(owner, _clean(raw).translate(fold)) for owner, raw in texts]
+        # read folded: pypinyin knows Simplified phrases best
+        for (owner, text), r in zip(cleaned, readings(t for _, t in cleaned), strict=True):
+            chars.append((owner, text.replace(" ", "")))
+            sylls.append((owner, "".join(" " + s for s in r)))
+            initials.append((owner, "".join(s[0] for s in r)))
+            flat.append((owner, "".join(r)))
+            words.append((owner, _words(text)))
+        return cls(_Column(chars), _Column(sylls), _Column(initials), _Column(flat),
+                   _Column(words))
+
+
+# -- the query ---------------------------------------------------------------------------
+
+_ABBREV_MAX = 12  # letters: longer queries are typed pinyin, not an abbreviation
+
+
+def _syllable_pattern(letters: str, skip: bool, anchored: bool = False) -> re.Pattern[str]:
+    """Letters cut into prefixes of consecutive syllables (or of syllables in order,
+    skipping whole ones, with `skip`), starting at a syllable (the line's first one,
+    `anchored`)."""
+    gap = "(?:[a-z0-9]*+ (?:[a-z0-9]+ )*)?" if skip else "(?:[a-z0-9]*+ )?"
+    return re.compile(("\n " if anchored else " ") + gap.join(letters))
+
+
+@lru_cache(maxsize=256)
+def _edit1_pattern(text: str, prefix: str = "") -> re.Pattern[str]:
+    """Anything within one substitution, insertion or deletion of `text` (len ≥ 2)."""
+    esc = [re.escape(c) for c in text]
+    alts = set()
+    for i in range(len(text)):
+        alts.add("".join(esc[:i]) + "[^\n ]" + "".join(esc[i + 1:]))   # wrong
+        alts.add("".join(esc[:i]) + "".join(esc[i + 1:]))               # extra
+    for i in range(1, len(text)):
+        alts.add("".join(esc[:i]) + "[^\n ]" + "".join(esc[i:]))        # missing
+    return re.compile(prefix + "(?:" + "|".join(sorted(alts, key=len, reverse=True)) + ")")
+
+
+@dataclass(frozen=True)
+class _Query:
+    chars: str                 # folded characters, no spaces ("" if none)
+    letters: str               # the query as pinyin letters ("" if it has Chinese)
+    mixed: str                 # Chinese read as pinyin + typed letters ("" if neither)
+    tokens: tuple[str, ...]    # words of letters and digits
+    sound: str                 # " gong ji jin": the Chinese query's reading
+
+    @classmethod
+    def parse(cls, query: str, fold: Mapping[int, str]) -> _Query:
+        q = _clean(query).translate(fold)
+        han = any(is_han(c) for c in q)
+        letters = "" if han else _letters(q)
+        sound = mixed = ""
+        if han:
+            r = reading(q)
+            sound = "".join(" " + s for s in r)
+            if _letters("".join(c for c in q if not is_han(c))):
+                mixed = "".join(r)
+        return cls(q.replace(" ", ""), letters, mixed, tuple(_words(q).split()), sound)
+
+
+class _Scores:
+    """Best (score, why) per service; tiers are tried strongest first, so the first
+    score a service gets is its best."""
+
+    def __init__(self) -> None:
+        self.best: dict[int, tuple[float, str]] = {}
+
+    def add(self, owners: Iterable[int], score: float, why: str) -> None:
+        for o in owners:
+            self.best.setdefault(o, (score, why))
+
+
+def _all_words(tokens: tuple[str, ...], col: _Column) -> set[int]:
+    sets = [col.find(" " + t) for t in tokens]
+    return set.intersection(*sets) if sets else set()
+
+
+def _one_typo(tokens: tuple[str, ...], col: _Column) -> set[int]:
+    """Services where every word matches and exactly one (of 5+ letters) has one typo."""
+    exact = [col.find(" " + t) for t in tokens]
+    fuzzy = [col.near(t, " ") if len(t) >= 5 else set()
+             for t in tokens]
+    out: set[int] = set()
+    for i in range(len(tokens)):
+        others = [exact[j] for j in range(len(tokens)) if j != i]
+        out |= (fuzzy[i] - exact[i]).intersection(*others) if others else fuzzy[i] - exact[i]
+    return out
+
+
+def _score_titles(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
+    if q.chars:
+        s.add(f.chars.exact.get(q.chars, ()), SCORE_TITLE, "title")
+        s.add(f.chars.find("\n" + q.chars), SCORE_PREFIX, "prefix")
+    if zh and q.letters:
+        s.add(f.initials.find("\n" + q.letters), SCORE_INITIALS, "initials")
+        s.add(f.sylls.matches(_syllable_pattern(q.letters, False, True)),
+              SCORE_PINYIN, "pinyin")
+    if zh and q.mixed:
+        s.add(f.sylls.matches(_syllable_pattern(q.mixed, False, True)), SCORE_PINYIN, "pinyin")
+        s.add(f.sylls.matches(_syllable_pattern(q.mixed, False)), SCORE_SUBSTRING, "pinyin")
+    if not zh and q.tokens:
+        s.add(_all_words(q.tokens, f.words), SCORE_SUBSTRING, "words")
+    if len(q.chars) >= 2:
+        s.add(f.chars.find(q.chars), SCORE_SUBSTRING, "substring")
+    if zh and len(q.letters) >= 2:
+        s.add(f.sylls.matches(_syllable_pattern(q.letters, False)), SCORE_SUBSTRING, "pinyin")
+    if zh:
+        for letters in (q.letters, q.mixed):
+            if 2 <= len(letters) <= _ABBREV_MAX:
+                for owner, m in f.sylls.matches(_syllable_pattern(letters, True)).items():
+                    # syllables spanned beyond one per letter: roughly the ones skipped
+                    skipped = min(max(m.group().count(" ") - len(letters), 0), 9)
+                    s.add((owner,), SCORE_ABBREV - skipped, "abbrev")
+
+
+def _score_secondary(q: _Query, f: _Forms, score: float, why: str, s: _Scores) -> None:
+    if len(q.chars) >= 2:
+        s.add(f.chars.find(q.chars), score, why)
+    if len(q.letters) >= 2:
+        s.add(f.initials.find("\n" + q.letters), score, why)
+        s.add(f.sylls.matches(_syllable_pattern(q.letters, False)), score, why)
+    if q.mixed:
+        s.add(f.sylls.matches(_syllable_pattern(q.mixed, False)), score, why)
+    if len("".join(q.tokens)) >= 2:
+        s.add(_all_words(q.tokens, f.words), score, why)
+
+
+def _score_fuzzy(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
+    if len(q.chars) >= 3 and not q.letters:
+        s.add(f.chars.near(q.chars), SCORE_FUZZY, "fuzzy")
+    if zh and len(q.letters) >= 5:
+        s.add(f.flat.near(q.letters), SCORE_FUZZY, "fuzzy")
+    if not zh and any(len(t) >= 5 for t in q.tokens):
+        s.add(_one_typo(q.tokens, f.words), SCORE_FUZZY, "fuzzy")
+    if zh and q.sound and not q.mixed:
+        s.add(f.sylls.matches(re.compile(re.escape(q.sound) + "(?![a-z0-9])")),
+              SCORE_SOUND, "sound")
+
+
+# -- the index ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Entry:
+    flow_id: str
+    title: str
+    order: int
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One language: its services and their title and secondary columns."""
+
+    entries: tuple[_Entry, ...]
+    zh: bool
+    titles: _Forms
+    secondary: tuple[tuple[str, float, _Forms], ...]
+
+
+def _fold_table(pairs: Iterable[tuple[str, str]]) -> dict[int, str]:
+    """Traditional -> Simplified for the characters of aligned (zh_HK, zh_CN) strings."""
+    fold: dict[int, str] = {}
+    for hk, cn in pairs:
+        if len(hk) == len(cn):
+            for t, s in zip(hk, cn, strict=True):
+                if t != s and is_han(t) and is_han(s):
+                    fold[ord(t)] = s
+    return fold
+
+
+def _zone_title(zone_titles: Mapping[str, Mapping[str, str]] | None, locale: str,
+                zone: str) -> str:
+    """zone_titles is locale -> zone id -> title (zone id -> locale -> title works too)."""
+    if not zone or not zone_titles:
+        return ""
+    by_locale = zone_titles.get(locale)
+    if by_locale is not None and zone in by_locale:
+        return by_locale[zone]
+    return (zone_titles.get(zone) or {}).get(locale, "")
+
+
+def _is_key(word: str, t: Translator) -> bool:
+    """A keyword may be a string key of the package (translated) or plain text."""
+    has = getattr(t, "has", None)
+    return bool(has(word)) if callable(has) and "." in word else False
+
+
+def _table(flows: list[FlowDef], locale: str, translators: Mapping[str, Translator],
+           fold: Mapping[int, str], zone_titles: Mapping[str, Mapping[str, str]] | None
+           ) -> _Table:
+    t = translators[locale]
+    zh = locale in ZH_LOCALES
+    entries: list[_Entry] = []
+    titles: list[tuple[int, str]] = []
+    groups: dict[str, list[tuple[int, str]]] = {why: [] for why, _ in SECONDARY}
+    for i, f in enumerate(flows):
+        title = str(t(f.title))
+        entries.append(_Entry(f.id, title, f.order))
+        titles.append((i, title))
+        for other, ot in translators.items():
+            text = str(ot(f.title)) if other != locale else ""
+            if not text or text == title:
+                continue
+            # the other script's title is the same title to a reader of either
+            same = zh and other in ZH_LOCALES
+            (titles if same else groups["translation"]).append((i, text))
+        groups["keyword"] += [(i, str(t(k)) if _is_key(k, t) else k) for k in f.keywords]
+        if f.department:
+            groups["department"].append((i, str(t(f.department))))
+        if zone := _zone_title(zone_titles, locale, f.zone):
+            groups["zone"].append((i, zone))
+        if f.category:
+            groups["category"].append((i, str(t(f"category.{f.category}"))))
+    secondary = tuple((why, score, _Forms.of(groups[why], fold))
+                      for why, score in SECONDARY if groups[why])
+    return _Table(tuple(entries), zh, _Forms.of(titles, fold), secondary)
+
+
+class CatalogIndex:
+    """Every service's search forms in every language, ready for per-keystroke search."""
+
+    def __init__(self, tables: Mapping[str, _Table], fold: Mapping[int, str]) -> None:
+        self._tables = tables
+        self._fold = fold
+
+    @property
+    def locales(self) -> tuple[str, ...]:
+        return tuple(self._tables)
+
+    def __len__(self) -> int:
+        return max((len(v.entries) for v in self._tables.values()), default=0)
+
+    @classmethod
+    def build(cls, flows: Iterable[FlowDef], translators: Mapping[str, Translator],
+              zone_titles: Mapping[str, Mapping[str, str]] | None = None) -> CatalogIndex:
+        """Index `flows` (in catalog order) in each language of `translators`."""
+        flows = list(flows)
+        fold = cls._fold_for(flows, translators)
+        return cls({loc: _table(flows, loc, translators, fold, zone_titles)
+                    for loc in translators}, fold)
+
+    @staticmethod
+    def _fold_for(flows: list[FlowDef], translators: Mapping[str, Translator]
+                  ) -> dict[int, str]:
+        hk, cn = translators.get("zh_HK"), translators.get("zh_CN")
+        if hk is None or cn is None:
+            return {}
+        keys: dict[str, None] = {}
+        for f in flows:
+            keys.update(dict.fromkeys(k for k in (f.title, f.subtitle, f.department) if k))
+            if f.category:
+                keys[f"category.{f.category}"] = None
+        return _fold_table((str(hk(k)), str(cn(k))) for k in keys)
+
+    def search(self, query: str, locale: str, limit: int = 50) -> list[Hit]:
+        """Services for `query` in `locale`'s titles, best first (at most `limit`)."""
+        table = self._tables.get(locale)
+        if table is None:
+            raise KeyError(f"no index for locale {locale!r} (have {', '.join(self._tables)})")
+        q = _Query.parse(query, self._fold)
+        if not (q.chars or q.letters or q.tokens):
+            return []
+        s = _Scores()
+        _score_titles(q, table.titles, table.zh, s)
+        for why, score, forms in table.secondary:
+            _score_secondary(q, forms, score, why, s)
+        _score_fuzzy(q, table.titles, table.zh, s)
+        ranked = sorted(s.best.items(), key=lambda kv: (
+            -kv[1][0], len(table.entries[kv[0]].title), table.entries[kv[0]].order,
+            table.entries[kv[0]].flow_id))
+        return [Hit(table.entries[i].flow_id, table.entries[i].title, score, why)
+                for i, (score, why) in ranked[:limit]]
