@@ -89,6 +89,7 @@ COMMAND_MODULES = (
     "kiosk.commands.face",
     "kiosk.commands.maintenance",
     "kiosk.commands.gallery",
+    "kiosk.commands.catalog",
     "kiosk.commands.document",
 )
 
