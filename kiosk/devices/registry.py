@@ -17,6 +17,7 @@ from kiosk.devices.a4.api import A4Printer
 from kiosk.devices.base import Device, DeviceError, DeviceService, DeviceUri
 from kiosk.devices.camera.api import Camera
 from kiosk.devices.contracts import violations
+from kiosk.devices.doccam.api import DocumentCamera
 from kiosk.devices.idcard.api import IdCardReader
 from kiosk.devices.receipt.api import ReceiptPrinter
 from kiosk.devices.scanner.api import CodeScanner
@@ -29,6 +30,7 @@ CONTRACTS: dict[str, type] = {
     "a4": A4Printer,
     "scanner": CodeScanner,
     "camera": Camera,
+    "doccam": DocumentCamera,
 }
 
 FACTORIES: dict[str, dict[str, str]] = {
@@ -58,6 +60,11 @@ FACTORIES: dict[str, dict[str, str]] = {
     "camera": {
         "sim": "kiosk.devices.camera.sim:SimCamera",
         "opencv": "kiosk.devices.camera.service:OpenCvCamera",
+    },
+    "doccam": {
+        "sim": "kiosk.devices.doccam.sim:SimDocCam",
+        "opencv": "kiosk.devices.doccam.service:OpenCvDocCam",
+        "seq": "kiosk.devices.doccam.service:SeqDocCam",
     },
 }
 

@@ -40,7 +40,7 @@ class StepDef:
     position_of: str = ""
 
 
-DEVICE_KINDS = frozenset({"idcard", "sscard", "receipt", "a4", "scanner", "camera"})
+DEVICE_KINDS = frozenset({"idcard", "sscard", "receipt", "a4", "scanner", "camera", "doccam"})
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ SAMPLES = {
     ("scanner", "qr+serial"): "qr+serial:///dev/ttyACM0?suffix=CR",
     ("camera", "sim"): "sim://?fps=5",
     ("camera", "opencv"): "opencv://0",
+    ("doccam", "sim"): "sim://?scenes=hard",
+    ("doccam", "opencv"): "opencv://1",
+    ("doccam", "seq"): "seq:///tmp/pages",
 }
 REGISTERED = sorted((k, s) for k, schemes in FACTORIES.items() for s in schemes)
 
