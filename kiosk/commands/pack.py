@@ -1,5 +1,7 @@
 """`kiosk pack`: build, sign, verify and publish flow packages; terminal status and poll.
 
+Authoring:  new (scaffold a service), preview (every screen and document as PNGs),
+            build (reports every problem at once with file and line, then builds).
 Ops side:   keygen, build, sign, verify, root (offline ceremony), publish, refresh, withdraw.
 Terminal:   status (active, staged, last error), poll (check the repository now).
 See docs/ops-guide.md for the whole workflow.
@@ -46,12 +48,56 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from kiosk.packages.lint import lint
     from kiosk.packages.ops import build
 
+    problems = lint(Path(args.dir))  # every problem at once, each with file and line
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return _fail(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in {args.dir}; "
+                     "nothing built")
     path, checked = build(Path(args.dir), Path(args.output) if args.output else None)
+    flows = ", ".join(checked.flows) if len(checked.flows) <= 12 else \
+        f"{', '.join(checked.flows[:12])}, … ({len(checked.flows)} in all)"
     print(f"built {checked.id}@{checked.version} -> {path} (sha256 {checked.sha256}, "
-          f"flows: {', '.join(checked.flows)})")
+          f"flows: {flows})")
     return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from kiosk.packages.authoring import NewService, scaffold
+
+    def items(text: str | None) -> tuple[str, ...]:
+        return tuple(x.strip() for x in (text or "").split(",") if x.strip())
+
+    new = NewService(args.id, args.shape, args.title_zh, args.category,
+                     title_hk=args.title_hk or "", title_en=args.title_en or "",
+                     department=args.department, zone=args.zone or "",
+                     fields=items(args.fields) or NewService.fields,
+                     materials=items(args.materials) or NewService.materials)
+    for rel in scaffold(Path(args.dir), new):
+        print(f"wrote {Path(args.dir) / rel}")
+    print(f"next: fill in the TODOs, then `kiosk pack preview {args.dir} --out OUT "
+          f"--flows {args.id}` and `kiosk pack build {args.dir}`")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from kiosk.config import load_config
+    from kiosk.ui.pack_preview import preview
+
+    def items(text: str | None) -> list[str]:
+        return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+    report = preview(load_config(args.config), Path(args.dir), Path(args.out),
+                     flows=items(args.flows) or None, locales=items(args.locales) or None,
+                     modes=items(args.modes) or None, sizes=items(args.sizes) or None)
+    print(f"preview: {report.runs} runs, {report.screens} screens, {report.documents} "
+          f"documents -> {Path(args.out) / 'index.html'}")
+    for tag in report.failed_runs:
+        print(f"  did not complete: {tag}", file=sys.stderr)
+    return 0 if not report.failed_runs else 1
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -186,6 +232,30 @@ def register(subparsers: Any) -> None:
     s.add_argument("dir")
     s.add_argument("-o", "--output", help="archive file (default ID-VERSION.kpkg)")
     s.set_defaults(func=_guarded(cmd_build))
+
+    s = sub.add_parser("new", help="scaffold a service of a shape into a package source folder")
+    s.add_argument("dir")
+    s.add_argument("--shape", required=True, choices=("certificate", "guide", "query"))
+    s.add_argument("--id", required=True, help="flow id (lower-case letters, digits, '_')")
+    s.add_argument("--title-zh", required=True, help="the service's title in Simplified Chinese")
+    s.add_argument("--title-hk", help="Traditional Chinese title (else a TODO)")
+    s.add_argument("--title-en", help="English title (else a TODO)")
+    s.add_argument("--category", required=True, help="a category id (kiosk.catalog.categories)")
+    s.add_argument("--department", default="dg_gov_service", help="department id (dept.<id>)")
+    s.add_argument("--zone", help="a zone declared in the manifest")
+    s.add_argument("--fields", help="certificate/query: field ids the platform answers, a,b,c")
+    s.add_argument("--materials", help="guide: material ids, a,b,c")
+    s.set_defaults(func=_guarded(cmd_new))
+
+    s = sub.add_parser("preview", help="render every screen and document of a package to PNGs")
+    s.add_argument("dir")
+    s.add_argument("--out", required=True, help="folder for the PNGs and index.html")
+    s.add_argument("--flows", help="only these flows (a,b,c); default every flow of DIR")
+    s.add_argument("--locales", help="default zh_CN,zh_HK,en")
+    s.add_argument("--modes", help="default standard,elder")
+    s.add_argument("--sizes", help="default 1920x1080,1080x1920")
+    s.add_argument("--config")
+    s.set_defaults(func=_guarded(cmd_preview))
 
     s = sub.add_parser("sign", help="write FILE.sig, the builder's detached signature")
     s.add_argument("file")
