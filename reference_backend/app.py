@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import importlib
 import secrets
 import threading
@@ -12,7 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from kiosk.identity import mask_id_number, mask_name
@@ -155,16 +154,7 @@ def create_app(terminals: dict[str, bytes], public_url: str = "http://127.0.0.1:
 
         return idempotent(tid, idempotency_key, produce)
 
-    @app.get("/verify/{code}", response_class=HTMLResponse)
-    def verify(code: str) -> HTMLResponse:
-        cert = state.certificates.get(code)
-        if cert is None:
-            body = "<h1>未找到该证明</h1><p>验证码不存在，请核对后重试。</p>"
-            return HTMLResponse(_page(body), status_code=404)
-        body = (f"<h1>证明核验通过</h1><p>验证码 {html.escape(code)}</p>"
-                f"<p>参保人 {html.escape(cert['masked_name'])}，证件号码 "
-                f"{html.escape(cert['masked_id'])}</p><p>出具日期 {cert['issued_at']}</p>")
-        return HTMLResponse(_page(body))
+    # /verify/{code}: the public verification page (reference_backend/verification.py)
 
     platform = Platform(app, state, terminal, idempotent, public_url)
     for name in ROUTE_MODULES:
@@ -184,8 +174,3 @@ def create_app(terminals: dict[str, bytes], public_url: str = "http://127.0.0.1:
 
     return app
 
-
-def _page(body: str) -> str:
-    return ("<!doctype html><html lang='zh-CN'><meta charset='utf-8'>"
-            "<title>莞家政务 证明核验</title><body style='font-family:sans-serif'>"
-            f"{body}</body></html>")

@@ -250,7 +250,15 @@ def register(platform: Platform) -> None:
             raise ApiError(404, "unknown_document")
         return doc, office
 
-    @app.post("/api/v1/seal/certificate", dependencies=[Depends(platform.terminal)])
+    def fault_gate(request: Request) -> None:
+        """Failures injected through /_admin/services/faults (services.py) apply here too:
+        tests make the signing service fail the way a real one does."""
+        fault = state.services.take_fault(request.url.path)
+        if fault is not None:
+            raise ApiError(fault.status, "injected")
+
+    @app.post("/api/v1/seal/certificate",
+              dependencies=[Depends(platform.terminal), Depends(fault_gate)])
     def seal_certificate(ask: CertificateAsk) -> dict[str, Any]:
         _, office = document(ask.reference)
         pair = authority.seal(office)
@@ -258,7 +266,7 @@ def register(platform: Platform) -> None:
                 "certificate": base64.b64encode(der(pair.cert)).decode(),
                 "chain": [base64.b64encode(der(authority.root.cert)).decode()]}
 
-    @app.post("/api/v1/seal/sign")
+    @app.post("/api/v1/seal/sign", dependencies=[Depends(fault_gate)])
     def seal_sign(ask: SignAsk, tid: str = Depends(platform.terminal)) -> dict[str, Any]:
         doc, office = document(ask.reference)
         if ask.algorithm != ALGORITHM:
