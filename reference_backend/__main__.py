@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=8700)
     ap.add_argument("--public-url", default="")
+    ap.add_argument("--seal-dir", default="",
+                    help="keep the demo CA and e-seals here ($REFBACKEND_SEAL_DIR)")
     args = ap.parse_args(argv)
+    if args.seal_dir:
+        os.environ["REFBACKEND_SEAL_DIR"] = args.seal_dir
     terminals = parse_terminals(os.environ.get("REFBACKEND_TERMINALS", ""))
     if not terminals:
         print("REFBACKEND_TERMINALS is empty (format: TERMINAL_ID:HEXSECRET,...)",
