@@ -14,6 +14,13 @@ the terminal's signing secret, so rotating the secret loses nothing. The secret 
 asked for once per open, only to take over items that earlier builds sealed with a key
 derived from it; `old_secrets` (the technician's `retry-dead --old-secret-file`) does
 the same for items of a secret that was rotated before this build.
+
+Platforms (issue 17): each other platform a flow may name has its own link state (its
+own monitor probing its health, fed by its deliveries) and its own outbox streams,
+`<stream>@<platform>` (`evaluation@gz`), delivered by that platform's connector. Streams
+are independent in the replay worker, so one platform down holds none of another's
+records; an item whose platform has no connector waits (only a positive
+acknowledgement ends an item's life).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +38,9 @@ from kiosk.config import Config
 from kiosk.network import LinkState, NetworkMonitor
 from offline_cache.crypto import DataKeyFile, PayloadKey
 from offline_cache.db import StorageError
-from offline_cache.outbox import Outbox, OutboxFull, OutboxPolicy, StreamClass
+from offline_cache.outbox import Item, Outbox, OutboxFull, OutboxPolicy, StreamClass
 from offline_cache.readcache import Cached, ReadCache
-from offline_cache.replay import Backoff, HttpDeliverer, ReplayWorker
+from offline_cache.replay import Backoff, HttpDeliverer, ItemResult, ReplayWorker, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,34 @@ OUTBOX_FILE = "outbox.db"
 OUTBOX_KEY_FILE = "outbox.key"  # the outbox's data key (0600); back it up with the data
 READCACHE_FILE = "readcache.db"
 EMBEDDED_SECRET_FILE = "embedded-terminal.secret"
+
+
+def platform_stream(stream: str, platform: str) -> str:
+    """The outbox stream of `stream` records bound for `platform` ("" = the terminal's)."""
+    return f"{stream}@{platform}" if platform else stream
+
+
+def split_stream(stream: str) -> tuple[str, str]:
+    """(stream as the platform knows it, platform id) of an outbox stream."""
+    base, _, platform = stream.partition("@")
+    return base, platform
+
+
+class RoutedDeliverer:
+    """Deliver each stream with its platform's deliverer; the platform sees its own stream
+    name (`evaluation`, not `evaluation@gz`). A platform with no connector yet (its
+    embedded server still starting, or not configured) is a transient failure: the items
+    wait, they are never dropped."""
+
+    def __init__(self) -> None:
+        self.by_platform: dict[str, HttpDeliverer] = {}
+
+    def deliver(self, items: Sequence[Item]) -> list[ItemResult]:
+        base, platform = split_stream(items[0].stream)
+        deliverer = self.by_platform.get(platform)
+        if deliverer is None:
+            raise TransientError(f"no connector for platform {platform!r}")
+        return deliverer.deliver([replace(it, stream=base) for it in items])
 
 
 def policy_from(config: Config) -> OutboxPolicy:
@@ -75,6 +111,9 @@ class OfflineServices:
         self.error_detail = ""  # the same in full, for the log and `kiosk outbox status`
         self.monitor: NetworkMonitor | None = None
         self.worker: ReplayWorker | None = None
+        self.deliverer = RoutedDeliverer()
+        # Other platforms' link monitors, by platform id ("" is `monitor`).
+        self.platform_monitors: dict[str, NetworkMonitor] = {}
         self._lock = threading.Lock()
         self._link_listeners: list[Callable[[LinkState], None]] = []
 
@@ -154,6 +193,50 @@ class OfflineServices:
     def online(self) -> bool:
         return self.link is not LinkState.OFFLINE
 
+    def platform_link(self, platform: str) -> LinkState:
+        """A platform's link ("" the terminal's); OFFLINE for one that has no connector."""
+        if not platform:
+            return self.link
+        monitor = self.platform_monitors.get(platform)
+        return monitor.state if monitor is not None else LinkState.OFFLINE
+
+    def platform_online(self, platform: str) -> bool:
+        return self.platform_link(platform) is not LinkState.OFFLINE
+
+    def start_platform(self, platform: str, client: Any,
+                       ready: threading.Event | None = None) -> None:
+        """Watch another platform's link and deliver its streams with `client`."""
+        o = self.config.offline
+
+        def probe() -> bool | None:
+            if ready is not None and not ready.is_set():
+                return None  # its embedded server is still starting: no verdict yet
+            return bool(client.health(timeout=min(3.0, o.probe_interval_s)))
+
+        monitor = NetworkMonitor(probe, interval_s=o.probe_interval_s,
+                                 backoff_cap_s=o.probe_backoff_cap_s)
+        monitor.subscribe(lambda state: self._on_platform_link(platform, state))
+        self.platform_monitors[platform] = monitor
+        self.deliverer.by_platform[platform] = HttpDeliverer(client)
+        monitor.start()
+
+    def _on_platform_link(self, platform: str, state: LinkState) -> None:
+        log.warning("platform %s link: %s", platform, state.value)
+        if state is LinkState.ONLINE and self.worker is not None:
+            self.worker.reconnected(self.config.offline.reconnect_spread_s)
+        for cb in list(self._link_listeners):  # the home screen redraws its tiles
+            try:
+                cb(state)
+            except Exception:
+                log.exception("link listener failed")
+
+    def _stream_link(self, stream: str, ok: bool) -> None:
+        """Delivery evidence for the link of the stream's platform."""
+        platform = split_stream(stream)[1]
+        monitor = self.monitor if not platform else self.platform_monitors.get(platform)
+        if monitor is not None:
+            monitor.report(ok)
+
     def subscribe_link(self, listener: Callable[[LinkState], None]) -> None:
         """Call `listener(state)` on every link change (on the monitor's thread)."""
         self._link_listeners.append(listener)
@@ -181,10 +264,11 @@ class OfflineServices:
             self.monitor.subscribe(self._on_link)
             self.monitor.start()
         outbox = self.open()
+        self.deliverer.by_platform[""] = HttpDeliverer(client)
         if self.worker is None and outbox is not None:
-            self.worker = ReplayWorker(outbox, HttpDeliverer(client), batch_size=o.batch_size,
+            self.worker = ReplayWorker(outbox, self.deliverer, batch_size=o.batch_size,
                                        backoff=Backoff(o.backoff_base_s, o.backoff_cap_s),
-                                       on_link=self.monitor.report)
+                                       on_stream_link=self._stream_link)
             outbox.on_enqueue(self.worker.wake)
             self.worker.start()
 
@@ -204,6 +288,8 @@ class OfflineServices:
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {"link": self.link.value, "error": self.error}
+        if self.platform_monitors:
+            out["platforms"] = {p: m.state.value for p, m in self.platform_monitors.items()}
         if self.error_detail:
             out["error_detail"] = self.error_detail
         if self.outbox is not None:
@@ -218,11 +304,13 @@ class OfflineServices:
             self.worker.stop()
         if self.monitor is not None:
             self.monitor.stop()
+        for monitor in self.platform_monitors.values():
+            monitor.stop()
         if self.outbox is not None:
             self.outbox.close()
         if self.cache is not None:
             self.cache.close()
 
 
-__all__ = ["OUTBOX_KEY_FILE", "OfflineServices", "OutboxFull", "embedded_secret",
-           "policy_from"]
+__all__ = ["OUTBOX_KEY_FILE", "OfflineServices", "OutboxFull", "RoutedDeliverer",
+           "embedded_secret", "platform_stream", "policy_from", "split_stream"]

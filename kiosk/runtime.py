@@ -9,19 +9,20 @@ import logging
 import os
 import threading
 import weakref
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kiosk.backend.client import BackendClient
-from kiosk.backend.embedded import EmbeddedBackend
-from kiosk.config import Config
+from kiosk.backend.embedded import EmbeddedBackend, EmbeddedCity
+from kiosk.config import Config, PlatformConfig
 from kiosk.devices.registry import DeviceSet
 from kiosk.flows.context import FlowContext, FlowResult, StepError
 from kiosk.flows.engine import FlowEngine
 from kiosk.flows.interaction import Interaction
 from kiosk.flows.model import FlowPackage
 from kiosk.network import LinkState
-from kiosk.offline import OfflineServices, embedded_secret
+from kiosk.offline import OfflineServices, embedded_secret, platform_stream
 from kiosk.session import Session
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,12 @@ log = logging.getLogger(__name__)
 
 class ConfigurationError(RuntimeError):
     pass
+
+
+# Records a flow's steps make that belong to the flow's platform (a zone service's rating
+# goes to that city's 好差评); the terminal's own records (print, audit, transaction)
+# stay with the terminal's platform.
+PLATFORM_STREAMS = frozenset({"evaluation"})
 
 
 MMAP_THRESHOLD = 1 << 20  # bytes; see fixed_mmap_threshold()
@@ -74,6 +81,10 @@ class Runtime:
         self.devices = devices
         self.backend: BackendClient | None = None
         self.embedded: EmbeddedBackend | None = None
+        # Other platforms' connectors by id (kiosk.backend.connectors; issue 17), and the
+        # reference city platforms started for `base_url = "embedded"`.
+        self.connectors: dict[str, BackendClient] = {}
+        self.embedded_cities: dict[str, EmbeddedCity] = {}
         self.backend_ready = threading.Event()
         self.engine = FlowEngine()
         # Outbox, read cache, replay worker, network monitor (issue 6).
@@ -165,7 +176,51 @@ class Runtime:
                                          connect_timeout=cfg.backend.connect_timeout_s,
                                          read_timeout=cfg.backend.read_timeout_s)
             self.backend_ready.set()
+        self.start_platforms(wait=wait)
         self.start_offline()
+
+    # -- other platforms (issue 17): connectors, link monitors, outbox routes ---------------
+    def platform_config(self, platform: str) -> PlatformConfig | None:
+        """`[platforms.<id>]`; on an embedded terminal an unconfigured platform the package
+        names is the embedded reference city platform (OAuth2)."""
+        cfg = self.config.platforms.get(platform)
+        if cfg is None and self.config.backend.url == "embedded":
+            cfg = PlatformConfig(base_url="embedded", auth="oauth2")
+        return cfg
+
+    def start_platforms(self, wait: bool = False) -> None:
+        """A connector and a link monitor for every platform configured or named by the
+        package; one named but not configured stays without (its services paused)."""
+        from kiosk.backend.connectors import make_connector
+
+        tid = self.config.terminal.id
+        for pid in sorted(set(self.package.platforms) | set(self.config.platforms)):
+            if pid in self.connectors:
+                continue
+            cfg = self.platform_config(pid)
+            if cfg is None:
+                log.error("platform %s is named by the package but has no [platforms.%s]: "
+                          "its services stay paused", pid, pid)
+                continue
+            ready = threading.Event()
+            if cfg.base_url == "embedded":
+                city = EmbeddedCity(tid).start()
+                self.embedded_cities[pid] = city
+                conn = make_connector(pid, replace(cfg, auth="oauth2"), base_url=city.url,
+                                      terminal_id=tid, secret=self.terminal_secret,
+                                      oauth_secret=_secret_of(city),
+                                      client_id=city.client_id)
+                waiter = threading.Thread(target=_wait_started, args=(city, ready, pid),
+                                          daemon=True, name=f"platform-{pid}-start")
+                waiter.start()
+                if wait:
+                    waiter.join()
+            else:
+                conn = make_connector(pid, cfg, base_url=cfg.base_url, terminal_id=tid,
+                                      secret=self.terminal_secret)
+                ready.set()
+            self.connectors[pid] = conn
+            self.offline.start_platform(pid, conn, ready)
 
     # -- offline (issue 6): outbox, replay, link state, reference data ----------------------
     def terminal_secret(self) -> bytes:
@@ -218,7 +273,11 @@ class Runtime:
         """Why `flow` is paused, as a translation key for its tile; None if it is not."""
         if self.out_of_service is not None:
             return "remote.out_of_service.tile"
-        if bool(getattr(flow, "requires_online", True)) and not self.offline.online:
+        # Each platform's own link: another city's platform down pauses its zone's
+        # services only, and the terminal's platform down pauses only those that use it.
+        platform = str(getattr(flow, "platform", "") or "")
+        if bool(getattr(flow, "requires_online", True)) and \
+                not self.offline.platform_online(platform):
             return "home.offline_tile"
         with self._device_lock:
             for kind in getattr(flow, "requires_devices", ()):
@@ -278,10 +337,23 @@ class Runtime:
         return FlowContext(flow=flow, package=self.package, session=session,
                            ui=_CountedScreens(ui, self.count),
                            devices=self.devices.devices, backend=self.backend,
+                           connectors=self.connectors,
                            terminal={"id": self.config.terminal.id,
                                      "name": self.config.terminal.name},
-                           recorder=self.record, read_cache=self.offline.open_cache(),
+                           recorder=self._recorder(flow.platform),
+                           read_cache=self.offline.open_cache(),
                            device_state=self.note_device)
+
+    def _recorder(self, platform: str) -> Any:
+        """A flow's recorder: its platform's records go to that platform's streams."""
+        if not platform:
+            return self.record
+
+        def record(stream: str, payload: dict[str, Any]) -> None:
+            self.record(platform_stream(stream, platform) if stream in PLATFORM_STREAMS
+                        else stream, payload)
+
+        return record
 
     def record(self, stream: str, payload: dict[str, Any]) -> None:
         """A write that must reach the platform: queued durably in the outbox (with its
@@ -329,6 +401,20 @@ class Runtime:
         self.devices.close_all()
         if self.embedded:
             self.embedded.stop()
+        for city in self.embedded_cities.values():
+            city.stop()
+
+
+def _secret_of(city: EmbeddedCity) -> Any:
+    return lambda: city.client_secret
+
+
+def _wait_started(city: EmbeddedCity, ready: threading.Event, platform: str) -> None:
+    try:
+        if city.wait_ready():
+            ready.set()
+    except RuntimeError:
+        log.exception("embedded platform %s failed to start", platform)
 
 
 class _CountedScreens:

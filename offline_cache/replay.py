@@ -159,6 +159,7 @@ class ReplayWorker:
                  backoff: Backoff | None = None, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None,
                  on_link: Callable[[bool], None] | None = None,
+                 on_stream_link: Callable[[str, bool], None] | None = None,
                  idle_poll_s: float = 30.0, unacked_limit: int = UNACKED_LIMIT) -> None:
         self.outbox = outbox
         self.deliverer = deliverer
@@ -167,6 +168,9 @@ class ReplayWorker:
         self.clock = clock
         self.rng = rng or random.Random()
         self.on_link = on_link  # evidence for the network monitor: True ok, False unreachable
+        # The same per stream, when streams go to different platforms (a stream's platform
+        # answering says nothing of another's link): used instead of on_link when set.
+        self.on_stream_link = on_stream_link
         self.idle_poll_s = idle_poll_s
         self.unacked_limit = max(1, unacked_limit)
         self.lock = ReplayLock(outbox.path)
@@ -230,10 +234,10 @@ class ReplayWorker:
                     continue
                 self.outbox.bury(items, exc.error, exc.status, now=now)
                 report.dead += 1
-                self._link(True)
+                self._link(True, stream)
                 continue
             if any(r.outcome is not Outcome.UNACKNOWLEDGED for r in results):
-                self._link(True)  # the platform itself answered (not a portal or a proxy)
+                self._link(True, stream)  # the platform answered (not a portal or a proxy)
             if not self._apply(items, results, report, now):
                 return
             size = self.batch_size
@@ -299,14 +303,17 @@ class ReplayWorker:
         report.failed_streams[head.stream] = error
         report.next_due = min(report.next_due or due, due)
         if not exc.status:
-            self._link(False)
+            self._link(False, head.stream)
         log.info("outbox %s: %d item(s) not delivered (%s); next attempt in %.1fs",
                  head.stream, len(items), error, delay)
 
-    def _link(self, ok: bool) -> None:
-        if self.on_link is not None:
+    def _link(self, ok: bool, stream: str) -> None:
+        if self.on_stream_link is not None or self.on_link is not None:
             try:
-                self.on_link(ok)
+                if self.on_stream_link is not None:
+                    self.on_stream_link(stream, ok)
+                elif self.on_link is not None:
+                    self.on_link(ok)
             except Exception:  # a listener must not stop delivery
                 log.exception("link listener failed")
 

@@ -18,6 +18,11 @@ captive portal, a proxy that misbehaves):
 - Every answer has a size cap, checked against Content-Length before anything is read
   and again while reading (`backend.answer_too_large`); the connection is closed, not
   reused, after an abort.
+
+Authentication is a strategy (`Auth`): the terminal's own HMAC signing (`HmacAuth`, the
+default) or another platform's, e.g. OAuth2 client credentials
+(`kiosk.backend.connectors`). A 401 that the strategy can cure (a bearer token the
+platform stopped taking) is sent once more with fresh credentials, never more.
 """
 
 from __future__ import annotations
@@ -31,9 +36,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -237,18 +242,47 @@ def _show_origin(o: tuple[str, str, int]) -> str:
     return f"{o[0]}://{o[1]}:{o[2]}"
 
 
+class Auth(Protocol):
+    """How requests to one platform are authenticated."""
+
+    def headers(self, method: str, target: str, body: bytes, now: float) -> dict[str, str]:
+        """Headers for a request whose target on the wire is exactly `target`; may raise
+        BackendError (e.g. a token endpoint that refuses)."""
+        ...
+
+    def renew(self) -> bool:
+        """After a 401: True if fresh credentials were obtained (worth one more send)."""
+        ...
+
+
+@dataclass(frozen=True)
+class HmacAuth:
+    """The terminal's own scheme: HMAC-SHA256 over the request (`signing`)."""
+
+    terminal_id: str
+    secret: bytes = field(repr=False)
+
+    def headers(self, method: str, target: str, body: bytes, now: float) -> dict[str, str]:
+        return sign_headers(self.terminal_id, self.secret, method, target, body, now=now)
+
+    def renew(self) -> bool:
+        return False  # a refused signature is not cured by signing again (the clock is)
+
+
 class BackendClient:
     def __init__(self, base_url: str, terminal_id: str, secret: bytes, *,
                  connect_timeout: float = 3.0, read_timeout: float = 10.0,
                  deadline_s: float = DEFAULT_DEADLINE_S,
                  max_answer_bytes: int = DEFAULT_MAX_ANSWER,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 auth: Auth | None = None, health_path: str = "/health") -> None:
         self.base_url = base_url.rstrip("/")
         self._prefix = urlsplit(self.base_url).path
         self._origin = _origin(self.base_url)
         self._root = self.base_url[:len(self.base_url) - len(self._prefix)]
         self.terminal_id = terminal_id
-        self._secret = secret
+        self.auth: Auth = auth or HmacAuth(terminal_id, secret)
+        self.health_path = health_path
         self.timeout = (connect_timeout, read_timeout)
         self.deadline_s = deadline_s  # a whole call, redirects and clock retry included
         self.max_answer_bytes = max_answer_bytes
@@ -283,14 +317,20 @@ class BackendClient:
 
     def _call(self, method: str, target: str, body: bytes, is_json: bool,
               idempotency_key: str | None, timeout: tuple[float, float], at: float) -> Answer:
-        """Send, sign again once after a stale-clock 401, follow same-origin redirects."""
-        clock_retry = True
+        """Send, sign again once after a stale-clock 401, renew credentials once after
+        another 401, follow same-origin redirects."""
+        clock_retry = renew = True
         for _ in range(MAX_REDIRECTS + 1):
             answer = self._send(method, target, body, is_json, idempotency_key, timeout, at)
             if answer.status == 401 and clock_retry and self._learn_clock(answer):
                 # Signed again with platform time and a fresh nonce: the refused request
                 # was not applied, so sending it again applies it at most once.
                 clock_retry = False
+                answer = self._send(method, target, body, is_json, idempotency_key, timeout, at)
+            if answer.status == 401 and renew and self.auth.renew():
+                # A token the platform no longer takes (expired early, revoked): refused,
+                # so not applied; one more send with the new one, and no further.
+                renew = False
                 answer = self._send(method, target, body, is_json, idempotency_key, timeout, at)
             if answer.status not in REDIRECTS:
                 return answer
@@ -311,8 +351,8 @@ class BackendClient:
         if prep.path_url != wire:  # e.g. dot segments the HTTP stack would remove
             raise BackendError("backend.bad_request", f"request target {target!r} is not "
                                "sent as written", retryable=False)
-        prep.headers.update(sign_headers(self.terminal_id, self._secret, method, wire, body,
-                                         now=self._clock() + self.clock_offset))
+        prep.headers.update(self.auth.headers(method, wire, body,
+                                              self._clock() + self.clock_offset))
         return self._exchange(prep, timeout, at, self.max_answer_bytes)
 
     def _exchange(self, prep: requests.PreparedRequest, timeout: tuple[float, float],
@@ -420,14 +460,14 @@ class BackendClient:
     def health(self, timeout: float = 2.0) -> bool:
         """True if the platform itself answers `/health` with JSON: not a redirect (a
         captive portal's usual answer), not a page, within `timeout` in all."""
-        prep = self._http.prepare_request(requests.Request("GET", self.base_url + "/health"))
+        prep = self._http.prepare_request(requests.Request("GET", self.base_url + self.health_path))
         try:
             answer = self._exchange(prep, (timeout, timeout), time.monotonic() + timeout,
                                     HEALTH_MAX_ANSWER)
         except BackendError as exc:
             return self._healthy(False, f"{exc.key} {exc.detail}")
         if answer.status in REDIRECTS:
-            there = urljoin(self.base_url + "/health", answer.headers.get("Location", ""))
+            there = urljoin(self.base_url + self.health_path, answer.headers.get("Location", ""))
             return self._healthy(False, f"health check answered with a {answer.status} redirect "
                                  f"to {_show_origin(_origin(there))}; not followed (a captive "
                                  "portal or a proxy, not the platform)")
@@ -480,4 +520,4 @@ def _transport_error(exc: Exception, watch: _Watch, at: float) -> BackendError:
     return BackendError("backend.unreachable", type(exc).__name__)
 
 
-__all__ = ["Answer", "BackendClient", "BackendError", "parse_retry_after"]
+__all__ = ["Answer", "Auth", "BackendClient", "BackendError", "HmacAuth", "parse_retry_after"]

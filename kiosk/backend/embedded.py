@@ -135,3 +135,28 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(proc.pid, sig)  # the child leads its group (start_new_session)
     except (ProcessLookupError, PermissionError):
         pass  # the group is gone already
+
+
+class EmbeddedCity(EmbeddedBackend):
+    """The reference city platform (`reference_backend.city`) in a child process, with one
+    OAuth2 client made for this terminal (issue 17: the demo's 广州专区)."""
+
+    def __init__(self, client_id: str, client_secret: str | None = None,
+                 port: int | None = None, token_lifetime_s: int = 300,
+                 admin_token: str = "") -> None:
+        super().__init__(client_id, port=port)
+        self.client_id = client_id
+        self.client_secret = client_secret or secrets.token_urlsafe(24)
+        self.token_lifetime_s = token_lifetime_s
+        self.admin_token = admin_token
+
+    def start(self) -> EmbeddedCity:
+        env = dict(os.environ)
+        env["REFCITY_CLIENTS"] = f"{self.client_id}:{self.client_secret}"
+        env["REFCITY_ADMIN_TOKEN"] = self.admin_token
+        self.proc = spawn_guarded(
+            [sys.executable, "-m", "reference_backend.city", "--host", "127.0.0.1",
+             "--port", str(self.port), "--token-lifetime", str(self.token_lifetime_s)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        return self

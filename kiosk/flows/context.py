@@ -55,6 +55,8 @@ class FlowContext:
     ui: Interaction
     devices: Mapping[str, Any]
     backend: Any  # kiosk.backend.client.BackendClient | None
+    # Other platforms' connectors by id (a flow's or step's `platform`; "" is `backend`).
+    connectors: Mapping[str, Any] = field(default_factory=dict)
     terminal: Mapping[str, str] = field(default_factory=dict)
     # Records a write that must reach the platform (transaction record, print record,
     # evaluation, audit event): `record(stream, payload)`. The runtime routes it to
@@ -125,6 +127,10 @@ class FlowContext:
             log.info("record %s (no recorder configured): %s", stream, sorted(payload))
             return
         self.recorder(stream, payload)
+
+    def platform_client(self, platform: str) -> Any:
+        """The client for `platform` ("" the terminal's own); None if not configured."""
+        return self.backend if not platform else self.connectors.get(platform)
 
     def device(self, kind: str) -> Any:
         dev = self.devices.get(kind)
