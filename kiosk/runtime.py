@@ -153,8 +153,12 @@ class Runtime:
         """Connect to the platform (or start the embedded reference backend)."""
         cfg = self.config
         if cfg.backend.url == "embedded":
-            self.embedded = EmbeddedBackend(cfg.terminal.id,
-                                            secret=self.terminal_secret()).start()
+            from kiosk.documents.verify import seal_dir
+
+            # its demo CA and e-seals kept in the data folder: certificates stay verifiable
+            self.embedded = EmbeddedBackend(
+                cfg.terminal.id, secret=self.terminal_secret(),
+                extra_args=["--seal-dir", str(seal_dir(cfg))]).start()
             self.backend = BackendClient(self.embedded.url, cfg.terminal.id, self.embedded.secret,
                                          connect_timeout=cfg.backend.connect_timeout_s,
                                          read_timeout=cfg.backend.read_timeout_s)
@@ -339,7 +343,8 @@ class Runtime:
                            devices=self.devices.devices, backend=self.backend,
                            connectors=self.connectors,
                            terminal={"id": self.config.terminal.id,
-                                     "name": self.config.terminal.name},
+                                     "name": self.config.terminal.name,
+                                     "seal_root": self.seal_root()},
                            recorder=self._recorder(flow.platform),
                            read_cache=self.offline.open_cache(),
                            device_state=self.note_device)
@@ -354,6 +359,13 @@ class Runtime:
                         else stream, payload)
 
         return record
+
+    def seal_root(self) -> str:
+        """The e-seals' trusted root ("": certificates are not sealed; docs/sealing.md)."""
+        from kiosk.documents.verify import trusted_root
+
+        root = trusted_root(self.config)
+        return str(root) if root is not None else ""
 
     def record(self, stream: str, payload: dict[str, Any]) -> None:
         """A write that must reach the platform: queued durably in the outbox (with its

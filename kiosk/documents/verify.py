@@ -27,10 +27,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from asn1crypto import pem
-from asn1crypto import x509 as asn1_x509
+if TYPE_CHECKING:  # asn1crypto on first use: `seal_dir` / `trusted_root` run at start-up
+    from asn1crypto import x509 as asn1_x509
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class Verdict:
 
 def load_roots(path: str | Path) -> list[asn1_x509.Certificate]:
     """Root certificates from a PEM (or DER) file."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+
     data = Path(path).read_bytes()
     if pem.detect(data):
         return [asn1_x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
