@@ -17,8 +17,10 @@ score  why         the query is …
                    `gōngjījīn`; `v` or `u` for ü)
 60     substring   characters inside the title, English words (each query word the
                    start of a title word), pinyin from a syllable inside the title
-50     abbrev      pinyin initials / syllable prefixes skipping whole syllables
-                   (`sbzm` 社保参保缴费证明); fewer skipped syllables score higher
+50-41  abbrev      pinyin initials / syllable prefixes skipping whole syllables
+                   (`sbzm` 社保参保缴费证明): from the title's start before from inside
+                   it, then by how many letters are its first initials and fewer
+                   skipped syllables
 40-34  keyword,    the flow's `keywords`, the title in the other languages, the
        translation, department, zone and category titles (characters, pinyin or words)
        department,
@@ -249,6 +251,7 @@ class _Forms:
 _ABBREV_MAX = 12  # letters: longer queries are typed pinyin, not an abbreviation
 
 
+@lru_cache(maxsize=512)
 def _syllable_pattern(letters: str, skip: bool, anchored: bool = False) -> re.Pattern[str]:
     """Letters cut into prefixes of consecutive syllables (or of syllables in order,
     skipping whole ones, with `skip`), starting at a syllable (the line's first one,
@@ -342,9 +345,22 @@ def _score_titles(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
         for letters in (q.letters, q.mixed):
             if 2 <= len(letters) <= _ABBREV_MAX:
                 for owner, m in f.sylls.matches(_syllable_pattern(letters, True)).items():
-                    # syllables spanned beyond one per letter: roughly the ones skipped
-                    skipped = min(max(m.group().count(" ") - len(letters), 0), 9)
-                    s.add((owner,), SCORE_ABBREV - skipped, "abbrev")
+                    s.add((owner,), _abbrev_score(f, m, letters), "abbrev")
+
+
+def _abbrev_score(f: _Forms, m: re.Match[str], letters: str) -> float:
+    """From the title's first syllable (the leftmost match is that one if any is) before
+    from inside it; then the longer start of the letters that reads the title's first
+    syllables without a skip (社保… before 深圳医保… for `sbzm`), then fewer syllables
+    skipped (roughly: those spanned beyond one per letter)."""
+    start = m.start()
+    inside = 0.0 if f.sylls.text[start - 1] == "\n" else 5.0
+    line = f.sylls.line(bisect_right(f.sylls.starts, start) - 1)
+    at = line[line.index(m.group()):]
+    run = next((k for k in range(len(letters), 0, -1)
+                if _syllable_pattern(letters[:k], False).match(at)), 0)
+    skipped = max(m.group().count(" ") - len(letters), 0)
+    return SCORE_ABBREV - inside - round(min(4.0, 0.5 * (len(letters) - run) + 0.1 * skipped), 2)
 
 
 def _score_secondary(q: _Query, f: _Forms, score: float, why: str, s: _Scores) -> None:

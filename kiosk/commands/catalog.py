@@ -2,9 +2,9 @@
 
 It searches the terminal's active package set (the one `kiosk run` would start with:
 `kiosk.packages.manager.PackageManager.load_active`, from `--config`), or with
-`--package DIR` a package source folder composed over the built-in package as the
-terminal composes it, with the same `CatalogIndex` the home screen uses, so the ranking
-is the kiosk's. `--json`: a list of {"id", "title", "score", "why"}, best first.
+`--package DIR` that package source folder alone (ops checking a package before it is
+built), with the same `CatalogIndex` the home screen uses, so the ranking is the kiosk's.
+`--json`: a list of {"id", "title", "score", "why"}, best first.
 Exit 0 (also with no hits), 2 for a bad language, limit or package.
 """
 
@@ -33,15 +33,12 @@ def _package(args: argparse.Namespace) -> Any:
 
     try:
         if args.package:
-            from flowpacks import BUILTIN_DIR
-            from kiosk.flows.package import compose, load_package
+            from kiosk.flows.package import load_package
 
             root = Path(args.package)
             if not (root / "manifest.toml").is_file():
                 raise DefinitionError(str(root), "manifest.toml", "not a package folder")
-            if root.resolve() == BUILTIN_DIR.resolve():
-                return load_package(root)
-            return compose([load_package(BUILTIN_DIR), load_package(root)])
+            return load_package(root)
         from kiosk.config import load_config
         from kiosk.packages.manager import PackageManager
 
@@ -99,5 +96,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--limit", type=int, default=20, help="at most N services (default 20)")
     s.add_argument("--config", help="the terminal's config (its active package set)")
     s.add_argument("--package", metavar="DIR",
-                   help="search this package source folder (over the built-in one) instead")
+                   help="search this package source folder instead")
     s.set_defaults(func=cmd_search)

@@ -1,0 +1,15 @@
+"""The catalog bench reports its keys (numbers are for `kiosk bench`, not asserted)."""
+
+from __future__ import annotations
+
+from kiosk.benchmarks.catalog import measure
+
+
+def test_catalog_bench_keys() -> None:
+    out = measure(1)
+    for key in ("catalog_search_p95_ms", "catalog_search_p95_ms_baseline",
+                "catalog_index_build_ms", "catalog_index_build_cold_ms",
+                "catalog_bench_uses_gba", "catalog_bench_services"):
+        assert key in out and out[key] >= 0, key
+    assert out["catalog_bench_services"] >= 300
+    assert out["catalog_search_keystrokes"] > 100
