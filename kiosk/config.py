@@ -133,6 +133,7 @@ class DevicesConfig:
     a4: Text = "sim://"
     scanner: Text = "sim://"
     camera: Text = "sim://"
+    doccam: Text = ""  # document camera (高拍仪); "" = not fitted (docs/doccam.md)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ BUILTIN: dict[str, str] = {
     "identify_companion": _S + "companion:IdentifyCompanionStep",
     "verify_face": _S + "face:VerifyFaceStep",
     "guide_browse": _S + "guide:GuideBrowseStep",
+    "capture_document": _S + "capture_document:CaptureDocumentStep",
 }
 
 T = TypeVar("T")
