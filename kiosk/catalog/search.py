@@ -29,7 +29,8 @@ score  why         the query is …
 30     fuzzy       one character missing, extra or wrong (3+ characters), one wrong,
                    missing or extra letter in pinyin (5+ letters) or in one English
                    word (5+ letters)
-28     sound       characters that sound like the title's (homophones: 公鸡金 公积金)
+28     sound       characters that sound like the title's or a weaker form's
+                   (homophones: 公鸡金 公积金; a script the folding table lacks)
 =====  ==========  ================================================================
 
 Equal scores are ordered by the shorter title, then the flow's `order`, then its id.
@@ -78,7 +79,6 @@ class Hit:
 
 _TONE = str.maketrans("āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ", "aaaaeeeeiiiioooouuuuvvvvvnnnm")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
-_TONE_DIGIT = re.compile(r"(?<=[a-z])[1-5]")
 
 
 def is_han(ch: str) -> bool:
@@ -98,8 +98,8 @@ def _words(text: str) -> str:
 
 def _letters(text: str) -> str:
     """Typed pinyin as bare letters: tone marks and tone digits dropped, ü as u."""
-    text = _TONE_DIGIT.sub("", _clean(text).translate(_TONE))
-    return re.sub(r"[^a-z]", "", text.replace("v", "u"))
+    text = _clean(text).translate(_TONE).replace("v", "u")
+    return re.sub(r"[^a-z]", "", text)  # tone digits, spaces and apostrophes go too
 
 
 def reading(text: str) -> tuple[str, ...]:
@@ -383,8 +383,12 @@ def _score_fuzzy(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
     if not zh and any(len(t) >= 5 for t in q.tokens):
         s.add(_one_typo(q.tokens, f.words), SCORE_FUZZY, "fuzzy")
     if zh and q.sound and not q.mixed:
-        s.add(f.sylls.matches(re.compile(re.escape(q.sound) + "(?![a-z0-9])")),
-              SCORE_SOUND, "sound")
+        s.add(f.sylls.matches(_sound_pattern(q.sound)), SCORE_SOUND, "sound")
+
+
+def _sound_pattern(sound: str) -> re.Pattern[str]:
+    """The same syllables in a row (" gong ji jin"), whole syllables."""
+    return re.compile(re.escape(sound) + "(?![a-z0-9])")
 
 
 # -- the index ---------------------------------------------------------------------------
@@ -514,6 +518,9 @@ class CatalogIndex:
         for why, score, forms in table.secondary:
             _score_secondary(q, forms, score, why, s)
         _score_fuzzy(q, table.titles, table.zh, s)
+        if q.sound and not q.mixed:  # 徵信 for the keyword 征信, whatever the script
+            for _, _, forms in table.secondary:
+                s.add(forms.sylls.matches(_sound_pattern(q.sound)), SCORE_SOUND, "sound")
         ranked = sorted(s.best.items(), key=lambda kv: (
             -kv[1][0], len(table.entries[kv[0]].title), table.entries[kv[0]].order,
             table.entries[kv[0]].flow_id))

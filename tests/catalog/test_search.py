@@ -39,6 +39,8 @@ TOP = [
     ("社保参保缴缴费证明", "zh_CN", "ss_certificate"),  # one extra character
     ("低保", "zh_CN", "ca_low_income"),               # a keyword only
     ("征信", "zh_HK", "pb_credit_personal"),          # a keyword, in zh_HK
+    ("徵信", "zh_HK", "pb_credit_personal"),          # Traditional for a Simplified keyword
+    ("公積金购房", "zh_CN", "hf_withdraw_buy"),        # the two scripts mixed
     ("passport", "en", "ee_passport"),
     ("PASSPORT APP", "en", "ee_passport"),           # case, prefix of the title
     ("pasport", "en", "ee_passport"),                # one typo in a long word
