@@ -3,3 +3,5 @@
 from pathlib import Path
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+# The Greater Bay Area catalog (~300 services), generated from gba/src/services.toml.
+GBA_DIR = Path(__file__).resolve().parent / "gba"

@@ -32,16 +32,53 @@ def demo_config(base: Config, spool: Path | None) -> Config:
     return cfg.with_section("backend", url="embedded")
 
 
+def demo_catalog(cfg: Config) -> list[str]:
+    """Put the Greater Bay Area catalog (flowpacks/gba, ~300 services) on the demo terminal.
+
+    With a package repository (scripts/demo publishes gba into the operations stack's TUF
+    repository, built and signed like any package) the terminal polls it once now and
+    activates what it staged, as it would between citizens. Without one, the package is
+    built from its source folder and installed into the terminal's store as its active set,
+    verified and validated the same way. Returns the active packages' labels."""
+    from flowpacks import GBA_DIR
+    from kiosk.packages.archive import build_archive
+    from kiosk.packages.manager import PackageManager, SetRejected
+    from kiosk.packages.store import entries_from, entries_json
+
+    mgr = PackageManager.from_config(cfg)
+    if cfg.packages.repository_url:
+        result = mgr.poll()
+        if result.error:
+            log.warning("demo: package repository: %s", result.error)
+        mgr.activate_staged()
+        return mgr.status()["active"]
+    state = mgr.store.read_state()
+    active = [e for e in entries_from(state.get("active")) or [] if e.id != "gba"]
+    entry = mgr.store.install(build_archive(GBA_DIR), "gba")
+    if entry not in (entries_from(state.get("active")) or []):
+        try:
+            mgr.load_set([*active, entry])  # what a terminal would refuse, refused here
+        except SetRejected as exc:
+            log.error("demo: the catalog package was refused: %s", exc)
+            return mgr.status()["active"]
+        state["active"] = entries_json(sorted([*active, entry], key=lambda e: e.id))
+        mgr.store.write_state(state)
+        log.info("demo: installed %s from %s", entry.label, GBA_DIR)
+    return mgr.status()["active"]
+
+
 def run_headless(base: Config, out: Path, flow_id: str = "ss_certificate",
                  sizes: list[tuple[int, int]] | None = None, timeout_s: float = 90.0) -> int:
     from kiosk.ui.headless_demo import run_headless_demo
 
     return run_headless_demo(demo_config, base, out, flow_id, sizes or [SIZES["landscape"]],
-                             timeout_s)
+                             timeout_s, catalog=demo_catalog)
 
 
 def run_with_display(base: Config) -> int:
     from kiosk.runtime import Runtime
     from kiosk.ui.app import run_kiosk
 
-    return run_kiosk(Runtime.create(demo_config(base, None)))
+    cfg = demo_config(base, None)
+    demo_catalog(cfg)
+    return run_kiosk(Runtime.create(cfg))

@@ -11,13 +11,17 @@ so the same person gets the same answer every time.
          fields, as_of, serial, verify_code, verify_url, issued_at}   (a verifiable document)
     POST /api/v1/generic/query        {service, id_number, fields} -> {service, fields, as_of}
 
-Errors: 404 `no_record` (a person the platform does not know), 400 `unknown_field`.
+Errors: 404 `no_record` (a person the platform does not know), 404 `unknown_service` (not
+a service of the catalog, or not of that shape), 400 `unknown_field`. A certificate's
+issuing office (its e-seal, reference_backend/seal.py) is the service's department.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
+import tomllib
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -122,11 +126,25 @@ def answer_fields(c: Citizen, service: str, fields: list[str], today: date) -> d
             for f in fields}
 
 
+@functools.cache
+def catalog() -> dict[str, dict[str, str]]:
+    """The generated services this platform serves: service id -> shape and issuing office
+    (the catalog's data table, flowpacks/gba/src/services.toml)."""
+    from flowpacks import GBA_DIR
+
+    table = tomllib.loads((GBA_DIR / "src" / "services.toml").read_text("utf-8"))
+    offices = {d: row["title"]["zh_CN"] for d, row in table["departments"].items()}
+    return {s["id"]: {"shape": s["shape"], "office": offices[s["department"]]}
+            for s in table["services"]}
+
+
 def register(platform: Platform) -> None:
     app, state = platform.app, platform.state
     guard = [Depends(platform.terminal)]
 
-    def citizen(req: GenericRequest) -> Citizen:
+    def citizen(req: GenericRequest, shape: str) -> Citizen:
+        if catalog().get(req.service, {}).get("shape") != shape:
+            raise ApiError(404, "unknown_service")
         c = find_citizen(req.id_number)
         if c is None:
             raise ApiError(404, "no_record")
@@ -134,14 +152,14 @@ def register(platform: Platform) -> None:
 
     @app.post("/api/v1/generic/query", dependencies=guard)
     def generic_query(req: GenericRequest) -> dict[str, Any]:
-        c = citizen(req)
+        c = citizen(req, "query")
         today = date.today()
         return {"service": req.service, "fields": answer_fields(c, req.service, req.fields, today),
                 "as_of": datetime.now().strftime("%Y-%m-%d %H:%M")}
 
     @app.post("/api/v1/generic/certificate", dependencies=guard)
     def generic_certificate(req: GenericRequest) -> dict[str, Any]:
-        c = citizen(req)
+        c = citizen(req, "certificate")
         today = date.today()
         code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
         record = {
@@ -153,6 +171,7 @@ def register(platform: Platform) -> None:
             "verify_code": code, "verify_url": f"{platform.public_url}/verify/{code}"}
         with state.lock:
             state.certificates[code] = {
-                "kind": req.service, "terminal": "", "issued_at": record["issued_at"],
+                "kind": req.service, "office": catalog()[req.service]["office"],
+                "terminal": "", "issued_at": record["issued_at"],
                 "masked_name": mask_name(c.name), "masked_id": mask_id_number(c.id_number)}
         return record

@@ -245,7 +245,7 @@ def register(platform: Platform) -> None:
     def document(reference: str) -> tuple[dict[str, Any], str]:
         with state.lock:
             doc = state.certificates.get(reference)
-        office = OFFICE_OF_KIND.get(doc["kind"], "") if doc else ""
+        office = (doc.get("office") or OFFICE_OF_KIND.get(doc["kind"], "")) if doc else ""
         if doc is None or not office:
             raise ApiError(404, "unknown_document")
         return doc, office

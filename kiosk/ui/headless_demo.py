@@ -13,12 +13,15 @@ from emulators.escpos_render import render_png
 from kiosk.config import Config
 from kiosk.runtime import Runtime
 from kiosk.ui.app import build_window, ensure_app
-from kiosk.ui.citizen import ScriptedCitizen
+from kiosk.ui.citizen import DEFAULT_SCRIPT, ScriptedCitizen
+from kiosk.ui.citizen_scripts import FLOW_SCRIPTS, script_for
+from kiosk.ui.pack_preview import SHAPE_SCRIPT
 
 
 def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base: Config,
                       out: Path, flow_id: str, sizes: list[tuple[int, int]],
-                      timeout_s: float) -> int:
+                      timeout_s: float, catalog: Callable[[Config], object] | None = None
+                      ) -> int:
     """Run the scripted citizen through `flow_id` at each size; write screens and prints."""
 
     out.mkdir(parents=True, exist_ok=True)
@@ -29,6 +32,8 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
         spool = out / ".spool" / tag
         shutil.rmtree(spool, ignore_errors=True)
         cfg = demo_config(base, spool)
+        if catalog is not None:
+            catalog(cfg)  # the ~300-service catalog (kiosk.demo.demo_catalog)
         runtime = Runtime.create(cfg)
         if flow_id not in runtime.package.flows:
             print(f"unknown flow {flow_id!r}; known: {', '.join(runtime.package.flows)}")
@@ -50,7 +55,9 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
             app.quit()
 
         shots = out / "screens" / tag if len(sizes) > 1 else out / "screens"
-        citizen = ScriptedCitizen(win, flow_id, shots, done)
+        script = None if flow_id in FLOW_SCRIPTS else \
+            {**script_for(flow_id, DEFAULT_SCRIPT), **SHAPE_SCRIPT}  # a generated service
+        citizen = ScriptedCitizen(win, flow_id, shots, done, script=script)
         watchdog = QTimer()  # per size: must not end the next size's run
         watchdog.setSingleShot(True)
         watchdog.timeout.connect(lambda: done(False))
