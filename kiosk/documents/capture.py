@@ -355,10 +355,11 @@ def flatten_light(image: Any) -> Any:
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, k)  # print closed over
     paper = cv2.GaussianBlur(paper, (0, 0), 6)
     paper = cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    ratio = np.clip(image.astype(np.float32) / np.maximum(paper, 1.0), 0.0, 1.0)
-    # a levels curve: paper white, print darker than the camera saw it (thin strokes of
-    # a phone-distance photo come out grey), colours kept (a red seal stays red)
-    return (255.0 * ratio ** 1.8).astype(np.uint8)
+    # a levels curve: paper (within ~10 % of its own level: sensor noise, grain) white,
+    # print darker than the camera saw it (thin strokes at desk distance come out grey),
+    # colours kept (a red seal stays red)
+    ratio = np.clip(image.astype(np.float32) / (0.9 * np.maximum(paper, 1.0)), 0.0, 1.0)
+    return (255.0 * ratio ** 2.2).astype(np.uint8)
 
 
 def skew_angle(image: Any) -> float:

@@ -8,7 +8,8 @@ around the oval, its outline, the arrow) is drawn once per size and guide into a
 overlay and reused. While one picture waits to be painted, newer ones replace it
 instead of queueing up, so a slow paint never builds a backlog and the event loop is
 never blocked by the camera.
-The picture is mirrored (people expect to see themselves as in a mirror) and is never
+The picture is mirrored (people expect to see themselves as in a mirror; not with the
+`page` guide of the document camera, where text must read as it lies) and is never
 saved: only the last one is held, and dropped when the view closes.
 """
 
@@ -117,7 +118,8 @@ class CameraView(QWidget):
         if (tw, th) != (w, h):
             img = cv2.resize(img, (tw, th), interpolation=cv2.INTER_AREA if tw < w
                              else cv2.INTER_LINEAR)
-        img = cv2.flip(img, 1)
+        if self.guide != "page":  # a face is mirrored; a document reads as it lies
+            img = cv2.flip(img, 1)
         if sys.byteorder == "little":  # Format_RGB32 is 0xffRRGGBB: B, G, R, 255 in memory
             bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
             return QImage(bgra.data, tw, th, bgra.strides[0],
@@ -154,6 +156,21 @@ class CameraView(QWidget):
         p.drawImage(area.topLeft(), self._guide_overlay(area))
         p.end()
 
+    def _draw_page_frame(self, p: QPainter, area: QRectF) -> None:
+        h = area.height() * 0.9
+        w = min(h / 1.414, area.width() * 0.9)
+        frame = QRectF(area.center().x() - w / 2, area.center().y() - h / 2, w, h)
+        outside = QPainterPath()
+        outside.addRect(area)
+        hole = QPainterPath()
+        hole.addRect(frame)
+        p.fillPath(outside.subtracted(hole), QColor(0, 0, 0, 70))
+        pen = QPen(QColor(theme.PRIMARY), max(3.0, h / 120))
+        pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(frame)
+
     def _guide_overlay(self, area: QRectF) -> QImage:
         """The guide for this area and guide, drawn once and then reused."""
         key = (round(area.width()), round(area.height()), self.guide)
@@ -169,7 +186,11 @@ class CameraView(QWidget):
         return self._overlay[1]
 
     def _draw_guide(self, p: QPainter, area: QRectF) -> None:
-        """An oval where the face belongs, dimmed outside; an arrow for a head turn."""
+        """An oval where the face belongs, dimmed outside; an arrow for a head turn.
+        `page` (document camera): an A4 frame where the page belongs."""
+        if self.guide == "page":
+            self._draw_page_frame(p, area)
+            return
         h = area.height() * 0.72
         w = h * 0.74
         oval = QRectF(area.center().x() - w / 2, area.center().y() - h / 2, w, h)

@@ -42,10 +42,11 @@ def test_page_corners_are_found_within_a_few_pixels_of_the_truth(photos, results
         r = results[name]
         assert r.found, name
         errors[name] = corner_error(r.corners, truth)
-    # 1600x1200 photos; the page's short side is 400-600 px. Every scene within 3 px,
-    # the mean within 1.5 px (measured here: ~0.6 px; kiosk bench reports it).
-    assert max(errors.values()) < 3.0, errors
-    assert sum(errors.values()) / len(errors) < 1.5, errors
+    # 1600x1200 photos; the page's short side is 400-600 px. Measured here: 0.55-0.75 px
+    # per scene (kiosk bench reports it); the small photo's corners alone (no refinement
+    # at full resolution) are 1.4-2.7 px off and fail this.
+    assert max(errors.values()) < 1.5, errors
+    assert sum(errors.values()) / len(errors) < 1.0, errors
 
 
 def test_clutter_and_a_white_sheet_beside_the_page_do_not_win(photos, results) -> None:  # type: ignore[no-untyped-def]
