@@ -25,6 +25,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.face",
     "kiosk.benchmarks.cardreaders",
     "kiosk.benchmarks.soak",
+    "kiosk.benchmarks.capture",
     "kiosk.benchmarks.catalog",
 )
 
