@@ -25,6 +25,7 @@ class IdentitySource(str, Enum):
     SS_CARD = "ss_card"
     QR = "qr"
     FACE = "face"
+    AUTHORISATION = "authorisation"  # a principal named by the platform for an authorisation code
 
 
 class Gender(str, Enum):

@@ -63,6 +63,7 @@ ROUTE_MODULES += ("reference_backend.services",)  # business services (issue 8)
 ROUTE_MODULES += ("reference_backend.identity",)  # QR identity codes, face photos (issue 5)
 ROUTE_MODULES += ("reference_backend.seal", "reference_backend.verification")  # e-seals (18)
 ROUTE_MODULES += ("reference_backend.generic",)  # generic catalog services (issue 17)
+ROUTE_MODULES += ("reference_backend.authorisation",)  # acting for someone else (issue 18)
 
 
 class State:

@@ -2,7 +2,8 @@
 
 Block types: title, subtitle, paragraph, fields (key/value grid), table (breaks
 across pages with a repeated header, optional totals row), issuer (office name and
-date with the seal image placed over them), qr (verification code), spacer.
+date with the seal image placed over them), qr (verification code), signature (a
+handwritten signature from a `signature` step, as vector paths in a box), spacer.
 Page furniture: header, footer with "page N of M", diagonal watermark.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,63 @@ class _IssuerWithSeal(Flowable):
             c.setFont(self.font, 8.5)
             for k, line in enumerate(self.qr_caption.split("\n")):
                 c.drawString(0, (self.height - 26 * mm) / 2 - k * 4 * mm, line)
+
+
+class _SignatureBox(Flowable):
+    """A handwritten signature (strokes in 0..1 of the pad it was drawn on) as vector
+    paths in a box, with its label on the left: quadratic smoothing through the
+    midpoints, as on the pad, drawn with cubic curves (reportlab has no quadTo)."""
+
+    INK = colors.HexColor("#10204A")
+
+    def __init__(self, label: str, signature: Any, font: str, width_mm: float,
+                 height_mm: float) -> None:
+        super().__init__()
+        if not isinstance(signature, Mapping) or not isinstance(signature.get("strokes"), list):
+            raise TemplateError("a signature block needs strokes (from a `signature` step)")
+        self.label, self.font = label, font
+        self.strokes = [[(float(p[0]), float(p[1])) for p in s] for s in signature["strokes"]]
+        self.aspect = float(signature.get("aspect", 3.0)) or 3.0
+        self.box_w, self.height = width_mm * mm, height_mm * mm
+
+    def wrap(self, avail_w: float, avail_h: float) -> tuple[float, float]:
+        self.width = avail_w
+        return avail_w, self.height
+
+    def draw(self) -> None:
+        c = self.canv
+        c.setFont(self.font, 11)
+        label_w = c.stringWidth(self.label, self.font, 11) + 4 * mm if self.label else 0
+        x0 = self.width - self.box_w - 8 * mm
+        c.drawString(max(0.0, x0 - label_w), self.height / 2 - 4, self.label)
+        c.setStrokeColor(colors.HexColor("#BBBBBB"))
+        c.setLineWidth(0.5)
+        c.rect(x0, 0, self.box_w, self.height)
+        # The pad's shape kept: the strokes fill the box's height or width, centred.
+        pad_w = min(self.box_w, self.height * self.aspect)
+        pad_h = pad_w / self.aspect
+        ox, oy = x0 + (self.box_w - pad_w) / 2, (self.height - pad_h) / 2
+        c.setStrokeColor(self.INK)
+        c.setLineWidth(1.3)
+        c.setLineCap(1)
+        c.setLineJoin(1)
+        path = c.beginPath()
+        for s in self.strokes:
+            pts = [(ox + x * pad_w, oy + (1 - y) * pad_h) for x, y in s]
+            path.moveTo(*pts[0])
+            if len(pts) == 1:
+                path.lineTo(pts[0][0] + 0.3, pts[0][1])
+            cur = pts[0]
+            for a, b in pairwise(pts[1:]):
+                end = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+                # quadratic (cur, a, end) as a cubic: controls 2/3 of the way to `a`
+                path.curveTo(cur[0] + 2 / 3 * (a[0] - cur[0]), cur[1] + 2 / 3 * (a[1] - cur[1]),
+                             end[0] + 2 / 3 * (a[0] - end[0]), end[1] + 2 / 3 * (a[1] - end[1]),
+                             *end)
+                cur = end
+            if len(pts) > 1:
+                path.lineTo(*pts[-1])
+        c.drawPath(path, stroke=1, fill=0)
 
 
 def _make_canvas_class(page_cfg: Mapping[str, Any], data: Mapping[str, Any], font: str,
@@ -268,6 +327,11 @@ def render_pdf(template: Mapping[str, Any], data: Mapping[str, Any],
                       colWidths=[32 * mm, width - 32 * mm])
             t.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
             story.append(t)
+        elif kind == "signature":
+            story.append(_SignatureBox(render(block.get("label", ""), data, masked=masked),
+                                       lookup(data, block["field"]), font,
+                                       float(block.get("width_mm", 70)),
+                                       float(block.get("height_mm", 25))))
         elif kind == "spacer":
             story.append(Spacer(1, float(block.get("mm", 5)) * mm))
         else:

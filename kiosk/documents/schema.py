@@ -34,6 +34,7 @@ A4_BLOCKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "issuer": (("office",), ("date", "seal", "qr", "qr_caption")),
     "qr": (("value",), ("caption", "size_mm")),
     "spacer": ((), ("mm",)),
+    "signature": (("field",), ("label", "width_mm", "height_mm")),
 }
 A4_PAGE = {"margins_mm", "header", "footer", "watermark"}
 RECEIPT_LINES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -170,6 +171,14 @@ def _a4_block(c: _Check, b: Mapping[str, Any], path: str) -> None:
             raise c.fail(f"{path}.seal", f"asset {b['seal']!r} missing from the package")
     elif kind == "qr" and "size_mm" in b:
         c.number(b["size_mm"], f"{path}.size_mm", 12, 60)
+    elif kind == "signature":
+        if not isinstance(b["field"], str) or not b["field"]:
+            raise c.fail(f"{path}.field", "must name the signature's data, e.g. 'signature'")
+        if "label" in b:
+            c.text(b["label"], f"{path}.label", required=False)
+        for k, lo, hi in (("width_mm", 20, 170), ("height_mm", 10, 80)):
+            if k in b:
+                c.number(b[k], f"{path}.{k}", lo, hi)
     elif kind == "spacer" and "mm" in b:
         c.number(b["mm"], f"{path}.mm", 0, 100)
 

@@ -20,6 +20,7 @@ class ScreenKind(str, Enum):
     KEYBOARD = "keyboard"  # on-screen keys; value = the typed text
     INFO = "info"  # information to read: rows of label/value, a big number, choices
     CAMERA = "camera"  # live camera preview with a face guide (`camera`, `guide`)
+    SIGNATURE = "signature"  # a pad to sign on; value = {"strokes": [[[x, y], ...]], "aspect"}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ and the verbs below (`perform`): `card:KEY` puts a synthetic citizen's ID card o
 the simulated reader, `remove_card`, `type:TEXT` presses on-screen keys, `key:NAME`
 one key (`key:SWITCH`),
 `candidate:词` picks an input-method candidate, `mode:pinyin` puts the keyboard on pinyin,
-`field:ID:+N` moves a stepper, `scan:TEXT` presents a code to the simulated scanner.
+`field:ID:+N` moves a stepper, `scan:TEXT` presents a code to the simulated scanner,
+`sign` signs the signature pad on screen (mouse strokes through the pad's own handlers).
 """
 
 from __future__ import annotations
@@ -162,6 +163,11 @@ def perform(win: Any, step: str) -> bool:
         for _ in range(abs(n)):
             if b is not None and b.isEnabled():
                 _tap(b)
+    elif verb == "sign":  # sign the pad on screen with real mouse strokes
+        from kiosk.ui.signature_pad import SignaturePad, sign_like_a_person
+
+        for pad in view.findChildren(SignaturePad):
+            sign_like_a_person(pad)
     else:
         return False
     return True

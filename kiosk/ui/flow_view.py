@@ -402,6 +402,33 @@ class FlowView(QWidget):
         v.addLayout(row, 1)
         return True
 
+    def _render_signature(self, s: Screen, v: QVBoxLayout, portrait: bool, keep: ViewState
+                          ) -> bool:
+        """A pad as wide as the card to sign on; `clear` empties it here (the flow hears
+        only `back` or `confirm` with the strokes)."""
+        from kiosk.ui.signature_pad import SignaturePad
+
+        pad = SignaturePad(self.m, self._t()("signature.placeholder"))
+        pad.set_value(keep.value)
+        self._value = pad.value
+        v.addLayout(self._title_row(s))
+        for text, name in ((s.text, "stepText"), (s.status, "stepStatus"), (s.hint, "stepHint")):
+            if text:
+                v.addWidget(mark_foreign(label(text, name), text))
+        v.addWidget(pad, 1)
+        row = QHBoxLayout()
+        row.setSpacing(self.m.space(24))
+        for a in sorted(s.actions, key=lambda a: a.primary):
+            b = self._action_button(a)
+            if a.id == "clear":
+                b.clicked.disconnect()
+                b.clicked.connect(pad.clear)
+            if a.primary:
+                row.addStretch(1)
+            row.addWidget(b)
+        v.addLayout(row)
+        return True
+
     def _answer(self, action: str) -> None:
         if self.pending is None:
             return
@@ -472,5 +499,6 @@ RENDERERS: dict[ScreenKind, Renderer] = {
     ScreenKind.RATING: FlowView._render_rating,
     ScreenKind.CHOICE: FlowView._render_choice,
     ScreenKind.CAMERA: FlowView._render_camera,
+    ScreenKind.SIGNATURE: FlowView._render_signature,
     # IDENTIFY, CONSENT, PROGRESS, RESULT, ERROR, FORM, INFO: texts and form widgets
 }

@@ -39,6 +39,8 @@ BUILTIN: dict[str, str] = {
     "verify_face": _S + "face:VerifyFaceStep",
     "guide_browse": _S + "guide:GuideBrowseStep",
     "capture_document": _S + "capture_document:CaptureDocumentStep",
+    "signature": _S + "signature:SignatureStep",
+    "authorisation_code": _S + "authorisation:AuthorisationCodeStep",
 }
 
 T = TypeVar("T")
