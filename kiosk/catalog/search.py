@@ -43,15 +43,22 @@ other script's title as a form of its own; pinyin readings do not depend on the 
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import re
+import threading
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 from kiosk.flows.model import FlowDef
+
+log = logging.getLogger(__name__)
 
 ZH_LOCALES = ("zh_CN", "zh_HK")
 
@@ -134,6 +141,59 @@ def clear_reading_cache() -> None:
     _READINGS.clear()
 
 
+# -- readings kept across starts ------------------------------------------------------------
+
+_STORE: dict[str, object] = {"path": None, "saved": 0}
+
+
+def _store_key() -> str:
+    """Readings stay valid while pypinyin's version and our corrections stay the same."""
+    from importlib.util import find_spec
+
+    # its version from its source, not importlib.metadata (a scan of sys.path: slow)
+    spec = find_spec("pypinyin")
+    source = Path(spec.origin).read_text("utf-8") if spec and spec.origin else ""
+    found = re.search(r"__version__\s*=\s*['\"]([^'\"]+)", source)
+    return f"1 pypinyin {found.group(1) if found else '?'} {sorted(_PHRASES.items())}"
+
+
+def use_reading_cache(path: Path) -> None:
+    """Keep pinyin readings in `path` (a JSON file in the terminal's data folder) across
+    starts: with every title read before, building the index imports no pypinyin at all
+    (its dictionaries are most of a cold build). Each `CatalogIndex.build` that read new
+    texts writes the file again (atomically). A missing, unreadable or stale file is
+    simply rebuilt."""
+    _STORE["path"] = Path(path)
+    try:
+        doc = json.loads(Path(path).read_text("utf-8"))
+        if not isinstance(doc, dict) or doc.get("key") != _store_key():
+            raise ValueError("made by another version")
+        table = doc["readings"]
+        loaded = {str(k): tuple(str(v).split()) for k, v in table.items()}
+    except FileNotFoundError:
+        loaded = {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.info("catalog readings cache %s not used (%s); it will be rebuilt", path, exc)
+        loaded = {}
+    _READINGS.update(loaded)
+    _STORE["saved"] = len(_READINGS)
+
+
+def _save_readings() -> None:
+    path = _STORE["path"]
+    if not isinstance(path, Path) or len(_READINGS) == _STORE["saved"]:
+        return
+    doc = {"key": _store_key(), "readings": {k: " ".join(v) for k, v in _READINGS.items()}}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(doc, ensure_ascii=False), "utf-8")
+        os.replace(tmp, path)
+        _STORE["saved"] = len(_READINGS)
+    except OSError as exc:  # a full or read-only disk: the next start reads again
+        log.warning("catalog readings cache %s not written: %s", path, exc)
+
+
 # Service words pypinyin's phrase dictionary reads wrong (还款 is not "hai kuan").
 _PHRASES = {"还款": [["huán"], ["kuǎn"]], "还贷": [["huán"], ["dài"]],
             "还款明细": [["huán"], ["kuǎn"], ["míng"], ["xì"]]}
@@ -170,18 +230,24 @@ class _Column:
     is one `str.find` loop or one regex pass over the joined text, not one call per
     service: that is what keeps a keystroke at a few milliseconds at 300 services."""
 
-    def __init__(self, lines: list[tuple[int, str]]) -> None:
-        self.owners = [owner for owner, _ in lines]
+    def __init__(self, owners: list[int], lines: list[str]) -> None:
+        self.owners = owners
         self.starts: list[int] = []
-        parts, pos = [], 1
-        for _, line in lines:
+        pos = 1
+        for line in lines:
             self.starts.append(pos)
-            parts.append(line)
             pos += len(line) + 1
-        self.text = "\n" + "\n".join(parts) + "\n"
-        self.exact: dict[str, list[int]] = {}
-        for owner, line in lines:
-            self.exact.setdefault(line, []).append(owner)
+        self.text = "\n" + "\n".join(lines) + "\n"
+        self._lines = lines
+        self._exact: dict[str, list[int]] | None = None
+
+    def exact(self, line: str) -> list[int]:
+        """Services with a line equal to `line` (made on first use: titles only)."""
+        if self._exact is None:
+            self._exact = {}
+            for owner, text in zip(self.owners, self._lines, strict=True):
+                self._exact.setdefault(text, []).append(owner)
+        return self._exact.get(line, [])
 
     def owner_at(self, pos: int) -> int:
         return self.owners[bisect_right(self.starts, pos) - 1]
@@ -232,18 +298,19 @@ class _Forms:
     words: _Column     # " social security …"
 
     @classmethod
-    def of(cls, texts: list[tuple[int, str]], fold: Mapping[int, str]) -> _Forms:
-        chars, sylls, initials, flat, words = [], [], [], [], []
-        cleaned = [(owner, _clean(raw).translate(fold)) for owner, raw in texts]
+    def of(cls, texts: list[tuple[int, str]], fold: Mapping[int, str],
+           memo: dict[str, tuple[str, str, str, str, str]]) -> _Forms:
+        """`memo`: the five forms of each text already made in this build (category,
+        department and other-language titles repeat across services and languages)."""
+        todo = list(dict.fromkeys(raw for _, raw in texts if raw not in memo))
+        cleaned = [_clean(raw).translate(fold) for raw in todo]
         # read folded: pypinyin knows Simplified phrases best
-        for (owner, text), r in zip(cleaned, readings(t for _, t in cleaned), strict=True):
-            chars.append((owner, text.replace(" ", "")))
-            sylls.append((owner, "".join(" " + s for s in r)))
-            initials.append((owner, "".join(s[0] for s in r)))
-            flat.append((owner, "".join(r)))
-            words.append((owner, _words(text)))
-        return cls(_Column(chars), _Column(sylls), _Column(initials), _Column(flat),
-                   _Column(words))
+        for raw, text, r in zip(todo, cleaned, readings(cleaned), strict=True):
+            memo[raw] = (text.replace(" ", ""), "".join(" " + s for s in r),
+                         "".join(s[0] for s in r), "".join(r), _words(text))
+        owners = [owner for owner, _ in texts]
+        rows = [memo[raw] for _, raw in texts]
+        return cls(*(_Column(owners, [row[k] for row in rows]) for k in range(5)))
 
 
 # -- the query ---------------------------------------------------------------------------
@@ -326,7 +393,7 @@ def _one_typo(tokens: tuple[str, ...], col: _Column) -> set[int]:
 
 def _score_titles(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
     if q.chars:
-        s.add(f.chars.exact.get(q.chars, ()), SCORE_TITLE, "title")
+        s.add(f.chars.exact(q.chars), SCORE_TITLE, "title")
         s.add(f.chars.find("\n" + q.chars), SCORE_PREFIX, "prefix")
     if zh and q.letters:
         s.add(f.initials.find("\n" + q.letters), SCORE_INITIALS, "initials")
@@ -439,19 +506,20 @@ def _is_key(word: str, t: Translator) -> bool:
 
 
 def _table(flows: list[FlowDef], locale: str, translators: Mapping[str, Translator],
-           fold: Mapping[int, str], zone_titles: Mapping[str, Mapping[str, str]] | None
-           ) -> _Table:
+           fold: Mapping[int, str], zone_titles: Mapping[str, Mapping[str, str]] | None,
+           memo: dict[str, tuple[str, str, str, str, str]],
+           all_titles: Mapping[str, list[str]]) -> _Table:
     t = translators[locale]
     zh = locale in ZH_LOCALES
     entries: list[_Entry] = []
     titles: list[tuple[int, str]] = []
     groups: dict[str, list[tuple[int, str]]] = {why: [] for why, _ in SECONDARY}
     for i, f in enumerate(flows):
-        title = str(t(f.title))
+        title = all_titles[locale][i]
         entries.append(_Entry(f.id, title, f.order))
         titles.append((i, title))
-        for other, ot in translators.items():
-            text = str(ot(f.title)) if other != locale else ""
+        for other in translators:
+            text = all_titles[other][i] if other != locale else ""
             if not text or text == title:
                 continue
             # the other script's title is the same title to a reader of either
@@ -464,9 +532,9 @@ def _table(flows: list[FlowDef], locale: str, translators: Mapping[str, Translat
             groups["zone"].append((i, zone))
         if f.category:
             groups["category"].append((i, str(t(f"category.{f.category}"))))
-    secondary = tuple((why, score, _Forms.of(groups[why], fold))
+    secondary = tuple((why, score, _Forms.of(groups[why], fold, memo))
                       for why, score in SECONDARY if groups[why])
-    return _Table(tuple(entries), zh, _Forms.of(titles, fold), secondary)
+    return _Table(tuple(entries), zh, _Forms.of(titles, fold, memo), secondary)
 
 
 class CatalogIndex:
@@ -489,8 +557,16 @@ class CatalogIndex:
         """Index `flows` (in catalog order) in each language of `translators`."""
         flows = list(flows)
         fold = cls._fold_for(flows, translators)
-        return cls({loc: _table(flows, loc, translators, fold, zone_titles)
-                    for loc in translators}, fold)
+        memo: dict[str, tuple[str, str, str, str, str]] = {}
+        titles = {loc: [str(t(f.title)) for f in flows] for loc, t in translators.items()}
+        index = cls({loc: _table(flows, loc, translators, fold, zone_titles, memo, titles)
+                     for loc in translators}, fold)
+        _save_readings()
+        if _STORE["path"] is not None and _pypinyin.cache_info().currsize == 0:
+            # A query typed in characters still needs pypinyin (its sound): import it
+            # now, off the UI thread, rather than on the citizen's first keystroke.
+            threading.Thread(target=_pypinyin, name="pypinyin-import", daemon=True).start()
+        return index
 
     @staticmethod
     def _fold_for(flows: list[FlowDef], translators: Mapping[str, Translator]
