@@ -131,7 +131,9 @@ def test_the_flow_view_pad_clears_keeps_strokes_on_redraw_and_answers_them(qtbot
     (pad2,) = view.findChildren(SignaturePad)
     assert pad2 is not pad and pad2.strokes == drawn
 
-    QTest.mouseClick(view.findChild(QPushButton, "action-confirm"), Qt.MouseButton.LeftButton)
+    confirm = view.findChild(QPushButton, "action-confirm")
+    assert confirm is not None
+    QTest.mouseClick(confirm, Qt.MouseButton.LeftButton)
     (answer,) = answers
     assert answer.action == "confirm"
     sig = parse_strokes(answer.value)
@@ -196,7 +198,7 @@ def test_the_signature_is_drawn_as_vector_paths_where_the_strokes_are(tmp_path) 
     # a 90 x 30 mm box, fills it exactly.
     sig = _sig([(0.1, 0.5), (0.5, 0.5), (0.9, 0.5)], [(0.8, 0.1), (0.8, 0.9)])
     assert sig is not None
-    pdf = render_a4(TEMPLATE, {"sig": sig.as_data()}, lambda _name: None).pdf
+    pdf = render_a4(TEMPLATE, {"sig": sig.as_data()}, lambda name: tmp_path / name).pdf
     assert b"/Subtype /Image" not in pdf  # paths, not a picture of them
     dpi = 72  # 1 px = 1 pt
     img = _render_png(pdf, tmp_path, dpi)
