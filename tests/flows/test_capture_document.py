@@ -116,3 +116,23 @@ def test_flow_definition_is_checked() -> None:
     missing = parse_flow({**FLOW, "steps": [{"id": "x", "type": "capture_document"}]}, "f")
     with pytest.raises(DefinitionError):
         CaptureDocumentStep.validate(missing.steps[0], pkg, "f", "steps[0]")
+
+
+def test_the_materials_package_flow_runs_end_to_end(make_runtime) -> None:  # type: ignore[no-untyped-def]
+    from flowpacks import BUILTIN_DIR
+    from kiosk.flows.package import compose, load_package
+
+    materials = load_package(Path(BUILTIN_DIR).parent / "materials")
+    rt = make_runtime(doccam=DOCCAM)
+    rt.package = compose([rt.package, materials])
+    session = rt.new_session()
+    ui = ScriptedInteraction(session.cancel, _citizen(["take", "add", "take", "done"]))
+    result = rt.run_flow("materials_submit", session, ui)
+    assert result.outcome == "completed", result
+    assert result.steps_run == ("identify", "pages", "done")
+    [item] = _materials(rt)
+    assert item.payload["material"] == "application_materials"
+    assert item.payload["pages"] == 2 and item.payload["flow"] == "materials_submit"
+    t = rt.package.translator("zh_CN")
+    assert ui.screens[-1].title == t("flow.materials_submit.done.title") != \
+        "flow.materials_submit.done.title"
