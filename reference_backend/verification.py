@@ -15,8 +15,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from fastapi import Request, UploadFile
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from reference_backend.app import Platform
 from reference_backend.seal import OFFICE_OF_KIND, SealAuthority, der
@@ -165,12 +167,14 @@ def register(platform: Platform) -> None:
         form = await request.form(max_files=1, max_fields=2)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            return page("证明核验", _facts(code, doc) + _result(["unreadable"], "", "")
+            return page("证明核验", _result(["unreadable"], "", "") + _facts(code, doc)
                         + _upload_form(code), status=400)
         data = await upload.read(MAX_UPLOAD + 1)
         if len(data) > MAX_UPLOAD:
             problems, office, digest = ["too_large"], "", ""
         else:
-            problems, office, digest = compare(data, doc, app.state.seal_authority)
+            # pyHanko runs its own event loop: off this one, in a worker thread
+            problems, office, digest = await run_in_threadpool(
+                compare, data, doc, app.state.seal_authority)
         return page("证明核验", _result(problems, office, digest) + _facts(code, doc)
                     + _upload_form(code))

@@ -12,13 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +26,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flowpacks import BUILTIN_DIR
 from kiosk.backend.client import BackendClient
-from kiosk.backend.embedded import EmbeddedBackend, free_port
+from kiosk.backend.embedded import free_port
 from kiosk.cli import main as kiosk_main
 from kiosk.devices.registry import create_device
-from kiosk.documents.a4 import render_a4
 from kiosk.documents.sealing import SealedPdf, SealError, seal_pdf
 from kiosk.documents.types import RenderedPdf
 from kiosk.documents.verify import load_roots, verify_pdf
@@ -43,77 +37,29 @@ from kiosk.flows.context import FlowContext
 from kiosk.flows.engine import FlowEngine
 from kiosk.flows.interaction import ScriptedInteraction
 from kiosk.flows.model import FlowPackage, parse_flow
-from kiosk.flows.package import load_package
 from kiosk.flows.screens import Response, Screen, ScreenKind
 from kiosk.identity import Identity, IdentitySource
 from kiosk.session import Session
 from reference_backend.seal import der, make_leaf, make_root, new_key
 from synthetic.citizens import BY_KEY
 
+from .conftest import TERMINAL, Platform, render_certificate
+
 pytestmark = pytest.mark.skipif(shutil.which("pdfsig") is None or shutil.which("certutil")
                                 is None, reason="poppler-utils / libnss3-tools missing")
 
-TERMINAL = "DG-SEAL-0001"
 OFFICE = "东莞市社会保险基金管理中心"
 
 
-@dataclass
-class Platform:
-    backend: EmbeddedBackend
-    client: BackendClient
-    seal_dir: Path
-    admin: str
-
-    @property
-    def root(self) -> Path:
-        return self.seal_dir / "root.pem"
-
-    def issue(self) -> dict[str, Any]:
-        """A social-security statement as the platform issues it (with its verify code)."""
-        c = BY_KEY["chen"]
-        months = self.client.post_json("/api/v1/social-security/options",
-                                       {"id_number": c.id_number})["limits"]
-        return dict(self.client.post_json("/api/v1/social-security/statement", {
-            "id_number": c.id_number, "kind": "participation",
-            "start": months["latest"][:4] + "-01", "end": months["latest"]}))
-
-    def fault(self, prefix: str, count: int) -> None:
-        requests.post(self.backend.url + "/_admin/services/faults", timeout=5,
-                      headers={"X-Admin-Token": self.admin},
-                      json={"prefix": prefix, "status": 503, "count": count}).raise_for_status()
-
-
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    seal_dir = tmp_path_factory.mktemp("seal")
-    admin = "seal-admin-" + os.urandom(4).hex()
-    saved = {k: os.environ.get(k) for k in ("REFBACKEND_SEAL_DIR", "REFBACKEND_ADMIN_TOKEN")}
-    os.environ.update(REFBACKEND_SEAL_DIR=str(seal_dir), REFBACKEND_ADMIN_TOKEN=admin)
-    be = EmbeddedBackend(TERMINAL).start()
-    for k, v in saved.items():  # the child has its copy; the rest of the run keeps its own
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    try:
-        assert be.wait_ready(30), "reference backend did not start"
-        yield Platform(be, BackendClient(be.url, TERMINAL, be.secret), seal_dir, admin)
-    finally:
-        be.stop()
-
-
-def render(record: dict[str, Any]) -> RenderedPdf:
-    pkg = load_package(BUILTIN_DIR)
-    c = BY_KEY["chen"]
-    data = {"record": record, "identity": {"id_number": c.id_number, "name": c.name},
-            "terminal": {"id": TERMINAL}, "now": {"date": date.today().isoformat()}}
-    return render_a4(pkg.templates["ss_certificate_a4"], data, pkg.asset)
+def platform(seal_platform: Platform) -> Platform:
+    return seal_platform
 
 
 @pytest.fixture(scope="module")
 def issued(platform: Platform) -> tuple[dict[str, Any], RenderedPdf]:
     record = platform.issue()
-    return record, render(record)
+    return record, render_certificate(record)
 
 
 @pytest.fixture(scope="module")
