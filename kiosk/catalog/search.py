@@ -19,8 +19,7 @@ score  why         the query is …
                    start of a title word), pinyin from a syllable inside the title
 50-41  abbrev      pinyin initials / syllable prefixes skipping whole syllables
                    (`sbzm` 社保参保缴费证明): from the title's start before from inside
-                   it, then by how many letters are its first initials and fewer
-                   skipped syllables
+                   it, then by how many letters read its first syllables in a row
 40-34  keyword,    the flow's `keywords`, the title in the other languages, the
        translation, department, zone and category titles (characters, pinyin or words)
        department,
@@ -418,16 +417,15 @@ def _score_titles(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
 def _abbrev_score(f: _Forms, m: re.Match[str], letters: str) -> float:
     """From the title's first syllable (the leftmost match is that one if any is) before
     from inside it; then the longer start of the letters that reads the title's first
-    syllables without a skip (社保… before 深圳医保… for `sbzm`), then fewer syllables
-    skipped (roughly: those spanned beyond one per letter)."""
+    syllables without a skip (社保… before 深圳医保… for `sbzm`). How many syllables were
+    skipped is left to the tie rule (the shorter title first)."""
     start = m.start()
     inside = 0.0 if f.sylls.text[start - 1] == "\n" else 5.0
     line = f.sylls.line(bisect_right(f.sylls.starts, start) - 1)
     at = line[line.index(m.group()):]
     run = next((k for k in range(len(letters), 0, -1)
                 if _syllable_pattern(letters[:k], False).match(at)), 0)
-    skipped = max(m.group().count(" ") - len(letters), 0)
-    return SCORE_ABBREV - inside - round(min(4.0, 0.5 * (len(letters) - run) + 0.1 * skipped), 2)
+    return SCORE_ABBREV - inside - min(4.0, 0.5 * (len(letters) - run))
 
 
 def _score_secondary(q: _Query, f: _Forms, score: float, why: str, s: _Scores) -> None:

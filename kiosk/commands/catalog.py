@@ -2,8 +2,9 @@
 
 It searches the terminal's active package set (the one `kiosk run` would start with:
 `kiosk.packages.manager.PackageManager.load_active`, from `--config`), or with
-`--package DIR` that package source folder alone (ops checking a package before it is
-built), with the same `CatalogIndex` the home screen uses, so the ranking is the kiosk's.
+`--package DIR` a package source folder over the built-in package (what a terminal
+holding it would show, before it is built and published), with the same `CatalogIndex`
+the home screen uses, so the ranking is the kiosk's.
 `--json`: a list of {"id", "title", "score", "why"}, best first.
 Exit 0 (also with no hits), 2 for a bad language, limit or package.
 """
@@ -33,12 +34,7 @@ def _package(args: argparse.Namespace) -> Any:
 
     try:
         if args.package:
-            from kiosk.flows.package import load_package
-
-            root = Path(args.package)
-            if not (root / "manifest.toml").is_file():
-                raise DefinitionError(str(root), "manifest.toml", "not a package folder")
-            return load_package(root)
+            return load_over_builtin(Path(args.package))
         from kiosk.config import load_config
         from kiosk.packages.manager import PackageManager
 
@@ -46,6 +42,23 @@ def _package(args: argparse.Namespace) -> Any:
     except DefinitionError as exc:
         print(f"kiosk catalog search: the package cannot be loaded: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def load_over_builtin(root: Path) -> Any:
+    """A package source folder as a terminal would hold it: over the built-in package,
+    validated as one set (its templates may use the built-in package's assets)."""
+    from flowpacks import BUILTIN_DIR
+    from kiosk.flows.model import DefinitionError
+    from kiosk.flows.package import compose, load_package, validate_package
+
+    if not (root / "manifest.toml").is_file():
+        raise DefinitionError(str(root), "manifest.toml", "not a package folder")
+    if root.resolve() == BUILTIN_DIR.resolve():
+        return load_package(root)
+    pkg = compose([load_package(BUILTIN_DIR, validate_steps=False),
+                   load_package(root, validate_steps=False)])
+    validate_package(pkg)
+    return pkg
 
 
 def index_for(pkg: Any) -> Any:
@@ -79,7 +92,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     wtitle = max(_width(h.title) for h in hits)
     print(f"{'#':>3}  {'id':<{wid}}  {_pad('title', wtitle)}  {'score':>5}  why")
     for i, h in enumerate(hits, 1):
-        print(f"{i:>3}  {h.flow_id:<{wid}}  {_pad(h.title, wtitle)}  {h.score:>5.0f}  {h.why}")
+        print(f"{i:>3}  {h.flow_id:<{wid}}  {_pad(h.title, wtitle)}  {h.score:>5g}  {h.why}")
     return 0
 
 
@@ -96,5 +109,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--limit", type=int, default=20, help="at most N services (default 20)")
     s.add_argument("--config", help="the terminal's config (its active package set)")
     s.add_argument("--package", metavar="DIR",
-                   help="search this package source folder instead")
+                   help="search this package source folder (over the built-in one) instead")
     s.set_defaults(func=cmd_search)

@@ -41,6 +41,8 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
         "gz_hf_deposit": ("housing_fund", "住房公积金缴存证明", "住房公積金繳存證明",
                           "Housing fund deposit certificate", "guangzhou", []),
         "queue": ("public", "预约取号", "預約取號", "Queue number", "", ["排队"]),
+        "hkmo_endorse": ("exit_entry", "港澳通行证再次签注", "港澳通行證再次簽注",
+                         "Hong Kong and Macao permit endorsement", "", []),
     }
     strings: dict[str, dict[str, str]] = {"zh_CN": {}, "zh_HK": {}, "en": {}}
     for i, (fid, (cat, cn, hk, en, zone, kw)) in enumerate(flows.items()):

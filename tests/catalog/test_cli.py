@@ -27,21 +27,23 @@ def test_json_best_first_from_the_active_package_set(tmp_path: Path) -> None:
 
 
 def test_language_limit_and_package_folder(tmp_path: Path, package_dir: Path) -> None:
-    r = kiosk("catalog", "search", "公积金", "--lang", "zh_HK", "--json",
+    """--package: the folder over the built-in package, as a terminal would hold it."""
+    r = kiosk("catalog", "search", "gatxz", "--lang", "zh_HK", "--json",
               "--package", str(package_dir), data_dir=tmp_path)
     assert r.returncode == 0, r.stderr
     assert [(h["id"], h["title"], h["why"]) for h in json.loads(r.stdout)] == [
-        ("hf_repay", "公積金還款明細", "prefix"),
-        ("gz_hf_deposit", "住房公積金繳存證明", "substring")]
-    r = kiosk("catalog", "search", "公积金", "--limit", "1", "--json",
+        ("hkmo_endorse", "港澳通行證再次簽注", "initials")]
+    r = kiosk("catalog", "search", "证明", "--limit", "2", "--json",
               "--package", str(package_dir), data_dir=tmp_path)
-    assert [h["id"] for h in json.loads(r.stdout)] == ["hf_repay"]
-    r = kiosk("catalog", "search", "queue", "--lang", "en", "--package", str(package_dir),
+    assert r.returncode == 0, r.stderr
+    hits = json.loads(r.stdout)
+    assert len(hits) == 2 and all("证明" in h["title"] for h in hits)
+    r = kiosk("catalog", "search", "endorse", "--lang", "en", "--package", str(package_dir),
               data_dir=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["#", "id", "title"]
-    assert "queue" in lines[1] and "Queue number" in lines[1]
+    assert "hkmo_endorse" in lines[1] and "Hong Kong and Macao permit endorsement" in lines[1]
 
 
 def test_unknown_language_and_bad_package_exit_2(tmp_path: Path) -> None:
