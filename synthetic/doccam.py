@@ -210,7 +210,10 @@ def make_photo(seed: int, size: tuple[int, int] = (1600, 1200), scene: Scene | N
     photo = photo * (1 - mask) + warped.astype(np.float32) * paper_tint * mask
     photo *= _lighting(h, w, s, rng)[..., None]
     photo = cv2.GaussianBlur(photo, (0, 0), 0.8)
-    photo += nrng.normal(0, s.noise, photo.shape).astype(np.float32)
+    noise = np.empty(photo.shape, np.float32)
+    cv2.setRNGSeed(seed)
+    cv2.randn(noise, 0.0, s.noise)  # numpy's normal() takes ten times as long here
+    photo += noise
     out = np.clip(photo, 0, 255).astype(np.uint8)
     ok, jpg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 88])
     assert ok
