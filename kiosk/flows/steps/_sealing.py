@@ -34,6 +34,11 @@ def sealed_for_print(ctx: FlowContext, key: str, doc: RenderedPdf,
     root = ctx.terminal.get("seal_root", "")
     if not root or isinstance(doc, SealedPdf):
         return doc
+    if ctx.flow.platform:  # another city's document (a zone service): our platform's
+        # e-seals are not its office's; printed as that platform issued it (issue 17)
+        log.info("%s: a document of platform %s is not sealed by the terminal's platform",
+                 ctx.flow.id, ctx.flow.platform)
+        return doc
     reference = render(reference_text, ctx.template_data())
     if not reference or ctx.backend is None:
         raise StepError("seal.refused", f"document {key!r}: no verification code or platform",
