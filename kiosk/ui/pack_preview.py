@@ -25,6 +25,7 @@ from PySide6.QtCore import QSize, QTimer
 from kiosk.backend.client import BackendClient
 from kiosk.backend.embedded import EmbeddedBackend
 from kiosk.config import Config
+from kiosk.documents.verify import seal_dir
 from kiosk.runtime import Runtime
 from kiosk.ui.app import ensure_app
 from kiosk.ui.citizen import DEFAULT_SCRIPT, ScriptedCitizen
@@ -89,7 +90,10 @@ def preview(base: Config, src: Path, out: Path, flows: list[str] | None = None,
         cfg = gallery_config(base, spool).with_section("storage", data_dir=str(data_dir))
         if pkg_id == "builtin":
             cfg = cfg.with_section("packages", builtin_dir=str(Path(src).resolve()))
-        backend = EmbeddedBackend(cfg.terminal.id).start()
+        # Like the terminal's embedded platform: its e-seals' root in the data folder, so
+        # certificates are sealed and verified before they print (kiosk.runtime).
+        backend = EmbeddedBackend(cfg.terminal.id,
+                                  extra_args=["--seal-dir", str(seal_dir(cfg))]).start()
         try:
             if not backend.wait_ready(30):
                 raise RuntimeError("reference backend did not start")
