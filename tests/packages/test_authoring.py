@@ -228,14 +228,14 @@ def test_build_reports_every_fault_with_file_and_line(
         f"flows/permit.toml:{line_of(flow, 'zone = ')}: unknown zone 'shenzhen'",
         f"flows/permit.toml:{line_of(flow, 'platform = ')}: unknown platform 'hk'",
         f"flows/permit.toml:{receipt_step}: step 'receipt' can never be reached",
-        f"flows/permit.toml:{line_of(flow, 'flow.permit.done')}: string 'flow.permit.done' "
-        "missing in en",
-        f"flows/broken.toml:{line_of(bad / 'flows' / 'broken.toml', 'teleport')}: "
-        "steps[0].type: unknown step type 'teleport'",
-        f"templates/permit_a4.toml:{line_of(bad / 'templates' / 'permit_a4.toml', 'applicant')}"
-        ": field {applicant.name} is not provided by any step of flow 'permit'",
-        f"strings/en.json:{line_of(bad / 'strings' / 'en.json', 'TODO')}: TODO marker left "
-        "in 'zone.gz'",
+        (f"flows/permit.toml:{line_of(flow, 'flow.permit.done')}: string 'flow.permit.done' "
+        "missing in en"),
+        (f"flows/broken.toml:{line_of(bad / 'flows' / 'broken.toml', 'teleport')}: "
+        "steps[0].type: unknown step type 'teleport'"),
+        (f"templates/permit_a4.toml:{line_of(bad / 'templates' / 'permit_a4.toml', 'applicant')}"
+        ": field {applicant.name} is not provided by any step of flow 'permit'"),
+        (f"strings/en.json:{line_of(bad / 'strings' / 'en.json', 'TODO')}: TODO marker left "
+        "in 'zone.gz'"),
     ]
     rc, out = run(capsys, "pack", "build", str(bad), "-o", str(tmp_path / "x.kpkg"))
     assert rc == 1 and not (tmp_path / "x.kpkg").exists()
