@@ -95,6 +95,8 @@ def make_runtime(backend, tmp_path):  # type: ignore[no-untyped-def]
                "receipt": f"sim://?spool={tmp_path / 'receipt'}", **devices})
         cfg = cfg.with_section("storage", data_dir=str(tmp_path / "data"))
         cfg = cfg.with_section("terminal", id=backend.terminal_id)
+        # The shared platform, not an embedded one: no e-seal root unless a test sets one.
+        cfg = cfg.with_section("backend", url=backend.url)
         rt = Runtime.create(cfg)
         rt.open_devices()
         rt.backend = BackendClient(backend.url, backend.terminal_id, backend.secret)
