@@ -40,10 +40,14 @@ FLOW_SCRIPTS: dict[str, Script] = {
         "mode.choice": ["option-range"],
         "range.form": [["option-preset:last_36"], ["action-confirm"]],
     },
-    "no_property": {
+    "no_property": {  # the demo acts for a relative: the platform's code, a signature
         "done.info": ["action-done"],
-        "scope.choice": ["option-couple"],
+        "scope.choice": ["option-agent"],
         "spouse.identify": ["card:huang"],
+        "principal_how.choice": ["option-code"],
+        "principal_code.keyboard": ["type:20261218", "action-confirm"],
+        "principal_code.info": ["action-confirm"],
+        "agent_sign.signature": ["sign", "action-confirm"],
     },
     "provident_fund": {
         "start": ["card:ouyang"],
