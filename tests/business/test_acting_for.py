@@ -51,9 +51,12 @@ def signature_ink(pdf: bytes, tmp_path: Path) -> tuple[int, int]:
     mm = 72 / 25.4
 
     def dark(x0: float, x1: float) -> int:
-        return sum(1 for x in range(round(x0), round(x1))
-                   for y in range(round(y_mid - 10 * mm), round(y_mid + 10 * mm))
-                   if img.getpixel((x, y)) < 120)
+        n = 0
+        for x in range(round(x0), round(x1)):
+            for y in range(round(y_mid - 10 * mm), round(y_mid + 10 * mm)):
+                px = img.getpixel((x, y))
+                n += isinstance(px, (int, float)) and px < 120
+        return n
 
     box = x_max + 4 * mm
     return dark(box + 2, box + 70 * mm - 2), dark(x_min - 40 * mm, x_min - 2)
