@@ -362,15 +362,34 @@ class _Query:
 
 
 class _Scores:
-    """Best (score, why) per service; tiers are tried strongest first, so the first
-    score a service gets is its best."""
+    """Best (score, why) per service."""
 
     def __init__(self) -> None:
         self.best: dict[int, tuple[float, str]] = {}
 
     def add(self, owners: Iterable[int], score: float, why: str) -> None:
+        best = self.best
         for o in owners:
-            self.best.setdefault(o, (score, why))
+            had = best.get(o)
+            if had is None or score > had[0]:
+                best[o] = (score, why)
+
+    def add_secondary(self, codes: Iterable[int]) -> None:
+        """Lines of the weaker forms: owner * 8 + the index of its kind in SECONDARY."""
+        for code in codes:
+            why, score = SECONDARY[code & 7]
+            self.add((code >> 3,), score, why)
+
+
+def _pinyin_hits(f: _Forms, letters: str, s: _Scores, inner: bool) -> None:
+    """Letters read from a syllable on: from the title's first one (pinyin), or with
+    `inner` from one inside it too (substring). One regex pass for both."""
+    text = f.sylls.text
+    for owner, m in f.sylls.matches(_syllable_pattern(letters, False)).items():
+        if text[m.start() - 1] == "\n":  # the leftmost match: the line's start if any
+            s.add((owner,), SCORE_PINYIN, "pinyin")
+        elif inner:
+            s.add((owner,), SCORE_SUBSTRING, "pinyin")
 
 
 def _all_words(tokens: tuple[str, ...], col: _Column) -> set[int]:
@@ -396,20 +415,16 @@ def _score_titles(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
         s.add(f.chars.find("\n" + q.chars), SCORE_PREFIX, "prefix")
     if zh and q.letters:
         s.add(f.initials.find("\n" + q.letters), SCORE_INITIALS, "initials")
-        s.add(f.sylls.matches(_syllable_pattern(q.letters, False, True)),
-              SCORE_PINYIN, "pinyin")
+        _pinyin_hits(f, q.letters, s, inner=len(q.letters) >= 2)
     if zh and q.mixed:
-        s.add(f.sylls.matches(_syllable_pattern(q.mixed, False, True)), SCORE_PINYIN, "pinyin")
-        s.add(f.sylls.matches(_syllable_pattern(q.mixed, False)), SCORE_SUBSTRING, "pinyin")
+        _pinyin_hits(f, q.mixed, s, inner=True)
     if not zh and q.tokens:
         s.add(_all_words(q.tokens, f.words), SCORE_SUBSTRING, "words")
     if len(q.chars) >= 2:
         s.add(f.chars.find(q.chars), SCORE_SUBSTRING, "substring")
-    if zh and len(q.letters) >= 2:
-        s.add(f.sylls.matches(_syllable_pattern(q.letters, False)), SCORE_SUBSTRING, "pinyin")
     if zh:
         for letters in (q.letters, q.mixed):
-            if 2 <= len(letters) <= _ABBREV_MAX:
+            if 3 <= len(letters) <= _ABBREV_MAX:  # two letters: initials say enough
                 for owner, m in f.sylls.matches(_syllable_pattern(letters, True)).items():
                     s.add((owner,), _abbrev_score(f, m, letters), "abbrev")
 
@@ -428,16 +443,16 @@ def _abbrev_score(f: _Forms, m: re.Match[str], letters: str) -> float:
     return SCORE_ABBREV - inside - min(4.0, 0.5 * (len(letters) - run))
 
 
-def _score_secondary(q: _Query, f: _Forms, score: float, why: str, s: _Scores) -> None:
+def _score_secondary(q: _Query, f: _Forms, s: _Scores) -> None:
     if len(q.chars) >= 2:
-        s.add(f.chars.find(q.chars), score, why)
-    if len(q.letters) >= 2:
-        s.add(f.initials.find("\n" + q.letters), score, why)
-        s.add(f.sylls.matches(_syllable_pattern(q.letters, False)), score, why)
+        s.add_secondary(f.chars.find(q.chars))
+    if len(q.letters) >= 3:  # two letters of pinyin would match most keywords
+        s.add_secondary(f.initials.find("\n" + q.letters))
+        s.add_secondary(f.sylls.matches(_syllable_pattern(q.letters, False)))
     if q.mixed:
-        s.add(f.sylls.matches(_syllable_pattern(q.mixed, False)), score, why)
+        s.add_secondary(f.sylls.matches(_syllable_pattern(q.mixed, False)))
     if len("".join(q.tokens)) >= 2:
-        s.add(_all_words(q.tokens, f.words), score, why)
+        s.add_secondary(_all_words(q.tokens, f.words))
 
 
 def _score_fuzzy(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
@@ -472,7 +487,17 @@ class _Table:
     entries: tuple[_Entry, ...]
     zh: bool
     titles: _Forms
-    secondary: tuple[tuple[str, float, _Forms], ...]
+    secondary: _Forms | None  # every weaker text, owned by service * 8 + kind
+    tie: tuple[int, ...]  # each service's place among equal scores (shorter title, order)
+
+    @staticmethod
+    def ties(entries: tuple[_Entry, ...]) -> tuple[int, ...]:
+        ranked = sorted(range(len(entries)), key=lambda i: (
+            len(entries[i].title), entries[i].order, entries[i].flow_id))
+        place = [0] * len(entries)
+        for rank, i in enumerate(ranked):
+            place[i] = rank
+        return tuple(place)
 
 
 def _fold_table(pairs: Iterable[tuple[str, str]]) -> dict[int, str]:
@@ -530,9 +555,11 @@ def _table(flows: list[FlowDef], locale: str, translators: Mapping[str, Translat
             groups["zone"].append((i, zone))
         if f.category:
             groups["category"].append((i, str(t(f"category.{f.category}"))))
-    secondary = tuple((why, score, _Forms.of(groups[why], fold, memo))
-                      for why, score in SECONDARY if groups[why])
-    return _Table(tuple(entries), zh, _Forms.of(titles, fold, memo), secondary)
+    lines = [(owner * 8 + k, text) for k, (why, _) in enumerate(SECONDARY)
+             for owner, text in groups[why]]
+    secondary = _Forms.of(lines, fold, memo) if lines else None
+    return _Table(tuple(entries), zh, _Forms.of(titles, fold, memo), secondary,
+                  _Table.ties(tuple(entries)))
 
 
 class CatalogIndex:
@@ -589,14 +616,14 @@ class CatalogIndex:
             return []
         s = _Scores()
         _score_titles(q, table.titles, table.zh, s)
-        for why, score, forms in table.secondary:
-            _score_secondary(q, forms, score, why, s)
+        if table.secondary is not None:
+            _score_secondary(q, table.secondary, s)
         _score_fuzzy(q, table.titles, table.zh, s)
-        if q.sound and not q.mixed:  # 徵信 for the keyword 征信, whatever the script
-            for _, _, forms in table.secondary:
-                s.add(forms.sylls.matches(_sound_pattern(q.sound)), SCORE_SOUND, "sound")
-        ranked = sorted(s.best.items(), key=lambda kv: (
-            -kv[1][0], len(table.entries[kv[0]].title), table.entries[kv[0]].order,
-            table.entries[kv[0]].flow_id))
-        return [Hit(table.entries[i].flow_id, table.entries[i].title, score, why)
-                for i, (score, why) in ranked[:limit]]
+        if q.sound and not q.mixed and table.secondary is not None:
+            # 徵信 for the keyword 征信, whatever the script
+            sounds = table.secondary.sylls.matches(_sound_pattern(q.sound))
+            s.add({code >> 3 for code in sounds}, SCORE_SOUND, "sound")
+        tie = table.tie
+        ranked = sorted([(-score, tie[i], i, why) for i, (score, why) in s.best.items()])
+        return [Hit(table.entries[i].flow_id, table.entries[i].title, -neg, why)
+                for neg, _, i, why in ranked[:limit]]
