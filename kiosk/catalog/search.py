@@ -1,8 +1,11 @@
 """Search over the catalog's services, the way a citizen types at a terminal.
 
 `CatalogIndex.build` precomputes, per language, every form a service can be found by;
-`search` then costs a handful of C-level string and regex operations per service (a few
-milliseconds per keystroke at 300 services; `kiosk bench` measures it).
+`search` then costs a few C-level `str.find` loops and regex passes over each column of
+joined lines (one kind of text of every service), not a Python call per service: about
+2 ms of CPU per keystroke at 300 services (`kiosk bench`, catalog_search_p95_*). Queries
+up to two letters skip abbreviations and pinyin in the weaker forms (they would match
+most of the catalog); fuzzy matching needs 3+ characters or 5+ letters.
 
 What finds a service, best first (the `score` of a `Hit`; `why` says which):
 
@@ -15,13 +18,15 @@ score  why         the query is …
 70     pinyin      the start of the title in pinyin: full syllables or syllable
                    prefixes (`gongjijin`, `gong ji jin`, `gongj`, `gong4jijin`,
                    `gōngjījīn`; `v` or `u` for ü)
-60     substring   characters inside the title, English words (each query word the
-                   start of a title word), pinyin from a syllable inside the title
+60     substring,  characters inside the title, English words (each query word the
+       words,      start of a title word), pinyin from a syllable inside the title
+       pinyin
 50-41  abbrev      pinyin initials / syllable prefixes skipping whole syllables
                    (`sbzm` 社保参保缴费证明): from the title's start before from inside
                    it, then by how many letters read its first syllables in a row
-40-34  keyword,    the flow's `keywords`, the title in the other languages, the
-       translation, department, zone and category titles (characters, pinyin or words)
+40-34  keyword,    the flow's `keywords` (text or string keys), the title in the other
+       translation, languages, the department, zone and category titles (characters,
+                   pinyin from 3 letters, or words)
        department,
        zone,
        category
@@ -38,6 +43,9 @@ Traditional and Simplified: characters are folded to one script before comparing
 a folding table taken from the catalog's own zh_HK / zh_CN strings (aligned titles,
 subtitles, department and category names: no OpenCC), and every Chinese entry keeps the
 other script's title as a form of its own; pinyin readings do not depend on the script.
+
+Start-up: pinyin readings come from pypinyin (its import and dictionaries are most of a
+cold build); `use_reading_cache(path)` keeps them in a file across starts.
 """
 
 from __future__ import annotations
