@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms, core, tsp
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -155,6 +155,7 @@ class SealAuthority:
         self.tsa = self._store.load("tsa") or self._store.save("tsa", self._issue(
             "莞家政务 演示时间戳服务 (demo TSA)", "TSA", timestamping=True, years=10))
         self._seals: dict[str, KeyPair] = {}
+        self._stamper: Any = None
 
     def _new_root(self) -> KeyPair:
         key = new_key()
@@ -188,18 +189,41 @@ class SealAuthority:
         return self.seal(office).key.sign(signed_attrs, padding.PKCS1v15(), hashes.SHA256())
 
     def timestamp(self, request_der: bytes) -> bytes:
-        from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-        from pyhanko_certvalidator.registry import SimpleCertificateStore
-
         req = tsp.TimeStampReq.load(request_der)
-        stamper = DummyTimeStamper(
-            tsa_cert=asn1_x509.Certificate.load(der(self.tsa.cert)),
-            tsa_key=asn1_keys.PrivateKeyInfo.load(self.tsa.key.private_bytes(
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption())),
-            certs_to_embed=SimpleCertificateStore.from_certs(
-                [asn1_x509.Certificate.load(der(self.root.cert))]))
-        return bytes(stamper.request_tsa_response(req).dump())
+        if self._stamper is None:
+            self._stamper = _make_tsa(self.tsa, self.root.cert)
+        return bytes(self._stamper.request_tsa_response(req).dump())
+
+
+def _make_tsa(tsa: KeyPair, root: x509.Certificate) -> Any:
+    """pyHanko's DummyTimeStamper (it builds RFC 3161 answers), signing with the TSA key
+    loaded once: its own loads the key from DER on every request (~85 ms here)."""
+    from pyhanko.sign.general import simple_cms_attribute
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    class Tsa(DummyTimeStamper):
+        def _sign_tst_info(self, tst_info_data: bytes, md_algorithm: str,
+                           dt_: dt.datetime) -> tuple[bytes, cms.CMSAttributes]:
+            if md_algorithm != "sha256":
+                raise ValueError(f"digest {md_algorithm}")
+            from pyhanko.sign import general
+
+            attrs = cms.CMSAttributes([
+                simple_cms_attribute("content_type", "tst_info"),
+                simple_cms_attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt_)})),
+                simple_cms_attribute("signing_certificate",
+                                     general.as_signing_certificate(self.tsa_cert)),
+                simple_cms_attribute("message_digest", hashlib.sha256(tst_info_data).digest()),
+            ])
+            return tsa.key.sign(attrs.dump(), padding.PKCS1v15(), hashes.SHA256()), attrs
+
+    return Tsa(tsa_cert=asn1_x509.Certificate.load(der(tsa.cert)),
+               tsa_key=asn1_keys.PrivateKeyInfo.load(tsa.key.private_bytes(
+                   serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                   serialization.NoEncryption())),
+               certs_to_embed=SimpleCertificateStore.from_certs(
+                   [asn1_x509.Certificate.load(der(root))]))
 
 
 class CertificateAsk(BaseModel):

@@ -23,6 +23,7 @@ BASELINES = {
     "ui_loop": ["ui_max_stall_ms"],
     "face": ["preview_max_stall_ms"],
     "soak": ["rss_growth_mb_per_1k_sessions"],
+    "seal": ["seal_overhead_s"],
 }
 
 

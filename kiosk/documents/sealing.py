@@ -20,6 +20,7 @@ import asyncio
 import base64
 import io
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,6 +35,8 @@ CERTIFICATE = "/api/v1/seal/certificate"
 SIGN = "/api/v1/seal/sign"
 ALGORITHM = "rsassa_pkcs1v15/sha256"
 FIELD = "Seal"
+_STAMPERS: dict[tuple[str, float], Any] = {}  # (TSA URL, timeout) -> pyHanko HTTPTimeStamper
+_STAMPERS_LOCK = threading.Lock()
 
 
 class SealError(Exception):
@@ -141,8 +144,11 @@ def seal_pdf(doc: RenderedPdf, reference: str, platform: Platform, *,
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         reason="电子印章 e-seal", name=office)
-    stamper = HTTPTimeStamper(tsa_url or platform.base_url.rstrip("/") + "/tsa",
-                              timeout=timeout_s)
+    url = tsa_url or platform.base_url.rstrip("/") + "/tsa"
+    with _STAMPERS_LOCK:  # kept: pyHanko sizes the signature with one dummy stamp per TSA
+        stamper = _STAMPERS.get((url, timeout_s))
+        if stamper is None:
+            stamper = _STAMPERS[(url, timeout_s)] = HTTPTimeStamper(url, timeout=timeout_s)
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=stamper)
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(doc.pdf), strict=False)
