@@ -13,9 +13,11 @@ import logging
 import threading
 from typing import Protocol
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 
 from kiosk.devices.base import DeviceService
+from kiosk.ui.workers import Relay, emit
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,11 @@ class CardReminder(QObject):
         self.poll_s, self.timeout_s = poll_s, timeout_s
         self._stop = threading.Event()
         self.showing = ""  # the source whose card is shown as left behind, "" if none
-        self.changed.connect(self._remember, Qt.ConnectionType.QueuedConnection)
+        # Polls report through a parentless relay (kiosk.ui.workers): a poll that ends
+        # after the window closed emits on a live object, and Qt drops the delivery.
+        self._relay = Relay()
+        self._relay.done.connect(self._relayed, Qt.ConnectionType.QueuedConnection)
+        self.changed.connect(self._remember)
 
     def watch(self, source: str) -> bool:
         """Start watching the reader of `source` (a session identified with it ended)."""
@@ -60,7 +66,8 @@ class CardReminder(QObject):
     def _poll(self, device: DeviceService, source: str, stop: threading.Event) -> None:
         present: bool | None = None  # the first look is always reported
         waited = 0.0
-        while not stop.is_set():  # stopped: a newer watch (or the window) takes over
+        # Stopped: a newer watch takes over, or the window (and this watcher) is gone.
+        while not stop.is_set() and shiboken6.isValid(self):
             try:
                 now = "card_present" in device.status().details
             except Exception:
@@ -80,11 +87,11 @@ class CardReminder(QObject):
             waited += self.poll_s
 
     def _emit(self, source: str, present: bool) -> bool:
-        try:
-            self.changed.emit(source, present)
-            return True
-        except RuntimeError:  # the window is gone
-            return False
+        """False once the window (and this watcher with it) is gone: the poll stops."""
+        return shiboken6.isValid(self) and emit(self._relay, source, present)
+
+    def _relayed(self, source: str, present: object) -> None:
+        self.changed.emit(source, bool(present))
 
     def _remember(self, source: str, present: bool) -> None:
         self.showing = source if present else ""

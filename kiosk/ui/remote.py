@@ -52,6 +52,7 @@ from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from kiosk.fleet.commands import CommandFailed, HostBusy, Screenshot, Settings
 from kiosk.i18n import LOCALES
 from kiosk.ui.widgets import label
+from kiosk.ui.workers import Relay, emit
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +267,12 @@ class ScreenSaver(QObject):
         self._cards: set[str] | None = None  # readers holding a card when it went dark
         self._before = "attract"
         self._polling = False
-        self.cardArrived.connect(lambda: self.wake("card"), Qt.ConnectionType.QueuedConnection)
+        # The reader poll runs on a worker thread: it reports through a parentless relay
+        # (kiosk.ui.workers) so that a poll finishing after the window closed emits on a
+        # live object and Qt simply drops the delivery.
+        self._relay = Relay()
+        self._relay.done.connect(self._relayed, Qt.ConnectionType.QueuedConnection)
+        self.cardArrived.connect(self._card_arrived)
         self.dpms = QGuiApplication.platformName() == "xcb" and shutil.which("xset") is not None
         app = QApplication.instance()
         if app is not None:
@@ -343,6 +349,13 @@ class ScreenSaver(QObject):
                 return True  # the waking touch presses nothing
         return False
 
+    def _relayed(self, tag: str, _result: object) -> None:
+        if tag == "card":
+            self.cardArrived.emit()
+
+    def _card_arrived(self) -> None:
+        self.wake("card")
+
     def _poll_cards(self) -> None:
         if self._polling:
             return
@@ -364,7 +377,7 @@ class ScreenSaver(QObject):
             if self._cards is None:
                 self._cards = present  # a card left on a reader overnight wakes nothing
             elif present - self._cards:
-                self.cardArrived.emit()
+                emit(self._relay, "card", None)
             else:
                 self._cards &= present  # taken away: putting it back wakes the screen
         except RuntimeError:  # the window is gone
