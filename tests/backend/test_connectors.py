@@ -251,3 +251,38 @@ def test_a_city_platform_down_pauses_only_its_services_and_holds_only_its_record
     assert not rt.offline.outbox.status().as_dict()["depth"].get("evaluation@gz")
     seen = city.state()["evaluations"]
     assert [e["session"] for e in seen] == [f"gz-{tag}"]
+
+
+def test_a_redirect_off_the_platform_takes_no_bearer_token_with_it(
+        cities: tuple[City, City], hostile: Any) -> None:
+    """The platform's origin (base_url) redirects elsewhere: refused, and the other host
+    never sees the request nor the token (fetched from the real token endpoint)."""
+    from emulators.hostile_platform import Redirect, json_reply
+
+    city, _ = cities
+    elsewhere = hostile(json_reply({"code": 0, "data": {}}))
+    platform = hostile(Redirect(307, elsewhere.url + DETAIL))
+    pc = PlatformConfig(base_url=platform.url, auth="oauth2",
+                        token_url=city.url + "/oauth/token")
+    conn = make_connector("gz", pc, base_url=platform.url, terminal_id="DG-TEST-0001",
+                          secret=lambda: b"", client_id=city.proc.client_id,
+                          oauth_secret=lambda: city.proc.client_secret)
+    with pytest.raises(BackendError) as refused:
+        conn.post_json(DETAIL, {"idCardNo": CHEN})
+    assert refused.value.key == "backend.redirect_refused"
+    assert len(platform.seen) == 1 and elsewhere.seen == []
+    assert conn.auth.fetches == 1  # type: ignore[attr-defined]
+
+
+def test_requests_per_minute_limit(cities: tuple[City, City]) -> None:
+    """Over the platform's limit, a call that cannot get a slot within its deadline is
+    not sent (the slot frees only a minute after the first call)."""
+    city, _ = cities
+    conn = city.connector(requests_per_minute=2, timeout_s=5.0)
+    before = city.state()
+    for _ in range(2):
+        assert conn.post_json(DETAIL, {"idCardNo": CHEN})["code"] == 0
+    with pytest.raises(BackendError) as err:
+        conn.post_json(DETAIL, {"idCardNo": CHEN})
+    assert err.value.key == "backend.timeout" and "2 requests per minute" in err.value.detail
+    assert _delta(city, before, "queries") == 2
