@@ -30,6 +30,18 @@ def test_headless_demo_writes_screens_pdf_and_receipt(tmp_path: Path) -> None:
     assert b"\x1dV" in raw  # cut
     # logs never carry a full ID number
     assert "441900198503143627" not in proc.stdout + proc.stderr
+    # the certificate is e-sealed (docs/sealing.md): poppler's pdfsig and our verifier
+    # accept it, and neither accepts it with one byte changed
+    cert, changed = out / "certificate.pdf", tmp_path / "changed.pdf"
+    data = bytearray(cert.read_bytes())
+    data[data.index(b"ReportLab")] ^= 0x01
+    changed.write_bytes(bytes(data))
+    for pdf, ok in ((cert, True), (changed, False)):
+        sig = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True).stdout
+        assert ("Signature is Valid." in sig and "Total document signed" in sig) is ok, sig
+        verify = subprocess.run([sys.executable, "-m", "kiosk", "document", "verify", str(pdf)],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert (verify.returncode == 0) is ok, verify.stdout + verify.stderr
 
 
 @pytest.mark.slow
