@@ -185,7 +185,8 @@ def _cold_build_ms(cache: Path) -> float | None:
     return round(float(run.stdout.split()[-1]), 1)
 
 
-def measure(repeat: int) -> dict[str, float]:
+def measure(repeat: int, cold: bool = True) -> dict[str, float]:
+    """`cold=False`: without the two fresh-interpreter builds (the bench's own test)."""
     from kiosk.catalog.search import CatalogIndex, clear_reading_cache
 
     flows, translators, zones, gba = bench_catalog()
@@ -201,11 +202,12 @@ def measure(repeat: int) -> dict[str, float]:
     out = {"catalog_bench_uses_gba": 1.0 if gba else 0.0,
            "catalog_bench_services": float(len(flows)),
            "catalog_index_build_ms": round(statistics.median(builds) * 1000, 1)}
-    with tempfile.TemporaryDirectory(prefix="kiosk-bench-cat-") as tmp:
-        cache = Path(tmp) / "readings.json"
-        for key in ("catalog_index_build_cold_ms", "catalog_index_build_cold_cached_ms"):
-            ms = _cold_build_ms(cache)  # the first run writes the cache the second reads
-            if ms is not None:
-                out[key] = ms
+    if cold:
+        with tempfile.TemporaryDirectory(prefix="kiosk-bench-cat-") as tmp:
+            cache = Path(tmp) / "readings.json"
+            for key in ("catalog_index_build_cold_ms", "catalog_index_build_cold_cached_ms"):
+                ms = _cold_build_ms(cache)  # the first run writes the cache the second reads
+                if ms is not None:
+                    out[key] = ms
     out.update(measure_search(index, titles, repeat))
     return out

@@ -326,12 +326,11 @@ _ABBREV_MAX = 12  # letters: longer queries are typed pinyin, not an abbreviatio
 
 
 @lru_cache(maxsize=512)
-def _syllable_pattern(letters: str, skip: bool, anchored: bool = False) -> re.Pattern[str]:
+def _syllable_pattern(letters: str, skip: bool) -> re.Pattern[str]:
     """Letters cut into prefixes of consecutive syllables (or of syllables in order,
-    skipping whole ones, with `skip`), starting at a syllable (the line's first one,
-    `anchored`)."""
+    skipping whole ones, with `skip`), starting at a syllable."""
     gap = "(?:[a-z0-9]*+ (?:[a-z0-9]+ )*)?" if skip else "(?:[a-z0-9]*+ )?"
-    return re.compile(("\n " if anchored else " ") + gap.join(letters))
+    return re.compile(" " + gap.join(letters))
 
 
 @lru_cache(maxsize=256)

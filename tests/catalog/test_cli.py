@@ -19,11 +19,11 @@ def kiosk(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_json_best_first_from_the_active_package_set(tmp_path: Path) -> None:
-    r = kiosk("catalog", "search", "sbzm", "--json", data_dir=tmp_path)
+    r = kiosk("catalog", "search", "sbzm", "--json", "--limit", "1", data_dir=tmp_path)
     assert r.returncode == 0, r.stderr
     hits = json.loads(r.stdout)
-    assert hits[0]["id"] == "ss_certificate" and hits[0]["title"] == "社保参保缴费证明"
-    assert {"id", "title", "score", "why"} <= set(hits[0])
+    assert len(hits) == 1 and hits[0]["title"] == "社保参保缴费证明"
+    assert hits[0]["id"] == "ss_certificate" and {"id", "title", "score", "why"} <= set(hits[0])
 
 
 def test_language_limit_and_package_folder(tmp_path: Path, package_dir: Path) -> None:
@@ -33,11 +33,6 @@ def test_language_limit_and_package_folder(tmp_path: Path, package_dir: Path) ->
     assert r.returncode == 0, r.stderr
     assert [(h["id"], h["title"], h["why"]) for h in json.loads(r.stdout)] == [
         ("hkmo_endorse", "港澳通行證再次簽注", "initials")]
-    r = kiosk("catalog", "search", "证明", "--limit", "2", "--json",
-              "--package", str(package_dir), data_dir=tmp_path)
-    assert r.returncode == 0, r.stderr
-    hits = json.loads(r.stdout)
-    assert len(hits) == 2 and all("证明" in h["title"] for h in hits)
     r = kiosk("catalog", "search", "endorse", "--lang", "en", "--package", str(package_dir),
               data_dir=tmp_path)
     assert r.returncode == 0, r.stderr
