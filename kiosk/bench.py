@@ -27,6 +27,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.soak",
     "kiosk.benchmarks.capture",
     "kiosk.benchmarks.catalog",
+    "kiosk.benchmarks.catalog_pkg",
     "kiosk.benchmarks.seal",
 )
 
