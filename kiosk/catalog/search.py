@@ -68,6 +68,7 @@ from kiosk.flows.model import FlowDef
 log = logging.getLogger(__name__)
 
 ZH_LOCALES = ("zh_CN", "zh_HK")
+QUERY_MAX = 64  # characters looked at: longer is pasted text, and would cost more
 
 SCORE_TITLE, SCORE_PREFIX, SCORE_INITIALS, SCORE_PINYIN = 100.0, 90.0, 80.0, 70.0
 SCORE_SUBSTRING, SCORE_ABBREV, SCORE_FUZZY, SCORE_SOUND = 60.0, 50.0, 30.0, 28.0
@@ -427,7 +428,7 @@ def _score_titles(q: _Query, f: _Forms, zh: bool, s: _Scores) -> None:
         _pinyin_hits(f, q.mixed, s, inner=True)
     if not zh and q.tokens:
         s.add(_all_words(q.tokens, f.words), SCORE_SUBSTRING, "words")
-    if len(q.chars) >= 2:
+    if len(q.chars) >= (2 if zh else 3):  # "ax" inside "tax" is not what was meant
         s.add(f.chars.find(q.chars), SCORE_SUBSTRING, "substring")
     if zh:
         for letters in (q.letters, q.mixed):
@@ -451,7 +452,7 @@ def _abbrev_score(f: _Forms, m: re.Match[str], letters: str) -> float:
 
 
 def _score_secondary(q: _Query, f: _Forms, s: _Scores) -> None:
-    if len(q.chars) >= 2:
+    if len(q.chars) >= (2 if q.sound else 3):  # two Chinese characters, or three letters
         s.add_secondary(f.chars.find(q.chars))
     if len(q.letters) >= 3:  # two letters of pinyin would match most keywords
         s.add_secondary(f.initials.find("\n" + q.letters))
@@ -618,7 +619,7 @@ class CatalogIndex:
         table = self._tables.get(locale)
         if table is None:
             raise KeyError(f"no index for locale {locale!r} (have {', '.join(self._tables)})")
-        q = _Query.parse(query, self._fold)
+        q = _Query.parse(query[:QUERY_MAX], self._fold)
         if not (q.chars or q.letters or q.tokens):
             return []
         s = _Scores()

@@ -147,6 +147,7 @@ def test_english_words_and_typos(index: Any) -> None:
     # short words are not guessed at, nor two typos
     assert index.search("pasprt", "en") == []
     assert index.search("txa", "en") == []
+    assert index.search("ax", "en") == []  # inside a word: not for two letters
     # English titles in English mode, never the Chinese ones
     assert all(h.title.isascii() for h in index.search("tax", "en"))
 
@@ -166,6 +167,8 @@ def test_weaker_forms_department_zone_category(index: Any) -> None:
 def test_limit_empty_query_and_unknown_language(index: Any) -> None:
     assert len(index.search("z", "zh_CN", limit=7)) == 7
     assert index.search("", "zh_CN") == [] and index.search("  ·  ", "en") == []
+    pasted = "社保参保缴费证明" + "。" * 500  # a long paste: only its start is looked at
+    assert index.search(pasted, "zh_CN")[0].flow_id == "ss_certificate"
     with pytest.raises(KeyError):
         index.search("社保", "fr")
 
