@@ -58,6 +58,9 @@ def connect(path: Path) -> sqlite3.Connection:
         raise StorageError("storage.unavailable", f"journal_mode is {mode}, not wal")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
+    # A delivered item is deleted; overwrite its pages too, so that no sealed citizen
+    # record (or its ciphertext) outlives its acknowledgement in the file's free pages.
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
 
 
