@@ -415,6 +415,9 @@ class FlowView(QWidget):
         for text, name in ((s.text, "stepText"), (s.status, "stepStatus"), (s.hint, "stepHint")):
             if text:
                 v.addWidget(mark_foreign(label(text, name), text))
+        if portrait:  # wide rather than tall, like the box it is printed in; within reach
+            pad.setMaximumHeight(self.m.space(600))
+            v.addStretch(1)
         v.addWidget(pad, 1)
         row = QHBoxLayout()
         row.setSpacing(self.m.space(24))
