@@ -9,6 +9,7 @@ printed until it works again).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -283,3 +284,32 @@ def test_print_step_never_prints_unsealed_when_the_seal_service_stays_down(
     assert result.outcome == "cancelled", result
     assert len(seen) == 2 and printer.jobs == []
     assert re.search("没有打印", seen[-1].text)
+
+
+def test_unreachable_time_stamping_service_is_an_error_value(
+        platform: Platform, issued: tuple[dict[str, Any], RenderedPdf]) -> None:
+    record, doc = issued
+    with pytest.raises(SealError) as err:
+        seal_pdf(doc, record["verify_code"], platform.client,
+                 tsa_url=f"http://127.0.0.1:{free_port()}/tsa", timeout_s=3)
+    assert err.value.key == "seal.unavailable"
+
+
+def test_platform_signs_only_attributes_over_a_digest_naming_its_seal(
+        platform: Platform, issued: tuple[dict[str, Any], RenderedPdf]) -> None:
+    from asn1crypto import cms
+
+    from kiosk.backend.errors import BackendError
+
+    code = issued[0]["verify_code"]
+    no_digest = cms.CMSAttributes([cms.CMSAttribute({"type": "content_type",
+                                                     "values": ["data"]})]).dump()
+    for attrs in (no_digest, b"not DER"):
+        with pytest.raises(BackendError) as err:
+            platform.client.post_json("/api/v1/seal/sign", {
+                "reference": code, "algorithm": "rsassa_pkcs1v15/sha256",
+                "signed_attrs": base64.b64encode(attrs).decode()})
+        assert err.value.status == 400 and not err.value.retryable
+    with pytest.raises(BackendError) as err:  # a document the platform never issued
+        platform.client.post_json("/api/v1/seal/certificate", {"reference": "0000-0000-0000"})
+    assert err.value.key == "backend.unknown_document"
