@@ -33,7 +33,7 @@ from authlib.integrations.requests_client import (  # type: ignore[import-untype
     OAuthError,
 )
 
-from kiosk.backend.client import BackendClient, BackendError, HmacAuth
+from kiosk.backend.client import BackendClient, BackendError, HmacAuth, _Adapter, _read, _Watch
 from kiosk.config import PlatformConfig
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class OAuth2ClientCredentials:
 
     def __init__(self, platform: str, token_url: str, client_id: str,
                  client_secret: Callable[[], str], *, scope: str = "",
-                 timeout: tuple[float, float] = (3.0, 10.0),
+                 timeout: tuple[float, float] = (3.0, 10.0), deadline_s: float = 30.0,
                  leeway: int = TOKEN_LEEWAY_S) -> None:
         self.platform = platform
         self.token_url = token_url
@@ -56,6 +56,7 @@ class OAuth2ClientCredentials:
         self._secret = client_secret  # read when a token is fetched, never kept in a log
         self._scope = scope
         self._timeout = timeout
+        self._deadline_s = deadline_s
         self._leeway = leeway
         self._session: OAuth2Session | None = None
         self._lock = threading.Lock()
@@ -67,6 +68,8 @@ class OAuth2ClientCredentials:
                 self._client_id, self._secret(), scope=self._scope or None,
                 token_endpoint=self.token_url, grant_type="client_credentials",
                 leeway=self._leeway)
+            for scheme in ("http://", "https://"):  # connections the deadline can reach
+                self._session.mount(scheme, _Adapter())
         return self._session
 
     def headers(self, method: str, target: str, body: bytes, now: float) -> dict[str, str]:
@@ -88,9 +91,24 @@ class OAuth2ClientCredentials:
 
     def _fetch(self, oauth: OAuth2Session) -> None:
         where = urlsplit(self.token_url).netloc
+        with _Watch(time.monotonic() + self._deadline_s).running() as watch:
+            self._fetch_within(oauth, watch, where)
+            if watch.expired:  # a close-delimited answer cut by the watchdog looks complete
+                raise BackendError("backend.timeout", f"token endpoint {where}: no answer "
+                                   "within the call's deadline")
+
+    def _fetch_within(self, oauth: OAuth2Session, watch: _Watch, where: str) -> None:
+        """The token endpoint's answer is read under the same deadline and a size cap as
+        any platform answer (Authlib parses the body read here)."""
+
+        def capped(resp: requests.Response, *_: Any, **__: Any) -> requests.Response:
+            resp._content = _read(resp, TOKEN_MAX_ANSWER, watch)
+            return resp
+
         try:
             oauth.fetch_token(self.token_url, grant_type="client_credentials",
-                              timeout=self._timeout, allow_redirects=False)
+                              timeout=self._timeout, allow_redirects=False, stream=True,
+                              hooks={"response": capped})
         except OAuthError as exc:  # the endpoint answered with an OAuth2 error
             log.error("platform %s: token endpoint %s refused the client: %s", self.platform,
                       where, exc.error)
@@ -107,11 +125,17 @@ class OAuth2ClientCredentials:
                                f"token endpoint answered {code}", status=code,
                                retryable=not refused) from None
         except requests.RequestException as exc:
+            if watch.expired:
+                raise BackendError("backend.timeout", f"token endpoint {where}: no answer "
+                                   "within the call's deadline") from None
             log.warning("platform %s: token endpoint %s unreachable: %s", self.platform,
                         where, type(exc).__name__)
             raise BackendError("backend.unreachable",
                                f"token endpoint {where}: {type(exc).__name__}") from None
         except (ValueError, KeyError) as exc:  # not a token (a portal's page, a redirect)
+            if watch.expired:  # what came before the deadline cut it short
+                raise BackendError("backend.timeout", f"token endpoint {where}: no answer "
+                                   "within the call's deadline") from None
             raise BackendError("backend.server_error", f"token endpoint {where}: no token "
                                f"in its answer ({type(exc).__name__})") from None
         if not oauth.token or "access_token" not in oauth.token:
@@ -200,7 +224,7 @@ def make_connector(platform: str, cfg: PlatformConfig, *, base_url: str, termina
     token_url = cfg.token_url or base_url.rstrip("/") + "/oauth/token"
     read = oauth_secret or client_secret(cfg, os.environ if environ is None else environ)
     auth = OAuth2ClientCredentials(platform, token_url, client_id or cfg.client_id, read,
-                                   scope=cfg.scope, timeout=timeout)
+                                   scope=cfg.scope, timeout=timeout, deadline_s=cfg.timeout_s)
     return Connector(platform, base_url, terminal_id, b"", auth=auth, **common)
 
 

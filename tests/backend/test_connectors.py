@@ -286,3 +286,22 @@ def test_requests_per_minute_limit(cities: tuple[City, City]) -> None:
         conn.post_json(DETAIL, {"idCardNo": CHEN})
     assert err.value.key == "backend.timeout" and "2 requests per minute" in err.value.detail
     assert _delta(city, before, "queries") == 2
+
+
+@pytest.mark.parametrize("answer, key", [
+    ("drip", "backend.timeout"),  # a byte now and then: per-read timeouts never fire
+    ("flood", "backend.answer_too_large"),  # an endless answer, no Content-Length
+])
+def test_the_token_endpoint_is_held_to_the_deadline_and_size_cap(
+        cities: tuple[City, City], hostile: Any, answer: str, key: str) -> None:
+    from emulators.hostile_platform import Drip, Flood
+
+    city, _ = cities
+    peer = hostile(Drip(interval_s=0.2, length=1000) if answer == "drip"
+                   else Flood(size=None, declare=False))
+    conn = city.connector(token_url=peer.url + "/oauth/token", timeout_s=1.5)
+    before = city.state()
+    with pytest.raises(BackendError) as err:
+        conn.post_json(DETAIL, {"idCardNo": CHEN})
+    assert err.value.key == key
+    assert _delta(city, before, "queries") == 0 and _delta(city, before, "tokens_refused") == 0
