@@ -116,6 +116,12 @@ def test_the_generic_platform_refuses_what_it_does_not_serve(backend: Any) -> No
     again = client.post_json("/api/v1/generic/query", {
         "service": "tr_violations", "id_number": chen, "fields": ["vehicle_plate"]})
     assert again["fields"] == answer["fields"]  # the same person, the same answer
+    # A generated certificate is sealed by its department's e-seal (the seal service
+    # takes the office the certificate was issued under).
+    cert = client.post_json("/api/v1/generic/certificate", {
+        "service": "hf_deposit_proof", "id_number": chen, "fields": ["fund_status"]})
+    seal = client.post_json("/api/v1/seal/certificate", {"reference": cert["verify_code"]})
+    assert seal["office"] == "东莞市住房公积金管理中心"
     for body, want in (({"service": "no_such_service"}, "backend.unknown_service"),
                        ({"service": "hf_deposit_proof"}, "backend.unknown_service"),  # a cert
                        ({"service": "tr_violations", "id_number": BY_KEY["nobody"].id_number},
