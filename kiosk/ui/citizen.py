@@ -61,6 +61,7 @@ class ScriptedCitizen(QObject):
         self.delay_ms = delay_ms
         self.seen: list[str] = []
         self.flow_started = False
+        self.prepared = False
         self.ended: str | None = None
         self.errors: list[str] = []
         win.screenShown.connect(self._on_screen)
@@ -86,7 +87,7 @@ class ScriptedCitizen(QObject):
                 self.on_done(self.ended == "completed")
                 return
             tap(self.win.attract.touch)
-        elif name == "home":
+        elif name == "home" or name.startswith("catalog."):
             if self.flow_started:
                 self.on_done(self.ended == "completed")
                 return
@@ -96,13 +97,15 @@ class ScriptedCitizen(QObject):
             if self.want_elder != self.win.elder:
                 tap(self.win.chrome_buttons["elder"])
                 return
-            for step in self.script.get("start", []):
-                perform(self.win, step)
-            self.flow_started = True
-            home = self.win.home
-            while home.page != home.page_of(self.flow_id):  # turn pages like a person would
-                tap(home.next if home.page < home.page_of(self.flow_id) else home.prev)
-            tap(home.tiles[self.flow_id])
+            if not self.prepared:  # once, however many catalog pages the way takes
+                self.prepared = True
+                for step in self.script.get("start", []):
+                    perform(self.win, step)
+            # One touch at a time, like a person: a category, a page turned, the service;
+            # each new page of the catalog is announced and brings the next touch.
+            target, is_service = self.win.home.next_tap(self.flow_id)
+            self.flow_started = is_service
+            tap(target)
         else:
             kind = name.rsplit(".", 1)[-1]
             if kind == "error":

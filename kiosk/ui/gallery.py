@@ -122,6 +122,18 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                         win.deleteLater()
                         rt.close()
                         app.processEvents()
+        if not flows:  # the catalog's own pages (issue 17), once per size, mode, language
+            for w, h in sizes:
+                for mode in modes:
+                    for locale in locales:
+                        rt = Runtime.create(cfg)
+                        rt.open_devices()
+                        rt.backend = BackendClient(backend.url, cfg.terminal.id, backend.secret)
+                        rt.backend_ready.set()
+                        _catalog_tour(rt, QSize(w, h), locale, mode == "elder", report,
+                                      out / f"catalog/{locale}-{mode}-{w}x{h}" if out else None)
+                        rt.close()
+                        app.processEvents()
         probe.close()
     finally:
         backend.stop()
@@ -131,6 +143,70 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
             {"runs": report.runs, "screens": report.screens, "failed_runs": report.failed_runs,
              "problems": report.problems}, ensure_ascii=False, indent=1), encoding="utf-8")
     return report
+
+
+def _catalog_tour(rt: Runtime, size: QSize, locale: str, elder: bool, report: GalleryReport,
+                  shots: Path | None) -> None:
+    """Home, the biggest category (and its next page), each zone (and a category of a big
+    one), search with results and with none — reached by touching the widgets."""
+    from kiosk.ui.citizen import tap
+
+    win = MainWindow(rt, size)
+    win.resize(size)
+    win.show()
+    tap(win.attract.touch)
+    win.set_locale(locale)
+    win.set_elder(elder)
+    tag = f"catalog/{locale}-{'elder' if elder else 'standard'}-{size.width()}x{size.height()}"
+    home, n = win.home, 0
+
+    def look(name: str) -> None:
+        nonlocal n
+        n += 1
+        report.screens += 1
+        found = layout_problems(win)
+        if (win.width(), win.height()) != (size.width(), size.height()):
+            found.append(f"window is {win.width()}x{win.height()}")
+        if found:
+            report.problems[f"{tag}/{name}"] = found
+        if shots is not None:
+            shots.mkdir(parents=True, exist_ok=True)
+            win.grab().save(str(shots / f"{n:02d}-{name}.png"))
+
+    def card(gid: str) -> None:
+        grid = home.grids["categories"]
+        while gid not in grid.cards and grid.next.isEnabled():
+            tap(grid.next)
+        tap(grid.cards[gid])
+
+    look("home")
+    biggest = max(home.catalog.categories, key=lambda g: len(g.flows), default=None)
+    if biggest is not None:
+        card(biggest.id)
+        look("category")
+        if home.grids["services"].pages > 1:
+            tap(home.grids["services"].next)
+            look("category-2")
+        tap(home.back)  # type: ignore[arg-type]
+    for zone in list(home.catalog.zones):
+        card(zone.id)
+        look(f"zone-{zone.id}")
+        if "categories" in home.grids:  # a big zone: its categories first
+            tap(next(iter(home.grids["categories"].cards.values())))
+            look(f"zone-{zone.id}-category")
+            tap(home.back)  # type: ignore[arg-type]
+        tap(home.back)  # type: ignore[arg-type]
+    tap(home.search_field)  # type: ignore[arg-type]
+    keyboard = home.keyboard
+    assert keyboard is not None
+    for letters, name in (("SBZM" if locale != "en" else "FUND", "search"),
+                          ("QQQQ", "search-none")):
+        for key in letters:
+            keyboard.press(key)
+        look(name)
+    report.runs += 1
+    win.close()
+    win.deleteLater()
 
 
 def slug(name: str) -> str:

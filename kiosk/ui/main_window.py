@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from kiosk.catalog.search import CatalogIndex
+from kiosk.catalog.usage import UsageCounter
 from kiosk.flows.context import FlowResult
 from kiosk.flows.interaction import Pending
 from kiosk.flows.screens import Response
@@ -29,7 +31,7 @@ from kiosk.ui import gc_guard, qt_i18n, theme
 from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
 from kiosk.ui.card_reminder import CardReminder
 from kiosk.ui.flow_view import FlowView
-from kiosk.ui.home import AttractScreen, HomeScreen
+from kiosk.ui.home import AttractScreen, HomeScreen, Nav
 from kiosk.ui.idle import IdleOverlay, IdleWatcher
 from kiosk.ui.maintenance import CornerTaps, MaintenanceView
 from kiosk.ui.widgets import label, set_flag
@@ -100,6 +102,10 @@ class MainWindow(QMainWindow):
         self.stack = PanelStack()
         self.attract = AttractScreen(self.m, self.t)
         self.home = HomeScreen(self.m, self.t)
+        # The catalog (issue 17): services started here are counted (no personal data)
+        # for the home screen's most used; the search index is made per package set.
+        self.usage = UsageCounter(runtime.config.data_dir / "usage.sqlite")
+        self._index: tuple[object, CatalogIndex] | None = None
         self.flow_view = FlowView(self.m, lambda: self._translator())
         self.flow_view.answered.connect(self._on_answered)
         for w in (self.attract, self.home, self.flow_view):
@@ -238,9 +244,12 @@ class MainWindow(QMainWindow):
         self._attach_corner(header)
         header.show()
         attract = AttractScreen(self.m, self.t)
-        home = HomeScreen(self.m, self.t, portrait=self.portrait)
+        # The new home screen shows the same place of the catalog (a category and its
+        # page, what was typed in search) in the new language or mode.
+        home = HomeScreen(self.m, self.t, portrait=self.portrait, nav=self.home.nav)
         attract.touched.connect(self.show_home)
         home.flowChosen.connect(self.start_flow)
+        home.shown.connect(self._on_catalog_page)
         for old, new in ((self.attract, attract), (self.home, home)):
             index = self.stack.indexOf(old)
             self.stack.insertWidget(index, new)
@@ -408,17 +417,36 @@ class MainWindow(QMainWindow):
     def refresh_catalog(self) -> None:
         # The package set may have changed (kiosk.packages): new tiles need its strings.
         self.home.t = self.runtime.package.translator(self.ui_locale)
-        # Elder mode: fewer, larger tiles per page (see docs/accessibility.md); as many
-        # rows as the panel has room for under the header.
-        if self.elder:
-            columns, rows = (1, 4) if self.portrait else (2, 2)
-        else:
-            columns, rows = (2, 5) if self.portrait else (3, 3)
-        room = QSize(self.screen_size.width(), self.screen_size.height()
-                     - self.header.sizeHint().height() - self.footer.sizeHint().height())
-        self.home.set_catalog(self.runtime.home_catalog(), columns, self.runtime.pause_reason,
-                              rows, room)
+        flows = self.runtime.home_catalog()
+        ids = [f.id for f in flows]
+        # Elder mode: fewer, larger tiles (docs/accessibility.md); the home screen and the
+        # category pages show as many rows as the panel has room for.
+        self.home.set_catalog(flows, self.runtime.pause_reason, zones=self.runtime.package.zones,
+                              most_used=self.usage.top(4 if self.elder else 6, among=ids),
+                              search=self._search)
         self._show_link_state()
+
+    def _search_index(self) -> CatalogIndex:
+        """The search index of the package set on display (made again when it changes)."""
+        package = self.runtime.package
+        if self._index is None or self._index[0] is not package:
+            translators = {loc: package.translator(loc) for loc in LOCALES}
+            zone_titles = {loc: {z.id: str(t(z.title)) for z in package.zones.values()}
+                           for loc, t in translators.items()}
+            self._index = (package, CatalogIndex.build(package.catalog(), translators,
+                                                       zone_titles))
+        return self._index[1]
+
+    def _search(self, query: str, locale: str) -> list[str]:
+        return [hit.flow_id for hit in self._search_index().search(query, locale)]
+
+    def _on_catalog_page(self, name: str, speech: str) -> None:
+        """The citizen went to another page of the catalog (a category, search, a page
+        turned): announced like a screen, its title said."""
+        self.idle.poke()
+        self._announce(name)
+        if speech:
+            self._say(speech)
 
     def apply_packages(self) -> bool:
         """Switch to a staged package set, only between citizens; redraw the tiles."""
@@ -438,6 +466,8 @@ class MainWindow(QMainWindow):
 
     def show_attract(self) -> None:
         self.voice.stop()
+        if self.home.nav != Nav():
+            self.home.go_home()  # the next citizen starts at the top (and sees no query)
         if self.ui_locale != self.default_locale or self.elder:
             # The next citizen starts in the terminal's default language and mode.
             self.ui_locale, self.elder = self.default_locale, False
@@ -454,6 +484,9 @@ class MainWindow(QMainWindow):
         if self.runtime.out_of_service is not None:
             self.show_attract()  # no services while out of service
             return
+        # The top of the catalog, with the most used counted up to now.
+        self.home.nav = Nav()
+        self.refresh_catalog()
         self.stack.setCurrentWidget(self.home)
         self.idle.arm(True)
         self._announce("home")
@@ -481,6 +514,7 @@ class MainWindow(QMainWindow):
         if flow is not None and self.runtime.flow_paused(flow):
             return  # needs the platform, which is unreachable: its tile says so
         log.info("starting flow %s", flow_id)
+        self.usage.record(flow_id)  # a count per service; nothing about the citizen
         session = self.runtime.new_session(self.ui_locale)
         session.data["_elder"] = self.elder
         self.session = session
@@ -571,6 +605,7 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self.idle)
         self.card_reminder.stop()
         self._end_session("shutdown")
+        self.usage.close()
         thread = self.flow_thread
         if thread is not None and thread.is_alive():
             thread.join(5.0)  # a cancelled flow ends in milliseconds; let it finish writing
