@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +34,8 @@ from kiosk.ui.citizen_scripts import script_for
 from kiosk.ui.gallery import LOCALES, MODES, SIZES, gallery_config
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 # What the citizen taps on the generic shapes' screens (kiosk.packages.authoring).
 SHAPE_SCRIPT: dict[str, list[object]] = {
@@ -111,7 +114,7 @@ def preview(base: Config, src: Path, out: Path, flows: list[str] | None = None,
                               [_size(s) for s in sizes] if sizes else list(SIZES), timeout_s)
         finally:
             backend.stop()
-    write_index(out, report)
+            write_index(out, report)  # what was rendered, even when a run broke off
     return report
 
 
@@ -125,8 +128,13 @@ def _preview_flow(app: object, cfg: Config, backend: EmbeddedBackend, flow_id: s
                 tag = f"{locale}-{mode}-{w}x{h}"
                 shots = out / flow_id / tag
                 shutil.rmtree(spool, ignore_errors=True)
-                ok = _run(app, cfg, backend, flow_id, shots, locale, mode, (w, h), report,
-                          timeout_s)
+                try:
+                    ok = _run(app, cfg, backend, flow_id, shots, locale, mode, (w, h), report,
+                              timeout_s)
+                except Exception as exc:  # one run's failure must not lose the others
+                    log.exception("preview run %s/%s failed", flow_id, tag)
+                    report.problems[f"{flow_id}/{tag}"] = [f"run failed: {exc}"]
+                    ok = False
                 report.runs += 1
                 if not ok:
                     report.failed_runs.append(f"{flow_id}/{tag}")
