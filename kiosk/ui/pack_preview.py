@@ -17,6 +17,7 @@ import logging
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,6 +160,8 @@ def _run(app: object, cfg: Config, backend: EmbeddedBackend, flow_id: str, shots
     result: dict[str, bool] = {}
 
     def inspect(win: MainWindow, name: str) -> None:
+        if name.endswith(".preview"):
+            _wait_for_pages(win)  # the screenshot shows the document, not a blank page
         if shiboken6.isValid(win):
             found = layout_problems(win)
             if found:
@@ -184,6 +187,19 @@ def _run(app: object, cfg: Config, backend: EmbeddedBackend, flow_id: str, shots
     rt.close()
     app.processEvents()  # type: ignore[attr-defined]
     return result.get("ok", False)
+
+
+def _wait_for_pages(win: MainWindow, timeout_s: float = 10.0) -> None:
+    """Let the document views draw their page (rendered on a worker thread)."""
+    from PySide6.QtWidgets import QApplication
+
+    from kiosk.ui.document_view import DocumentView
+
+    views = [v for v in win.findChildren(DocumentView) if v.isVisible()]
+    until = time.monotonic() + timeout_s
+    while any(v.image.pix.isNull() for v in views) and time.monotonic() < until:
+        QApplication.processEvents()
+        time.sleep(0.01)
 
 
 def _documents(spool: Path, dst: Path, out: Path) -> list[str]:
