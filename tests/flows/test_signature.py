@@ -3,6 +3,7 @@ refuses a scribble, and the vector paths in the printed PDF (rendered with pdfto
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton
 
@@ -90,14 +91,31 @@ def test_mouse_press_move_release_draws_a_stroke(qtbot, pad) -> None:  # type: i
     assert value["aspect"] == pytest.approx(3.0, abs=0.01)
 
 
+class _MouseCounter(QObject):
+    """Counts the mouse presses the pad is sent (Qt synthesises them from a touch the
+    widget did not take)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.presses = 0
+
+    def eventFilter(self, _obj: QObject, e: QEvent) -> bool:
+        self.presses += e.type() == QEvent.Type.MouseButtonPress
+        return False
+
+
 def test_touch_draws_the_same_stroke_and_no_mouse_copy(qtbot, pad) -> None:  # type: ignore[no-untyped-def]
+    mice = _MouseCounter()
+    pad.installEventFilter(mice)
     device = QTest.createTouchDevice()
     QTest.touchEvent(pad, device).press(0, _px(pad, *ZIGZAG[0])).commit()
     for x, y in ZIGZAG[1:]:
         QTest.touchEvent(pad, device).move(0, _px(pad, x, y)).commit()
     QTest.touchEvent(pad, device).release(0, _px(pad, *ZIGZAG[-1])).commit()
     QApplication.processEvents()
-    assert len(pad.strokes) == 1, pad.strokes  # the touch was taken: no mouse stroke of it
+    # The pad took the touch itself: Qt made no mouse events of it, so no second stroke.
+    assert mice.presses == 0
+    assert len(pad.strokes) == 1, pad.strokes
     # (a touch point lands within a few pixels of where it was put)
     assert all(abs(a - c) < 0.02 and abs(b - d) < 0.02
                for (a, b), (c, d) in zip(pad.strokes[0], ZIGZAG, strict=True))
@@ -141,9 +159,10 @@ def test_the_flow_view_pad_clears_keeps_strokes_on_redraw_and_answers_them(qtbot
 
 
 # -- the step: refuses a scribble, keeps a signature ------------------------------------------
-def test_the_step_refuses_a_scribble_then_keeps_the_signature(make_runtime) -> None:  # type: ignore[no-untyped-def]
+def test_the_step_refuses_a_scribble_then_keeps_the_signature(make_runtime, caplog) -> None:  # type: ignore[no-untyped-def]
     """The agent path of 无房证明 by authorisation code, headless: the signature screen
-    answered with a tick, then with a name."""
+    answered with a tick, then with a name. The strokes are a form answer: never logged."""
+    caplog.set_level(logging.DEBUG)
     good = {"strokes": [[[x, y, 1.0 + i] for i, (x, y) in enumerate(s)]
                         for s in DEMO_SIGNATURE], "aspect": 3.2}
     signs: list[Screen] = []
@@ -173,6 +192,10 @@ def test_the_step_refuses_a_scribble_then_keeps_the_signature(make_runtime) -> N
     assert kept["stroke_count"] == len(DEMO_SIGNATURE)
     assert all(len(p) == 2 for s in kept["strokes"] for p in s)  # timestamps stripped
     assert kept["aspect"] == 3.2
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "signature taken" in logged  # the step did log, counts only
+    assert kept["path"] not in logged and "M0.12 0.3" not in logged
+    assert "'strokes'" not in logged and "[[" not in logged  # no answer dumped
 
 
 # -- the PDF: vector paths where the template asks ---------------------------------------------
