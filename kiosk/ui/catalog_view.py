@@ -10,6 +10,8 @@ the arrows under a finger; only the rows of the page on display exist as widgets
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -25,10 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from kiosk.catalog.categories import BY_ID, CATEGORIES
+from kiosk.catalog.search import CatalogIndex
 from kiosk.flows.model import FlowDef, Zone
 from kiosk.i18n import Translator
 from kiosk.ui import theme
 from kiosk.ui.widgets import label, set_flag
+from kiosk.ui.workers import Relay, emit
+
+log = logging.getLogger(__name__)
 
 OTHER = "other"  # services filed under no category
 
@@ -263,7 +269,7 @@ class PagedGrid(QWidget):
         self.max_rows, self.paging, self.min_w = max_rows, paging, min_w
         self.make, self.measure, self.least = make, measure, least
         self.items: list[str] = []
-        self.first = 0
+        self.first = self.anchor = 0
         self.per_page = 0
         self.row_h = least
         self.gap = m.space(20)
@@ -299,6 +305,9 @@ class PagedGrid(QWidget):
     def set_items(self, items: Sequence[str], first: int = 0) -> None:
         self.items = list(items)
         self.first = max(0, min(first, len(self.items) - 1)) if self.items else 0
+        # The item the citizen's page starts with: a re-layout (a smaller size on the way
+        # to the real one) shows the page holding it, and never loses it.
+        self.anchor = self.first
         self.relayout()
 
     @property
@@ -314,7 +323,7 @@ class PagedGrid(QWidget):
 
     def turn(self, delta: int) -> None:
         page = max(0, min(self.page + delta, self.pages - 1))
-        self.first = page * self.per_page
+        self.first = self.anchor = page * self.per_page
         self._place()
         self.pageChanged.emit(self.first)
 
@@ -353,7 +362,7 @@ class PagedGrid(QWidget):
         many = self.paging and len(self.items) > self.per_page
         if many != self.nav.isVisible():
             self.nav.setVisible(many)  # the body's height changes: laid out again
-        self.first = self.page * self.per_page
+        self.first = (self.anchor // self.per_page) * self.per_page
         self._place()
 
     def _place(self) -> None:
@@ -404,3 +413,54 @@ def stylesheet(m: theme.Metrics) -> str:
     #searchField[pressed="true"] {{ background: #DCE9F7; }}
     #searchFieldText {{ font-size: {m.px(32)}px; color: {c["muted"]}; }}
     """
+
+
+class SearchWorker:
+    """Catalog search off the UI thread (it costs up to ~6 ms a keystroke at 300
+    services, and building the index ~1 s): one thread, the latest query only — a query
+    typed over is never searched — answers back on the UI thread through `relay.done`
+    ("found", (query, locale, flow ids)).
+
+    `index()` gives the search index of the package set on display (built, on this
+    thread, when it changes)."""
+
+    def __init__(self, index: Callable[[], CatalogIndex]) -> None:
+        self.relay = Relay()
+        self._index = index
+        self._cond = threading.Condition()
+        self._want: tuple[str, str] | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, daemon=True, name="catalog-search")
+        self._thread.start()
+
+    def ask(self, query: str, locale: str) -> None:
+        with self._cond:
+            self._want = (query, locale)
+            self._cond.notify()
+
+    def prepare(self) -> None:
+        """Build the index now (while nobody is typing)."""
+        self.ask("", "")
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._want is None and not self._stopped:
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                query, locale = self._want or ("", "")
+                self._want = None
+            try:
+                index = self._index()
+                ids = [h.flow_id for h in index.search(query, locale)] if query else []
+            except Exception:  # the kiosk goes on; the note says nothing was found
+                log.exception("catalog search failed")
+                ids = []
+            if query:
+                emit(self.relay, "found", (query, locale, ids))

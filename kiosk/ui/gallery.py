@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QSize, QTimer
+from PySide6.QtWidgets import QApplication
 
 from kiosk.backend.client import BackendClient
 from kiosk.backend.embedded import EmbeddedBackend
@@ -203,6 +205,10 @@ def _catalog_tour(rt: Runtime, size: QSize, locale: str, elder: bool, report: Ga
                           ("QQQQ", "search-none")):
         for key in letters:
             keyboard.press(key)
+        deadline = time.monotonic() + 30  # the search thread's answer (its index at first)
+        while home.answered != home.query() and time.monotonic() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.01)
         look(name)
     report.runs += 1
     win.close()

@@ -29,6 +29,7 @@ from kiosk.ui.catalog_view import (
     Group,
     GroupCard,
     PagedGrid,
+    SearchWorker,
     ServiceRow,
     TouchCard,
     card_height,
@@ -168,7 +169,10 @@ class HomeScreen(QWidget):
         self.catalog = Catalog()
         self.is_paused: Callable[[FlowDef], bool | str | None] = lambda f: None
         self.most_used: list[str] = []
-        self.search: Callable[[str, str], list[str]] | None = None
+        self.search: SearchWorker | None = None
+        # The query whose results are on display (answers arrive from the search thread).
+        self.answered = ""
+        self._keep_first = False
         self.view: QWidget | None = None
         self.grids: dict[str, PagedGrid] = {}
         self.back: QPushButton | None = None
@@ -183,12 +187,14 @@ class HomeScreen(QWidget):
     def set_catalog(self, flows: list[FlowDef],
                     is_paused: Callable[[FlowDef], bool | str | None] = lambda f: None, *,
                     zones: Mapping[str, Zone] | None = None, most_used: Sequence[str] = (),
-                    search: Callable[[str, str], list[str]] | None = None) -> None:
+                    search: SearchWorker | None = None) -> None:
         """The services on offer; `is_paused(flow)` gives why one is paused (a key), the
-        most used come first on the home screen, `search(query, locale)` lists flow ids."""
+        most used come first on the home screen, `search` answers what is typed."""
         self.catalog = Catalog.build(flows, zones or {})
         self.is_paused = is_paused
         self.most_used = [f for f in most_used if f in self.catalog.flows]
+        if search is not self.search and search is not None:
+            search.relay.done.connect(self._found, Qt.ConnectionType.QueuedConnection)
         self.search = search
         if not self._valid(self.nav):
             self.nav = Nav()
@@ -521,17 +527,36 @@ class HomeScreen(QWidget):
         return (kb.text + kb.composing).strip() if kb is not None else ""
 
     def _typed(self, keep_page: bool = False) -> None:
-        kb, note, grid = self.keyboard, self.result_note, self.grids.get("services")
-        if kb is None or note is None or grid is None:
+        """A key was pressed: ask for the results (they arrive in `_found`)."""
+        kb = self.keyboard
+        if kb is None:
             return
         nav = self.nav
         nav.query, nav.composing, nav.keys = kb.text, kb.composing, kb.mode
-        q = self.query()
-        ids = ([f for f in self.search(q, self.t.locale) if f in self.catalog.flows]
-               if q and self.search is not None else [])
+        self._keep_first = keep_page
         if not keep_page:
             nav.first = 0
-        grid.set_items(ids, nav.first)
+        q = self.query()
+        if q and self.search is not None:
+            self.search.ask(q, self.t.locale)
+        else:
+            self._show_results("", [])
+
+    def _found(self, _tag: str, answer: object) -> None:
+        if not isinstance(answer, tuple) or len(answer) != 3:
+            return
+        query, locale, ids = answer
+        if self.keyboard is None or query != self.query() or locale != self.t.locale:
+            return  # typed over, or another page or language by now
+        self._show_results(str(query), [f for f in ids if f in self.catalog.flows])
+
+    def _show_results(self, q: str, ids: list[str]) -> None:
+        note, grid = self.result_note, self.grids.get("services")
+        if note is None or grid is None:
+            return
+        grid.set_items(ids, self.nav.first if self._keep_first else 0)
+        self._keep_first = False
+        self.answered = q
         if not q:
             note.setText(self.t("catalog.search_hint"))
             note.setObjectName("searchHint")
@@ -543,6 +568,10 @@ class HomeScreen(QWidget):
             note.setObjectName("searchHint")
         note.style().unpolish(note)
         note.style().polish(note)
+        # The note may need another line: lay the page out now, not on the next pass.
+        lay = self.view.layout() if self.view is not None else None
+        if lay is not None:
+            lay.activate()
 
     # -- reaching a service (the scripted citizen, tests) ---------------------------------
     def _where(self, fid: str) -> Nav:

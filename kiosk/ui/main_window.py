@@ -30,6 +30,7 @@ from kiosk.session import Session
 from kiosk.ui import gc_guard, qt_i18n, theme
 from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
 from kiosk.ui.card_reminder import CardReminder
+from kiosk.ui.catalog_view import SearchWorker
 from kiosk.ui.flow_view import FlowView
 from kiosk.ui.home import AttractScreen, HomeScreen, Nav
 from kiosk.ui.idle import IdleOverlay, IdleWatcher
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
         # for the home screen's most used; the search index is made per package set.
         self.usage = UsageCounter(runtime.config.data_dir / "usage.sqlite")
         self._index: tuple[object, CatalogIndex] | None = None
+        self.searcher = SearchWorker(self._search_index)
         self.flow_view = FlowView(self.m, lambda: self._translator())
         self.flow_view.answered.connect(self._on_answered)
         for w in (self.attract, self.home, self.flow_view):
@@ -162,6 +164,9 @@ class MainWindow(QMainWindow):
         self._package_timer.start(5000)
         self._build_chrome()
         self.show_attract()
+        # The search index is built on the search thread once the home screen is up (a
+        # second at 300 services), before any citizen types.
+        QTimer.singleShot(3000, self, self.searcher.prepare)
 
     # -- preferences: language and elder-friendly mode, one tap from every screen ----
     def set_locale(self, locale: str) -> None:
@@ -423,11 +428,12 @@ class MainWindow(QMainWindow):
         # category pages show as many rows as the panel has room for.
         self.home.set_catalog(flows, self.runtime.pause_reason, zones=self.runtime.package.zones,
                               most_used=self.usage.top(4 if self.elder else 6, among=ids),
-                              search=self._search)
+                              search=self.searcher)
         self._show_link_state()
 
     def _search_index(self) -> CatalogIndex:
-        """The search index of the package set on display (made again when it changes)."""
+        """The search index of the package set on display (made again when it changes);
+        called on the search thread only."""
         package = self.runtime.package
         if self._index is None or self._index[0] is not package:
             translators = {loc: package.translator(loc) for loc in LOCALES}
@@ -436,9 +442,6 @@ class MainWindow(QMainWindow):
             self._index = (package, CatalogIndex.build(package.catalog(), translators,
                                                        zone_titles))
         return self._index[1]
-
-    def _search(self, query: str, locale: str) -> list[str]:
-        return [hit.flow_id for hit in self._search_index().search(query, locale)]
 
     def _on_catalog_page(self, name: str, speech: str) -> None:
         """The citizen went to another page of the catalog (a category, search, a page
@@ -452,6 +455,7 @@ class MainWindow(QMainWindow):
         """Switch to a staged package set, only between citizens; redraw the tiles."""
         if self.session is not None or not self.runtime.apply_staged_packages():
             return False
+        self.searcher.prepare()  # the new package set's index
         self.refresh_catalog()
         return True
 
@@ -606,6 +610,7 @@ class MainWindow(QMainWindow):
         self.card_reminder.stop()
         self._end_session("shutdown")
         self.usage.close()
+        self.searcher.close()
         thread = self.flow_thread
         if thread is not None and thread.is_alive():
             thread.join(5.0)  # a cancelled flow ends in milliseconds; let it finish writing

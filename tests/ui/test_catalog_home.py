@@ -186,7 +186,9 @@ def key(win: MainWindow, k: str) -> QPushButton:
     return found[0]
 
 
-def results(win: MainWindow) -> list[str]:
+def results(qtbot: Any, win: MainWindow) -> list[str]:
+    """The results on display once the search thread has answered what is typed."""
+    qtbot.waitUntil(lambda: win.home.answered == win.home.query(), timeout=30000)
     return list(grid(win, "services").items)
 
 
@@ -275,7 +277,7 @@ def test_search_by_letters_on_the_on_screen_keys(qtbot: Any, big_runtime: Runtim
     seen: list[list[str]] = []
     for letter in "SBZM":  # pinyin initials, no character picked
         tap(key(win, letter))
-        seen.append(results(win))
+        seen.append(results(qtbot, win))
     assert win.home.query() == "sbzm"
     assert all(seen), seen  # every keystroke shows results at once
     assert seen[0] != seen[-1]  # and they narrow as the citizen types
@@ -294,7 +296,7 @@ def test_search_by_a_chosen_chinese_candidate_and_no_result(qtbot: Any, big_runt
     assert kb is not None and kb.mode == "pinyin" and kb.wait_ready()
     for letter in "GONGJIJIN":
         tap(key(win, letter))
-    assert results(win)  # the letters alone already search
+    assert results(qtbot, win)  # the letters alone already search
     candidate = next((b for b in kb.findChildren(QPushButton, "candidate")
                       if b.text() == "公积金"), None)
     qtbot.waitUntil(lambda: any(b.text() == "公积金"
@@ -304,14 +306,14 @@ def test_search_by_a_chosen_chinese_candidate_and_no_result(qtbot: Any, big_runt
                      if b.text() == "公积金")
     tap(candidate)
     assert kb.text == "公积金" and kb.composing == ""
-    found = results(win)
+    found = results(qtbot, win)
     titles = [str(win.home.t(win.home.catalog.flows[f].title)) for f in found]
     assert found and all("公积金" in t for t in titles[:5]), titles
     # Nothing found: the screen says so, and what to try instead.
     tap(key(win, "CLEAR"))
     for letter in "QQQQQQ":
         tap(key(win, letter))
-    assert results(win) == []
+    assert results(qtbot, win) == []
     note = win.home.result_note
     assert note is not None and note.objectName() == "noResult"
     assert "qqqqqq" in note.text() and "分类" in note.text()
@@ -366,6 +368,7 @@ def test_paused_services_show_as_paused_everywhere(qtbot: Any, big_runtime: Runt
         tap(win.home.search_field)
         for letter in "ZM":
             tap(key(win, letter))
+        assert results(qtbot, win)
         assert check(grid(win, "services").cards) > 0
     finally:
         rt.note_device("a4", None)
@@ -400,12 +403,12 @@ def test_language_and_elder_switch_keep_the_page(qtbot: Any, big_runtime: Runtim
     assert kb is not None
     for letter in "GJJ":
         tap(key(win, letter))
-    before = results(win)
+    before = results(qtbot, win)
     assert before
     tap(win.chrome_buttons["lang-zh_CN"])
     assert win.home.nav.page == "search" and win.home.query().lower() == "gjj"
-    assert results(win) == before
-    titles = [str(win.home.t(win.home.catalog.flows[f].title)) for f in results(win)]
+    assert results(qtbot, win) == before
+    titles = [str(win.home.t(win.home.catalog.flows[f].title)) for f in results(qtbot, win)]
     assert "公积金" in "".join(titles)
 
 
@@ -444,8 +447,10 @@ def test_every_catalog_page_fits(qtbot: Any, big_runtime: Runtime, size: tuple[i
             home.open_search()
             for letter in ("SBZM" if locale != "en" else "FUND"):
                 tap(key(win, letter))
+            assert results(qtbot, win)
             look("search")
             for letter in "QQQQ":
                 tap(key(win, letter))
+            assert results(qtbot, win) == []
             look("search-none")
     assert problems == {}
