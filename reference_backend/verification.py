@@ -7,7 +7,9 @@ SHA-256 digest of the content the office's e-seal signed (recorded by the signin
 service, `reference_backend/seal.py`). `POST /verify/{code}` takes an uploaded PDF and
 says whether it is that document: its seal must verify against the platform's root
 (intact, whole file, timestamped, seal valid then; `kiosk.documents.verify`) and its
-signed digest must be one the platform sealed for this code.
+signed digest must be one the platform sealed for this code. `POST
+/api/v1/verification/lookup {code}` (a signed terminal request) answers the same facts as
+JSON, for the terminal's "verify a certificate" service.
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from reference_backend.app import Platform
+from reference_backend.app import ApiError, Platform
 from reference_backend.seal import OFFICE_OF_KIND, SealAuthority, der
 
 MAX_UPLOAD = 10 * 1024 * 1024
+
+
+class LookupAsk(BaseModel):
+    code: str = Field(min_length=4, max_length=32)
 KIND_TITLES: dict[str, str] = {
     "participation": "社会保险参保证明", "payment_detail": "社会保险缴费明细",
     "ss_participation": "社会保险参保证明", "ss_payment_detail": "社会保险缴费明细",
@@ -145,6 +152,21 @@ def register(platform: Platform) -> None:
         return page("未找到", f"<section class='card bad' id='facts'><h2>未找到该证明</h2>"
                     f"<p>验证码 {html.escape(code)} 不存在，请核对后重试。</p></section>"
                     + _code_form(), status=404)
+
+    @app.post("/api/v1/verification/lookup", dependencies=[Depends(platform.terminal)])
+    def lookup(ask: LookupAsk) -> dict[str, Any]:
+        """What the page shows, for the terminal's 'verify a certificate' service."""
+        doc = find(ask.code)
+        if doc is None:
+            raise ApiError(404, "unknown_document")
+        kind = str(doc.get("kind", ""))
+        seals = doc.get("seals") or []
+        return {"code": ask.code.strip().upper(), "kind": kind,
+                "title": KIND_TITLES.get(kind, kind), "office": OFFICE_OF_KIND.get(kind, ""),
+                "issued_at": str(doc.get("issued_at", "")),
+                "holder": f"{doc.get('masked_name', '')}（{doc.get('masked_id', '')}）",
+                "sealed": bool(seals), "sealed_at": seals[-1]["at"] if seals else "",
+                "digest": seals[-1]["digest"] if seals else ""}
 
     @app.get("/verify", response_class=HTMLResponse, include_in_schema=False)
     def verify_form(code: str = "") -> Any:

@@ -29,6 +29,7 @@ from synthetic.services import appointment_qr
 log = logging.getLogger(__name__)
 
 Script = dict[str, Any]
+VERIFY_SAMPLE = "http://127.0.0.1/verify/0000-0000-0000"  # a certificate's QR, never issued
 
 FLOW_SCRIPTS: dict[str, Script] = {
     "ss_certificate": {
@@ -69,6 +70,10 @@ FLOW_SCRIPTS: dict[str, Script] = {
         "browse.keyboard": ["mode:pinyin", "type:SHEBAO", "candidate:社保", "action-confirm"],
         "detail.info": [["option-section:materials"], ["action-print"]],
         "result": ["action-done"],
+    },
+    "verify_certificate": {  # a code the platform never issued: the page says so
+        "scan.info": [f"scan:{VERIFY_SAMPLE}"],
+        "scan.error": ["action-done"],
     },
 }
 

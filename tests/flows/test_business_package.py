@@ -12,7 +12,7 @@ from kiosk.flows.model import DefinitionError
 from kiosk.flows.package import load_package
 
 FLOWS = ["ss_certificate", "tax_list", "no_property", "provident_fund", "queue_ticket",
-         "evaluation", "service_guide", "gz_fund_deposit"]
+         "evaluation", "service_guide", "gz_fund_deposit", "verify_certificate"]
 
 
 @pytest.fixture

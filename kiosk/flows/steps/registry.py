@@ -41,6 +41,7 @@ BUILTIN: dict[str, str] = {
     "capture_document": _S + "capture_document:CaptureDocumentStep",
     "signature": _S + "signature:SignatureStep",
     "authorisation_code": _S + "authorisation:AuthorisationCodeStep",
+    "verify_certificate": _S + "verify_certificate:VerifyCertificateStep",
 }
 
 T = TypeVar("T")
