@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from kiosk.ui.layout_check import layout_problems
 from synthetic.citizens import BY_KEY
 
 from .conftest import flat, needs_poppler, pdf_pages
@@ -115,22 +116,31 @@ def test_three_wrong_codes_end_the_visit_and_nothing_is_printed(  # type: ignore
 
 
 @needs_poppler
-def test_acting_for_a_principal_who_places_their_own_card(  # type: ignore[no-untyped-def]
+def test_acting_for_a_principal_who_places_their_own_card_in_elder_mode(  # type: ignore[no-untyped-def]
         backend, business_runtime, drive, tmp_path) -> None:
     rt = business_runtime()
     before = len(agencies(backend))
     same = "读到的仍是您本人的证件。请取回证件，由委托人放置其本人身份证"
 
+    problems: dict[str, list[str]] = {}
+
     def principal_arrives(win: Any, name: str) -> None:
+        found = layout_problems(win)
+        if found:
+            problems[name] = found
         screen = win.flow_view.step_screen
         if name.endswith("principal_card.identify") and screen is not None \
                 and screen.status == same:
             rt.devices["idcard"].place_card("huang")
 
-    visit = drive(rt, "no_property", inspect=principal_arrives, script={
-        "scope.choice": ["option-agent"], "principal_how.choice": ["option-card"],
-        "principal_card.identify": [], "agent_sign.signature": ["sign", "action-confirm"]})
+    # In elder mode on a portrait panel: every screen of the path fits.
+    visit = drive(rt, "no_property", inspect=principal_arrives, elder=True, size=(1080, 1920),
+                  script={"scope.choice": ["option-agent"],
+                          "principal_how.choice": ["option-card"],
+                          "principal_card.identify": [],
+                          "agent_sign.signature": ["sign", "action-confirm"]})
     assert visit.ok, (visit.names, visit.errors)
+    assert problems == {}
     (_, texts), = visit.shown("principal_consent.consent")
     assert "请委托人本人阅读" in texts
     (record,) = agencies(backend)[before:]
