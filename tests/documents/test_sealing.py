@@ -225,7 +225,8 @@ FLOW = {"id": "cert", "title": "t", "steps": [
     {"id": "print", "type": "print_a4"}]}
 
 
-def run_print(platform: Platform, answer: Any) -> tuple[Any, Any, list[Screen]]:
+def run_print(platform: Platform, answer: Any, root: Path | None = None
+              ) -> tuple[Any, Any, list[Screen]]:
     pkg = FlowPackage(Path("."), "test", "1", "0", {"cert": parse_flow(FLOW, "flows/cert.toml")},
                       {"cert_a4": A4})
     session = Session()
@@ -236,7 +237,7 @@ def run_print(platform: Platform, answer: Any) -> tuple[Any, Any, list[Screen]]:
     printer = create_device("a4", "sim://")
     printer.open()
     ctx = FlowContext(pkg.flows["cert"], pkg, session, ui, {"a4": printer}, platform.client,
-                      terminal={"id": TERMINAL, "seal_root": str(platform.root)})
+                      terminal={"id": TERMINAL, "seal_root": str(root or platform.root)})
     result = FlowEngine().run(ctx)
     printer.close()
     return result, printer, ui.screens
@@ -313,3 +314,27 @@ def test_platform_signs_only_attributes_over_a_digest_naming_its_seal(
     with pytest.raises(BackendError) as err:  # a document the platform never issued
         platform.client.post_json("/api/v1/seal/certificate", {"reference": "0000-0000-0000"})
     assert err.value.key == "backend.unknown_document"
+
+
+def test_print_step_never_prints_a_seal_that_fails_its_own_check(platform: Platform,
+                                                                  tmp_path: Path) -> None:
+    """The terminal trusts another root than the one the platform's seals chain to (a
+    terminal pinned to the wrong root, or a platform answering with a stranger's seal):
+    the sealed file fails the terminal's check and is never printed."""
+    key = new_key()
+    other = tmp_path / "other-root.pem"
+    other.write_bytes(make_root(key).public_bytes(serialization.Encoding.PEM))
+    seen: list[Screen] = []
+
+    def answer(s: Screen) -> Response | None:
+        if s.kind is ScreenKind.PREVIEW:
+            return Response("print")
+        if s.kind is ScreenKind.ERROR:
+            seen.append(s)
+            return Response("cancel")
+        return None
+
+    result, printer, _ = run_print(platform, answer, root=other)
+    assert result.outcome == "cancelled", result
+    assert printer.jobs == []
+    assert seen[0].text == "这份证明的电子印章未通过核验，因此本次没有打印。"
