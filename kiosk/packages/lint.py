@@ -283,6 +283,7 @@ class Linter:
                 self.at(exc)
         zh = strings.get("zh_CN", {})
         for locale, table in strings.items():
+            self._scripts(locale, table)
             for key in table:
                 if key not in zh:
                     self.add(f"strings/{locale}.json", json_line(self.texts[
@@ -291,6 +292,17 @@ class Linter:
                            str(manifest.get("min_app_version", "0")), flows, templates, strings,
                            disable=tuple(manifest.get("disable", ())), zones=zones,
                            platforms=tuple(manifest.get("platforms", ())))
+
+    def _scripts(self, locale: str, table: Mapping[str, str]) -> None:
+        """A text in another language or script than its file's (Simplified characters in
+        zh_HK, Chinese in en): what the screens' layout check calls mixed-language."""
+        from kiosk.i18n import in_other_language
+
+        rel = f"strings/{locale}.json"
+        for key, text in table.items():
+            if in_other_language(text, locale):
+                self.add(rel, json_line(self.texts[rel], key),
+                         f"{key!r} is not written in {locale}: {text[:24]!r}")
 
     def _composed(self, pkg: FlowPackage) -> FlowPackage:
         from kiosk.flows.package import compose, load_package

@@ -97,11 +97,13 @@ def test_scaffold_then_build_names_every_todo_with_its_line(
     checklist = pkg / "templates" / "dog_guide_checklist.toml"
     assert f"templates/dog_guide_checklist.toml:{line_of(checklist, 'TODO')}:" in out
     assert "flow.dog_guide.title'" not in out.split("strings/en.json")[0]  # given: no TODO
-    # Fill in the texts: the package builds.
+    # Write the texts in their languages: the package builds.
+    written = {"zh_CN": "已填写", "zh_HK": "已填寫", "en": "Written"}
     for path in sorted((pkg / "strings").glob("*.json")):
         table = json.loads(path.read_text("utf-8"))
-        path.write_text(json.dumps({k: v.replace("TODO: ", "") for k, v in table.items()},
-                                   ensure_ascii=False, indent=1), "utf-8")
+        path.write_text(json.dumps({k: written[path.stem] if "TODO" in v else v
+                                    for k, v in table.items()}, ensure_ascii=False, indent=1),
+                        "utf-8")
     checklist.write_text(checklist.read_text("utf-8").replace("TODO: ", ""), "utf-8")
     rc, out = run(capsys, "pack", "build", str(pkg), "-o", str(tmp_path))
     assert rc == 0, out
@@ -186,7 +188,7 @@ platform = "gz"
 
 
 def _faulty(dst: Path, *, faults: bool) -> Path:
-    """A package with seven faults made on purpose (or none: the same package, correct)."""
+    """A package with eight faults made on purpose (or none: the same package, correct)."""
     (dst / "flows").mkdir(parents=True)
     (dst / "templates").mkdir()
     (dst / "strings").mkdir()
@@ -208,7 +210,9 @@ def _faulty(dst: Path, *, faults: bool) -> Path:
           "zone.gz": "Guangzhou" if not faults else "TODO"}  # 7 a TODO left
     if not faults:
         en["flow.permit.done"] = "Take your proof"
-    for locale, table in (("zh_CN", zh), ("zh_HK", zh), ("en", en)):
+    hk = {"flow.permit.title": "居住證明" if not faults else "居住证明",  # 8 Simplified
+          "flow.broken.title": "測試", "zone.gz": "廣州專區", "flow.permit.done": "請取走證明"}
+    for locale, table in (("zh_CN", zh), ("zh_HK", hk), ("en", en)):
         (dst / "strings" / f"{locale}.json").write_text(
             json.dumps(table, ensure_ascii=False, indent=1), "utf-8")
     return dst
@@ -236,12 +240,14 @@ def test_build_reports_every_fault_with_file_and_line(
         ": field {applicant.name} is not provided by any step of flow 'permit'"),
         (f"strings/en.json:{line_of(bad / 'strings' / 'en.json', 'TODO')}: TODO marker left "
         "in 'zone.gz'"),
+        (f"strings/zh_HK.json:{line_of(bad / 'strings' / 'zh_HK.json', 'flow.permit.title')}: "
+         "'flow.permit.title' is not written in zh_HK"),
     ]
     rc, out = run(capsys, "pack", "build", str(bad), "-o", str(tmp_path / "x.kpkg"))
     assert rc == 1 and not (tmp_path / "x.kpkg").exists()
     for line in want:
         assert line in out, f"{line!r} not reported:\n{out}"
-    assert "7 problems" in out, out
+    assert "8 problems" in out, out
     # The terminal's loader still stops at the first fault (it only decides to refuse).
     with pytest.raises(DefinitionError):
         load_package(bad)
