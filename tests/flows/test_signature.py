@@ -253,3 +253,27 @@ def test_a_signature_block_is_checked_when_the_package_loads() -> None:
     with pytest.raises(TemplateSchemaError, match=r"height_mm: must be a number"):
         validate_template({"kind": "a4", "blocks": [{"type": "signature", "field": "s",
                                                      "height_mm": 500}]}, "t.toml")
+
+
+def test_a_request_with_the_principals_masked_number_is_refused_at_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A principal named by an authorisation code is a person like a companion: a request
+    that would send `{principal.id_number}` (masked) to the platform does not load."""
+    from flowpacks import BUILTIN_DIR
+    from kiosk.flows.model import DefinitionError
+    from kiosk.flows.package import load_package
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(BUILTIN_DIR, pkg)
+    flow = pkg / "flows" / "no_property.toml"
+    text = flow.read_text(encoding="utf-8")
+    # The card path names its principal too; take it out, so only the code step does.
+    start = text.index('[[steps]]\nid = "principal_card"')
+    end = text.index('[[steps]]\nid = "principal_code"')
+    text = text[:start] + text[end:].replace('on = { card = "principal_card", ', 'on = { ')
+    text = text.replace('on = { card = "principal_card", code', 'on = { code')
+    text = text.replace('request = { id_number = "{principal.full.id_number}" }',
+                        'request = { id_number = "{principal.id_number}" }')
+    text = text.replace('{ id = "card", label = "flow.no_property.agent.how.card" },\n', '')
+    flow.write_text(text, encoding="utf-8")
+    with pytest.raises(DefinitionError, match=r"\{principal.id_number\} is masked"):
+        load_package(pkg)

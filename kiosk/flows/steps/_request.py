@@ -32,12 +32,17 @@ def _texts(obj: Any) -> Iterator[str]:
             yield from _texts(v)
 
 
+# Step types that hold another person of the visit, and the name they store them under
+# by default (a spouse by their card, a principal named by an authorisation code).
+PERSON_STEPS = {"identify_companion": "companion", "authorisation_code": "principal"}
+
+
 def _people(pkg: Any) -> set[str]:
-    """`identity` and the names the package's companion steps store a person under."""
+    """`identity` and the names the package's person steps store a person under."""
     names = {"identity"}
     for flow in getattr(pkg, "flows", {}).values():
-        names.update(str(s.params.get("store_as", "companion")) for s in flow.steps
-                     if s.type == "identify_companion")
+        names.update(str(s.params.get("store_as", PERSON_STEPS[s.type])) for s in flow.steps
+                     if s.type in PERSON_STEPS)
     return names
 
 
