@@ -13,6 +13,8 @@ from typing import Any
 
 import requests
 
+from kiosk.ui.citizen import DEFAULT_SCRIPT, ScriptedCitizen
+from kiosk.ui.citizen_scripts import script_for
 from kiosk.ui.layout_check import layout_problems
 from synthetic.citizens import BY_KEY
 
@@ -149,3 +151,27 @@ def test_acting_for_a_principal_who_places_their_own_card_in_elder_mode(  # type
     text = flat("".join(pdf_pages(pdf, tmp_path)))
     assert f"委托人{HUANG.name}" in text and f"代办人{CHEN.name}" in text
     assert HUANG.id_number not in text and CHEN.id_number not in text
+
+
+def test_the_code_path_in_english_elder_mode_on_a_portrait_panel_fits(  # type: ignore[no-untyped-def]
+        business_runtime, make_window, qtbot) -> None:
+    """The demo's path (code, signature) in English, elder mode, 1080 x 1920: every screen
+    fits, and the principal's name and the scope are shown as the platform gives them."""
+    rt = business_runtime()
+    win = make_window(rt, (1080, 1920))
+    problems: dict[str, list[str]] = {}
+    result: dict[str, bool] = {}
+
+    def look(w: Any, name: str) -> None:
+        found = layout_problems(w)
+        if found:
+            problems[name] = found
+
+    citizen = ScriptedCitizen(win, "no_property", None, lambda ok: result.update(ok=ok),
+                              script=script_for("no_property", DEFAULT_SCRIPT), delay_ms=30,
+                              inspect=look, locale="en", elder=True)
+    win.screenShown.emit(win.current_screen)
+    qtbot.waitUntil(lambda: "ok" in result, timeout=60000)
+    assert result["ok"], citizen.errors
+    assert "no_property.agent_sign.signature" in citizen.seen
+    assert problems == {}

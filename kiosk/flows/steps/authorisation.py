@@ -24,6 +24,7 @@ from kiosk.flows.model import DefinitionError
 from kiosk.flows.screens import Action, ScreenKind
 from kiosk.flows.steps._forms import back_outcome, say
 from kiosk.flows.steps.base import StepType
+from kiosk.i18n import typed
 from kiosk.identity import Gender, Identity, IdentitySource, is_valid_id_number
 
 log = logging.getLogger(__name__)
@@ -134,9 +135,10 @@ class AuthorisationCodeStep(StepType):
         if agent is not None and principal.id_number == agent.id_number:
             raise StepError("authorisation.self", retry=False)  # the platform should have said
         scope = str(answer.get("scope_text") or ", ".join(map(str, answer.get("scope", []))))
-        rows = ((t("authorisation.row.principal"), principal.masked_name),
+        # The name and the scope are the platform's words: shown as they are in any language.
+        rows = ((t("authorisation.row.principal"), typed(principal.masked_name, t)),
                 (t("authorisation.row.id_number"), principal.masked_id),
-                (t("authorisation.row.scope"), scope),
+                (t("authorisation.row.scope"), typed(scope, t)),
                 (t("authorisation.row.valid_until"), str(answer.get("expires_at", ""))[:16]))
         screen = ctx.screen(
             ScreenKind.INFO, say(ctx, self.param("confirm_title", "authorisation.confirm_title")),
