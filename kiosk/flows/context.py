@@ -55,8 +55,6 @@ class FlowContext:
     ui: Interaction
     devices: Mapping[str, Any]
     backend: Any  # kiosk.backend.client.BackendClient | None
-    # Other platforms' connectors by id (a flow's or step's `platform`; "" is `backend`).
-    connectors: Mapping[str, Any] = field(default_factory=dict)
     terminal: Mapping[str, str] = field(default_factory=dict)
     # Records a write that must reach the platform (transaction record, print record,
     # evaluation, audit event): `record(stream, payload)`. The runtime routes it to
@@ -68,6 +66,9 @@ class FlowContext:
     # None once it works): a printer found empty mid-flow pauses the services that need it
     # for the next citizen, until it prints again.
     device_state: Callable[[str, str | None], None] | None = None
+    # Other platforms' connectors by id (a flow's or step's `platform`; "" is `backend`).
+    # After the fields older callers pass by position (terminal is the seventh).
+    connectors: Mapping[str, Any] = field(default_factory=dict)
     step_id: str = ""
     position: tuple[int, int] = (0, 0)
 
