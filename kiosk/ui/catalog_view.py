@@ -274,6 +274,7 @@ class PagedGrid(QWidget):
         self.row_h = least
         self.gap = m.space(20)
         self.cards: dict[str, QWidget] = {}
+        self._heights: dict[tuple[str, int], int] = {}
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 0, 0, 0)
         v.setSpacing(m.space(16))
@@ -346,7 +347,14 @@ class PagedGrid(QWidget):
         return max(1, (width - (self.columns - 1) * self.gap) // self.columns)
 
     def _row_h(self, col_w: int) -> int:
-        return max([self.least] + [self.measure(i, col_w) for i in self.items])
+        return max([self.least] + [self._measured(i, col_w) for i in self.items])
+
+    def _measured(self, item: str, width: int) -> int:
+        """An item's height at a width, measured once (search results come back often)."""
+        key = (item, width)
+        if key not in self._heights:
+            self._heights[key] = self.measure(item, width)
+        return self._heights[key]
 
     def relayout(self) -> None:
         """How many rows fit the body's height, and which page shows `first`."""
@@ -367,8 +375,7 @@ class PagedGrid(QWidget):
 
     def _place(self) -> None:
         for card in self.cards.values():
-            card.hide()
-            card.setParent(None)
+            card.hide()  # (not setParent(None): a top-level window costs ~0.5 ms a card)
             card.deleteLater()
         self.cards = {}
         if not self.per_page:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.catalog.search import CatalogIndex
+from kiosk.catalog.search import CatalogIndex, use_reading_cache
 from kiosk.catalog.usage import UsageCounter
 from kiosk.flows.context import FlowResult
 from kiosk.flows.interaction import Pending
@@ -435,6 +435,8 @@ class MainWindow(QMainWindow):
         """The search index of the package set on display (made again when it changes);
         called on the search thread only."""
         package = self.runtime.package
+        if self._index is None:  # the titles' pinyin kept across starts (the first build)
+            use_reading_cache(self.runtime.config.data_dir / "catalog_readings.json")
         if self._index is None or self._index[0] is not package:
             translators = {loc: package.translator(loc) for loc in LOCALES}
             zone_titles = {loc: {z.id: str(t(z.title)) for z in package.zones.values()}
