@@ -15,7 +15,14 @@ from kiosk.runtime import Runtime
 from kiosk.ui.app import build_window, ensure_app
 from kiosk.ui.citizen import DEFAULT_SCRIPT, ScriptedCitizen
 from kiosk.ui.citizen_scripts import FLOW_SCRIPTS, script_for
-from kiosk.ui.pack_preview import SHAPE_SCRIPT
+from kiosk.ui.main_window import MainWindow
+from kiosk.ui.pack_preview import SHAPE_SCRIPT, wait_for_pages
+
+
+def _pages_drawn(win: MainWindow, name: str) -> None:
+    """The preview's screenshot shows the document (its page is drawn on a worker thread)."""
+    if name.endswith(".preview"):
+        wait_for_pages(win)
 
 
 def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base: Config,
@@ -57,7 +64,8 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
         shots = out / "screens" / tag if len(sizes) > 1 else out / "screens"
         script = None if flow_id in FLOW_SCRIPTS else \
             {**script_for(flow_id, DEFAULT_SCRIPT), **SHAPE_SCRIPT}  # a generated service
-        citizen = ScriptedCitizen(win, flow_id, shots, done, script=script)
+        citizen = ScriptedCitizen(win, flow_id, shots, done, script=script,
+                                  inspect=_pages_drawn)
         watchdog = QTimer()  # per size: must not end the next size's run
         watchdog.setSingleShot(True)
         watchdog.timeout.connect(lambda: done(False))

@@ -161,7 +161,7 @@ def _run(app: object, cfg: Config, backend: EmbeddedBackend, flow_id: str, shots
 
     def inspect(win: MainWindow, name: str) -> None:
         if name.endswith(".preview"):
-            _wait_for_pages(win)  # the screenshot shows the document, not a blank page
+            wait_for_pages(win)  # the screenshot shows the document, not a blank page
         if shiboken6.isValid(win):
             found = layout_problems(win)
             if found:
@@ -189,7 +189,7 @@ def _run(app: object, cfg: Config, backend: EmbeddedBackend, flow_id: str, shots
     return result.get("ok", False)
 
 
-def _wait_for_pages(win: MainWindow, timeout_s: float = 10.0) -> None:
+def wait_for_pages(win: MainWindow, timeout_s: float = 10.0) -> None:
     """Let the document views draw their page (rendered on a worker thread)."""
     from PySide6.QtWidgets import QApplication
 
