@@ -132,3 +132,41 @@ def test_the_generic_platform_refuses_what_it_does_not_serve(backend: Any) -> No
             client.post_json("/api/v1/generic/query", {"id_number": chen, "fields": [], **body})
         assert err.value.key == want, (body, err.value.key)
     assert err.value.status == 400 and "unknown_field" in str(err.value)
+
+
+def test_every_generated_service_is_served_and_its_documents_render(backend: Any) -> None:
+    """Each certificate and query service of the data table, for several citizens: the
+    platform answers every field its flow asks for, and its A4 certificate, receipt or
+    checklist renders with that answer."""
+    import tomllib
+
+    from kiosk.backend.client import BackendClient
+    from kiosk.documents.a4 import render_a4
+    from kiosk.documents.receipt import render_receipt
+    from kiosk.flows.package import compose
+    from synthetic.citizens import BY_KEY
+
+    client = BackendClient(backend.url, backend.terminal_id, backend.secret)
+    pkg = compose([load_package(BUILTIN_DIR, validate_steps=False),
+                   load_package(GBA_DIR, validate_steps=False)])
+    table = tomllib.loads((GBA_DIR / "src" / "services.toml").read_text("utf-8"))
+    served = 0
+    for s in table["services"]:
+        flow = pkg.flows[s["id"]]
+        if s["shape"] == "guide":
+            render_receipt(pkg.templates[f"{s['id']}_checklist"],
+                           {"terminal": {"id": "T"}, "now": {"datetime": "2026-12-01 09:00"}})
+            continue
+        query = next(step for step in flow.steps if step.type == "query")
+        for who in ("chen", "li", "ouyang"):
+            answer = client.post_json(query.params["endpoint"], {
+                **query.params["request"], "id_number": BY_KEY[who].id_number})
+            assert set(answer["fields"]) == set(s["fields"]), s["id"]
+        served += 1
+        if s["shape"] == "certificate":
+            data = {"record": answer, "identity": {"id_number": "4419**********0000",
+                                                   "name": "欧**"},
+                    "terminal": {"id": "T"}, "now": {"datetime": "2026-12-01 09:00"}}
+            assert render_a4(pkg.templates[f"{s['id']}_a4"], data, pkg.asset).pdf
+            render_receipt(pkg.templates[f"{s['id']}_receipt"], data)
+    assert served >= 140
