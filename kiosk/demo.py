@@ -46,6 +46,7 @@ def demo_catalog(cfg: Config) -> list[str]:
     from kiosk.packages.store import entries_from, entries_json
 
     mgr = PackageManager.from_config(cfg)
+    mgr.ensure_builtin()
     if cfg.packages.repository_url:
         result = mgr.poll()
         if result.error:

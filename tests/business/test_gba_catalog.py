@@ -170,3 +170,16 @@ def test_every_generated_service_is_served_and_its_documents_render(backend: Any
             assert render_a4(pkg.templates[f"{s['id']}_a4"], data, pkg.asset).pdf
             render_receipt(pkg.templates[f"{s['id']}_receipt"], data)
     assert served >= 140
+
+
+def test_the_demo_terminal_runs_the_catalog(tmp_path: Path) -> None:
+    """`kiosk demo` without a package repository installs the catalog as the terminal's
+    verified active set (with one, scripts/demo publishes it and the terminal polls)."""
+    from kiosk.config import Config
+    from kiosk.demo import demo_catalog
+
+    cfg = Config().with_section("storage", data_dir=str(tmp_path / "data"))
+    assert demo_catalog(cfg) == ["builtin@1.0.0", "gba@1.0.0"]
+    assert demo_catalog(cfg) == ["builtin@1.0.0", "gba@1.0.0"]  # once
+    pkg = PackageManager.from_config(cfg).load_active()
+    assert pkg.versions == {"builtin": "1.0.0", "gba": "1.0.0"} and len(pkg.flows) >= 297
