@@ -486,10 +486,11 @@ class HomeScreen(QWidget):
         w = QWidget()
         mode = nav.keys or ("letters" if t.locale == "en" else "pinyin")
         # Candidates offered first: the categories' and zones' names (short words; the
-        # services' whole titles made every candidate list ~10 ms slower).
-        zh = t.locale != "en"
-        words = [str(t(g.title)) for g in self.catalog.categories + self.catalog.zones] if zh \
-            else []
+        # services' whole titles made every candidate list ~10 ms slower). Simplified only:
+        # the input method's word list is shared by every keyboard for good, and a
+        # Traditional word left there was offered on Simplified screens.
+        words = ([str(t(g.title)) for g in self.catalog.categories + self.catalog.zones]
+                 if t.locale == "zh_CN" else [])
         kb = self.keyboard = OnScreenKeyboard(m, mode, text=nav.query, composing=nav.composing,
                                               vocabulary=words, entry_outside=True, t=t)
         note = self.result_note = label("", "searchHint")

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QPushButton, QWidget
 
 from flowpacks import BUILTIN_DIR
 from kiosk.runtime import Runtime
-from kiosk.ui.catalog_view import PagedGrid
+from kiosk.ui.catalog_view import PagedGrid, stylesheet
 from kiosk.ui.citizen import tap
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
@@ -454,3 +454,32 @@ def test_every_catalog_page_fits(qtbot: Any, big_runtime: Runtime, size: tuple[i
             assert results(qtbot, win) == []
             look("search-none")
     assert problems == {}
+
+
+def test_the_layout_check_sees_a_row_drawn_too_short(qtbot: Any, big_runtime: Runtime) -> None:
+    """The rows' heights come from font metrics, not from the widgets: if that measure is
+    wrong, the layout check must say so (a check that cannot fail guards nothing)."""
+    from kiosk.ui import theme
+    from kiosk.ui.catalog_view import ServiceRow
+
+    m = theme.metrics_for(1080, 1920, elder=True)
+    t = big_runtime.package.translator("en")
+    flows = {f.id: f for f in big_runtime.package.catalog()}
+    ids = list(flows)[:3]
+
+    def make(fid: str) -> QWidget:
+        return ServiceRow(flows[fid], t, m, "Dongguan authority", None)
+
+    for measure, bad in ((lambda fid, w: 20, True), (lambda fid, w: m.px(220), False)):
+        root = QWidget()
+        qtbot.addWidget(root)
+        root.setStyleSheet(theme.stylesheet(m) + stylesheet(m))
+        root.resize(1000, 1400)
+        g = PagedGrid(m, t, 1, make, measure, 10)
+        g.setParent(root)
+        g.setGeometry(0, 0, 1000, 1400)
+        root.show()
+        g.set_items(ids)
+        qtbot.waitUntil(lambda g=g: len(g.cards) == len(ids), timeout=5000)
+        found = layout_problems(root, metrics=m, locale="en")
+        assert any("text-cut" in p or "small-target" in p for p in found) is bad, found
