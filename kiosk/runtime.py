@@ -132,6 +132,8 @@ class Runtime:
         if pkg is None:
             return False
         self.package = pkg
+        if self.backend is not None:  # a platform the new set names for the first time
+            self.start_platforms()
         return True
 
     def start_package_updates(self) -> None:
