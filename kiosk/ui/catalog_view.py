@@ -368,7 +368,7 @@ class PagedGrid(QWidget):
             rows = min(rows, self.max_rows)
         self.per_page = rows * self.columns
         many = self.paging and len(self.items) > self.per_page
-        if many != self.nav.isVisible():
+        if many == self.nav.isHidden():  # (isVisible: False too while not yet on screen)
             self.nav.setVisible(many)  # the body's height changes: laid out again
         self.first = (self.anchor // self.per_page) * self.per_page
         self._place()

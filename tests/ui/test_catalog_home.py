@@ -425,6 +425,9 @@ def test_every_catalog_page_fits(qtbot: Any, big_runtime: Runtime, size: tuple[i
         found = layout_problems(win)
         if (win.width(), win.height()) != size:
             found.append(f"window is {win.width()}x{win.height()}")
+        for key, g in win.home.grids.items():  # arrows when, and only when, there are pages
+            if g.paging and g.nav.isHidden() is (g.pages > 1):
+                found.append(f"{key}: {g.pages} page(s), arrows hidden={g.nav.isHidden()}")
         if found:
             problems[f"{win.ui_locale}-{'elder' if win.elder else 'std'}-{name}"] = found
 
