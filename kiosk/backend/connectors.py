@@ -110,6 +110,7 @@ class OAuth2ClientCredentials:
                               timeout=self._timeout, allow_redirects=False, stream=True,
                               hooks={"response": capped})
         except OAuthError as exc:  # the endpoint answered with an OAuth2 error
+            self._session = None  # the secret is read again next time (a fixed file)
             log.error("platform %s: token endpoint %s refused the client: %s", self.platform,
                       where, exc.error)
             raise BackendError("backend.auth_failed", f"token endpoint refused: {exc.error}",

@@ -305,3 +305,34 @@ def test_the_token_endpoint_is_held_to_the_deadline_and_size_cap(
         conn.post_json(DETAIL, {"idCardNo": CHEN})
     assert err.value.key == key
     assert _delta(city, before, "queries") == 0 and _delta(city, before, "tokens_refused") == 0
+
+
+def test_an_hmac_platform_is_signed_with_the_terminals_own_secret(backend: Any) -> None:
+    """auth = "hmac": the terminal's id and secret, as its own platform verifies them."""
+    pc = PlatformConfig(base_url=backend.url, auth="hmac")
+    conn = make_connector("dg2", pc, base_url=backend.url, terminal_id=backend.terminal_id,
+                          secret=lambda: backend.secret)
+    assert isinstance(conn.get_json("/api/v1/reference/catalog"), dict)
+    wrong = make_connector("dg2", pc, base_url=backend.url, terminal_id=backend.terminal_id,
+                           secret=lambda: b"not-the-secret")
+    with pytest.raises(BackendError) as err:
+        wrong.get_json("/api/v1/reference/catalog")
+    assert err.value.key == "backend.auth_failed"
+
+
+def test_a_corrected_client_secret_is_read_again(cities: tuple[City, City],
+                                                 tmp_path: Path) -> None:
+    """After the token endpoint refused the client, the next call reads the secret file
+    again: a technician's fix takes effect without a restart."""
+    city, _ = cities
+    secret_file = tmp_path / "gz.secret"
+    secret_file.write_text("wrong")
+    pc = PlatformConfig(base_url=city.url, auth="oauth2", client_id=city.proc.client_id,
+                        client_secret_file=str(secret_file))
+    conn = make_connector("gz", pc, base_url=city.url, terminal_id="DG-TEST-0001",
+                          secret=lambda: b"")
+    with pytest.raises(BackendError) as err:
+        conn.post_json(DETAIL, {"idCardNo": CHEN})
+    assert err.value.key == "backend.auth_failed"
+    secret_file.write_text(city.proc.client_secret + "\n")
+    assert conn.post_json(DETAIL, {"idCardNo": CHEN})["code"] == 0
