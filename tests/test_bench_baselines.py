@@ -32,7 +32,8 @@ def test_each_budget_has_a_finite_baseline(module: str, tmp_path: Path) -> None:
     if module == "face" and faces_dir() is None:
         pytest.skip("shared face photos missing")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", KIOSK_STORAGE_DATA_DIR=str(tmp_path),
-               KIOSK_FACE_CACHE=str(tmp_path / "face-cache"))
+               KIOSK_FACE_CACHE=str(tmp_path / "face-cache"),
+               KIOSK_BENCH_SOAK_SESSIONS="40")  # the keys, not the figures (soak.py)
     out = subprocess.run([str(KIOSK), "bench", "--json", "--only", module, "--repeat", "1"],
                          capture_output=True, text=True, env=env, timeout=600, check=True)
     results = json.loads(out.stdout.strip().splitlines()[-1])
