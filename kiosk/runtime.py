@@ -212,21 +212,36 @@ class Runtime:
             if cfg.base_url == "embedded":
                 city = EmbeddedCity(tid).start()
                 self.embedded_cities[pid] = city
-                conn = make_connector(pid, replace(cfg, auth="oauth2"), base_url=city.url,
-                                      terminal_id=tid, secret=self.terminal_secret,
-                                      oauth_secret=_secret_of(city),
-                                      client_id=city.client_id)
                 waiter = threading.Thread(target=_wait_started, args=(city, ready, pid),
                                           daemon=True, name=f"platform-{pid}-start")
                 waiter.start()
                 if wait:
                     waiter.join()
-            else:
-                conn = make_connector(pid, cfg, base_url=cfg.base_url, terminal_id=tid,
-                                      secret=self.terminal_secret)
-                ready.set()
+                self.attach_city(pid, city, ready, cfg)
+                continue
+            conn = make_connector(pid, cfg, base_url=cfg.base_url, terminal_id=tid,
+                                  secret=self.terminal_secret)
+            ready.set()
             self.connectors[pid] = conn
             self.offline.start_platform(pid, conn, ready)
+
+    def attach_city(self, platform: str, city: EmbeddedCity,
+                    ready: threading.Event | None = None,
+                    cfg: PlatformConfig | None = None) -> None:
+        """Serve `platform` from a reference city platform already started (by
+        `start_platforms`, or shared by the gallery and pack preview across runtimes)."""
+        from kiosk.backend.connectors import make_connector
+
+        if ready is None:
+            ready = threading.Event()
+            ready.set()
+        cfg = cfg or self.config.platforms.get(platform) or PlatformConfig()
+        conn = make_connector(platform, replace(cfg, auth="oauth2"), base_url=city.url,
+                              terminal_id=self.config.terminal.id,
+                              secret=self.terminal_secret, oauth_secret=_secret_of(city),
+                              client_id=city.client_id)
+        self.connectors[platform] = conn
+        self.offline.start_platform(platform, conn, ready)
 
     # -- offline (issue 6): outbox, replay, link state, reference data ----------------------
     def terminal_secret(self) -> bytes:

@@ -160,3 +160,18 @@ class EmbeddedCity(EmbeddedBackend):
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         return self
+
+    def serve(self, cfg: Any, platforms: Any, secret_file: Path) -> Any:
+        """`cfg` (a kiosk.config.Config) with `[platforms.<id>]` of every id in `platforms`
+        on this city platform, its client secret in `secret_file` (0600), for runtimes that
+        are wired by hand (pack preview) and call `start_platforms()`."""
+        from dataclasses import replace
+
+        from kiosk.config import PlatformConfig
+
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.client_secret)
+        one = PlatformConfig(base_url=self.url, auth="oauth2", client_id=self.client_id,
+                             client_secret_file=str(secret_file))
+        return replace(cfg, platforms={**cfg.platforms, **dict.fromkeys(platforms, one)})

@@ -18,7 +18,7 @@ from PySide6.QtCore import QSize, QTimer
 from PySide6.QtWidgets import QApplication
 
 from kiosk.backend.client import BackendClient
-from kiosk.backend.embedded import EmbeddedBackend
+from kiosk.backend.embedded import EmbeddedBackend, EmbeddedCity
 from kiosk.config import Config
 from kiosk.runtime import Runtime
 from kiosk.ui.app import ensure_app
@@ -58,8 +58,9 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
     spool = (out or Path("/tmp")) / ".gallery-spool"
     cfg = gallery_config(base, spool)
     backend = EmbeddedBackend(cfg.terminal.id).start()
+    city = EmbeddedCity(cfg.terminal.id).start()  # the zones' platform (issue 17)
     try:
-        if not backend.wait_ready(30):
+        if not backend.wait_ready(30) or not city.wait_ready(30):
             raise RuntimeError("reference backend did not start")
         probe = Runtime.create(cfg)
         flow_ids = flows or [f.id for f in probe.package.catalog()]
@@ -72,6 +73,8 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                         rt.open_devices()
                         rt.backend = BackendClient(backend.url, cfg.terminal.id, backend.secret)
                         rt.backend_ready.set()
+                        for platform in rt.package.platforms:
+                            rt.attach_city(platform, city)
                         win = MainWindow(rt, QSize(w, h))
                         win.resize(w, h)
                         win.show()
@@ -139,6 +142,7 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
         probe.close()
     finally:
         backend.stop()
+        city.stop()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(

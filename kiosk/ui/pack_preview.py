@@ -25,7 +25,7 @@ import shiboken6
 from PySide6.QtCore import QSize, QTimer
 
 from kiosk.backend.client import BackendClient
-from kiosk.backend.embedded import EmbeddedBackend
+from kiosk.backend.embedded import EmbeddedBackend, EmbeddedCity
 from kiosk.config import Config
 from kiosk.documents.verify import seal_dir
 from kiosk.runtime import Runtime
@@ -98,10 +98,12 @@ def preview(base: Config, src: Path, out: Path, flows: list[str] | None = None,
         # certificates are sealed and verified before they print (kiosk.runtime).
         backend = EmbeddedBackend(cfg.terminal.id,
                                   extra_args=["--seal-dir", str(seal_dir(cfg))]).start()
+        city = EmbeddedCity(cfg.terminal.id).start()  # the zones' platform (issue 17)
         try:
-            if not backend.wait_ready(30):
+            if not backend.wait_ready(30) or not city.wait_ready(30):
                 raise RuntimeError("reference backend did not start")
             probe = Runtime.create(cfg)
+            cfg = city.serve(cfg, probe.package.platforms, data_dir / "city.secret")
             own = [fid for fid, origin in probe.package.flow_origin.items()
                    if origin.startswith(f"{pkg_id}@")] if probe.package.layers else \
                 list(probe.package.flows)
@@ -115,6 +117,7 @@ def preview(base: Config, src: Path, out: Path, flows: list[str] | None = None,
                               [_size(s) for s in sizes] if sizes else list(SIZES), timeout_s)
         finally:
             backend.stop()
+            city.stop()
             write_index(out, report)  # what was rendered, even when a run broke off
     return report
 
@@ -154,6 +157,7 @@ def _run(app: object, cfg: Config, backend: EmbeddedBackend, flow_id: str, shots
     rt.open_devices()
     rt.backend = BackendClient(backend.url, cfg.terminal.id, backend.secret)
     rt.backend_ready.set()
+    rt.start_platforms()
     win = MainWindow(rt, QSize(w, h))
     win.resize(w, h)
     win.show()
