@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import re
-import tomli as tomllib  # the compiled wheel: a 300-service catalog parses in half the time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import tomli as tomllib  # the compiled wheel: a 300-service catalog parses in half the time
 
 # FlowPackage is defined with the other data types; importing it from here still works.
 from kiosk.flows.model import DefinitionError, FlowDef, FlowPackage, Zone, parse_flow

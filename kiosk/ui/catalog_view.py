@@ -20,6 +20,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QMouseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -139,7 +140,7 @@ class TouchCard(QFrame):
         self.column.setContentsMargins(*margins(m))
         self.column.setSpacing(m.space(6))
 
-    def add_label(self, text: str, name: str) -> QWidget:
+    def add_label(self, text: str, name: str) -> QLabel:
         lab = label(text, name)
         lab.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.column.addWidget(lab)

@@ -128,7 +128,7 @@ SCREEN = {"home": "home", "category": "catalog.category", "zone": "catalog.zone"
 ZONE_SPLIT = 12
 
 
-class _Targets(Mapping[str, QWidget]):
+class _Targets(Mapping[str, ServiceRow]):
     """Every service on offer -> its touch target, brought on screen the way a citizen
     would reach it (the home screen's tile, else its category's page). For tests and the
     scripted citizen: `tap(home.tiles[flow_id])`."""
@@ -136,7 +136,7 @@ class _Targets(Mapping[str, QWidget]):
     def __init__(self, home: HomeScreen) -> None:
         self.home = home
 
-    def __getitem__(self, fid: str) -> QWidget:
+    def __getitem__(self, fid: str) -> ServiceRow:
         return self.home.reach(fid)
 
     def __contains__(self, fid: object) -> bool:
@@ -602,7 +602,7 @@ class HomeScreen(QWidget):
                     inner.activate()
                 grid.relayout()
 
-    def reach(self, fid: str) -> QWidget:
+    def reach(self, fid: str) -> ServiceRow:
         """The service's touch target, on screen: its tile on the home screen if it has
         one, else its row in its category (or zone), on the right page."""
         if fid not in self.catalog.flows:
@@ -611,7 +611,7 @@ class HomeScreen(QWidget):
         if self.nav.page == "home" and most is not None:
             self._settle()
             if fid in most.cards:
-                return most.cards[fid]
+                return _row(most.cards[fid])
         want = self._where(fid)
         if (self.nav.page, self.nav.group, self.nav.sub) != (want.page, want.group, want.sub):
             self.go(want, announce=False)
@@ -620,7 +620,7 @@ class HomeScreen(QWidget):
         page = grid.page_of(fid)
         if page != grid.page:
             grid.turn(page - grid.page)
-        return grid.cards[fid]
+        return _row(grid.cards[fid])
 
     def next_tap(self, fid: str) -> tuple[QWidget, bool]:
         """What a citizen touches next on the way to service `fid`; True when it is the
@@ -647,3 +647,10 @@ class HomeScreen(QWidget):
         if item in grid.cards:
             return grid.cards[item]
         return grid.next if grid.page_of(item) > grid.page else grid.prev
+
+
+def _row(card: QWidget) -> ServiceRow:
+    """A service's card in a grid of services (the grids of groups hold GroupCards)."""
+    if not isinstance(card, ServiceRow):
+        raise TypeError(f"not a service row: {card!r}")
+    return card
