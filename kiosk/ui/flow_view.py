@@ -418,10 +418,25 @@ class FlowView(QWidget):
         if portrait:  # wide rather than tall, like the box it is printed in; within reach
             pad.setMaximumHeight(self.m.space(600))
             v.addStretch(1)
+        # Portrait: `clear` sits on the pad's top edge, so the row under it holds only
+        # back and confirm (three large buttons in a row do not fit a portrait panel in
+        # elder mode: the window grew to 1248 px on a 1080 px panel). Landscape has the
+        # width for all three in one row, and no height for another.
+        for a in s.actions:
+            if a.id == "clear" and portrait:
+                top = QHBoxLayout()
+                top.addStretch(1)
+                b = self._action_button(a)
+                b.clicked.disconnect()
+                b.clicked.connect(pad.clear)
+                top.addWidget(b)
+                v.addLayout(top)
         v.addWidget(pad, 1)
         row = QHBoxLayout()
         row.setSpacing(self.m.space(24))
         for a in sorted(s.actions, key=lambda a: a.primary):
+            if a.id == "clear" and portrait:
+                continue
             b = self._action_button(a)
             if a.id == "clear":
                 b.clicked.disconnect()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 from kiosk.backend.client import BackendClient
 from kiosk.backend.embedded import EmbeddedBackend, EmbeddedCity
 from kiosk.config import Config
+from kiosk.documents.verify import seal_dir
 from kiosk.runtime import Runtime
 from kiosk.ui.app import ensure_app
 from kiosk.ui.citizen import ScriptedCitizen
@@ -57,7 +58,10 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
     report = GalleryReport()
     spool = (out or Path("/tmp")) / ".gallery-spool"
     cfg = gallery_config(base, spool)
-    backend = EmbeddedBackend(cfg.terminal.id).start()
+    # Like the terminal's embedded platform: its e-seals' root in the data folder, so the
+    # certificates are sealed and verified before they print (kiosk.runtime).
+    backend = EmbeddedBackend(cfg.terminal.id,
+                              extra_args=["--seal-dir", str(seal_dir(cfg))]).start()
     city = EmbeddedCity(cfg.terminal.id).start()  # the zones' platform (issue 17)
     try:
         if not backend.wait_ready(30) or not city.wait_ready(30):

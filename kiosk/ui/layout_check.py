@@ -4,6 +4,8 @@ Used by `kiosk gallery` and the tests, at every panel size, mode and language. E
 rule describes something visible in a screenshot:
 
 - ``off-window``: a widget that leaves the window;
+- ``window-grew``: the kiosk window wider or taller than its panel (something on
+  screen asked for more room than there is; the panel's edge cuts the rest off);
 - ``clipped``: a widget cut by an ancestor (a fixed panel, a card), or by a scroll
   area that cannot scroll that way;
 - ``behind-scroll``: a control a citizen needs while on the screen (an on-screen
@@ -29,7 +31,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractScrollArea,
@@ -248,6 +250,14 @@ def check(root: QWidget, *, metrics: theme.Metrics | None = None,
         locale = chosen if isinstance(chosen, str) else None
     problems: list[Problem] = []
     bounds = QRect(QPoint(0, 0), root.size())
+    panel = getattr(root, "screen_size", None)  # a MainWindow's panel
+    if isinstance(panel, QSize) and (root.width() > panel.width()
+                                     or root.height() > panel.height()):
+        # Something on screen asks for more room than the panel has: the window grew
+        # past it and the rest of the screen is cut off by the panel's edge.
+        problems.append(Problem("window-grew", _name(root),
+                                f"{root.width()}x{root.height()} on a "
+                                f"{panel.width()}x{panel.height()} panel"))
     texts: list[tuple[QWidget, QRect]] = []
     shown_texts: list[tuple[QWidget, str]] = []
     for w in root.findChildren(QWidget):

@@ -183,6 +183,29 @@ def test_a_control_outside_the_window(window) -> None:  # type: ignore[no-untype
     assert "off-window" in rules(root)
 
 
+def test_a_window_grown_past_its_panel(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A screen whose content needs more width than the panel makes the kiosk window
+    grow past it (the gallery saw 1248 px on a 1080 px panel): the panel's edge cuts
+    off what sits beyond it, though nothing leaves the (grown) window."""
+    from PySide6.QtCore import QSize
+
+    class Kiosk(QWidget):
+        screen_size = QSize(1080, 1920)
+
+    root = Kiosk()
+    qtbot.addWidget(root)
+    v = QVBoxLayout(root)
+    wide = QWidget()
+    wide.setMinimumWidth(1200)  # a row of buttons wider than the panel
+    v.addWidget(wide)
+    root.resize(1080, 1920)
+    assert "window-grew" in rules(root)
+    wide.setMinimumWidth(900)
+    v.activate()
+    root.resize(1080, 1920)
+    assert "window-grew" not in rules(root)
+
+
 @pytest.mark.parametrize("name,size,ok_size", [
     ("chrome", (80, 68), (100, 88)),  # header buttons ~68 px high
     ("action-next", (200, 100), (240, 100)),  # a step's way forward, too narrow
