@@ -128,7 +128,7 @@ SCREEN = {"home": "home", "category": "catalog.category", "zone": "catalog.zone"
 ZONE_SPLIT = 12
 
 
-class _Targets(Mapping[str, ServiceRow]):
+class _Targets(Mapping[str, "ServiceRow | Tile"]):
     """Every service on offer -> its touch target, brought on screen the way a citizen
     would reach it (the home screen's tile, else its category's page). For tests and the
     scripted citizen: `tap(home.tiles[flow_id])`."""
@@ -136,7 +136,7 @@ class _Targets(Mapping[str, ServiceRow]):
     def __init__(self, home: HomeScreen) -> None:
         self.home = home
 
-    def __getitem__(self, fid: str) -> ServiceRow:
+    def __getitem__(self, fid: str) -> ServiceRow | Tile:
         return self.home.reach(fid)
 
     def __contains__(self, fid: object) -> bool:
@@ -602,7 +602,7 @@ class HomeScreen(QWidget):
                     inner.activate()
                 grid.relayout()
 
-    def reach(self, fid: str) -> ServiceRow:
+    def reach(self, fid: str) -> ServiceRow | Tile:
         """The service's touch target, on screen: its tile on the home screen if it has
         one, else its row in its category (or zone), on the right page."""
         if fid not in self.catalog.flows:
@@ -649,8 +649,8 @@ class HomeScreen(QWidget):
         return grid.next if grid.page_of(item) > grid.page else grid.prev
 
 
-def _row(card: QWidget) -> ServiceRow:
+def _row(card: QWidget) -> ServiceRow | Tile:
     """A service's card in a grid of services (the grids of groups hold GroupCards)."""
-    if not isinstance(card, ServiceRow):
+    if not isinstance(card, (ServiceRow, Tile)):
         raise TypeError(f"not a service row: {card!r}")
     return card

@@ -89,6 +89,10 @@ def server(ops_env: OpsEnv) -> Iterator[Server]:
         yield srv
 
 
+_TRADITIONAL = str.maketrans("务业将动产权属询测试调",
+                             "務業將動產權屬詢測試調")
+
+
 def write_source(dst: Path, pkg_id: str, version: str, *,
                  flows: dict[str, dict[str, Any]] | None = None, disable: Sequence[str] = (),
                  strings: dict[str, str] | None = None, extra: dict[str, bytes] | None = None,
@@ -112,8 +116,14 @@ def write_source(dst: Path, pkg_id: str, version: str, *,
         f'id = "{pkg_id}"\nversion = "{version}"\nmin_app_version = "0.1.0"\n'
         f"flows = {json.dumps(list(flows))}\ndisable = {json.dumps(list(disable))}\n"
         + manifest_extra, "utf-8")
+    # Each language written in its own script (`kiosk pack build` refuses Simplified
+    # characters in zh_HK.json and Chinese in en.json): the fixture's few characters
+    # mapped to Traditional, English as the key's own words.
+    hk = {k: v.translate(_TRADITIONAL) for k, v in zh.items()}
+    en = {k: "Test " + k.rsplit(".", 2)[-2].replace("_", " ") + " " + k.rsplit(".", 1)[-1]
+          for k in zh}
     for locale in ("zh_CN", "zh_HK", "en"):
-        table = zh if locale != "en" else {k: f"EN {v}" for k, v in zh.items()}
+        table = {"zh_CN": zh, "zh_HK": hk, "en": en}[locale]
         (dst / "strings" / f"{locale}.json").write_text(json.dumps(table, ensure_ascii=False),
                                                         "utf-8")
     for name, data in (extra or {}).items():

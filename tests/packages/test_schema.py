@@ -107,7 +107,7 @@ def test_overlay_overrides_and_disables(tmp_path: Path) -> None:
     assert set(pkg.flows) == (set(base.flows) - {"ss_certificate"}) | {"housing_proof"}
     assert pkg.versions == {"builtin": "1.0.0", "dg-extra": "1.0.0"}
     assert pkg.translator("zh_CN")("app.title") == "莞家政务（测试）"
-    assert pkg.translator("en")("flow.housing_proof.title") == "EN 新"
+    assert pkg.translator("en")("flow.housing_proof.title") == "Test housing proof title"
     # Assets resolve through the layers (top first), never outside them.
     assert pkg.asset("assets/seal_dg_social_insurance.png").is_file()
     with pytest.raises(DefinitionError):
