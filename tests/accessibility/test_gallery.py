@@ -36,7 +36,7 @@ def test_every_flow_fits_in_elder_mode_in_english_and_traditional_chinese(tmp_pa
                            "--size", "1920x1080", "--size", "1080x1920")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     flows = load_package(BUILTIN_DIR).catalog()
-    assert report["runs"] == 2 * 2 * len(flows)  # sizes x languages x flows
+    assert report["runs"] == 2 * 2 * (len(flows) + 1)  # sizes x languages x (flows + catalog tour)
     assert report["failed_runs"] == [] and report["problems"] == {}
     shots = list((tmp_path / "g").rglob("*.png"))
     assert len(shots) >= report["screens"] > 50
