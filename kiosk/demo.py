@@ -29,18 +29,20 @@ def demo_config(base: Config, spool: Path | None) -> Config:
             a4=f"sim://?spool={spool / 'a4'}",
             receipt=f"sim://?spool={spool / 'receipt'}",
         )
-    return cfg.with_section("backend", url="embedded")
+    # The demo terminal has a (simulated) document camera for its materials service.
+    return cfg.with_section("devices", doccam="sim://").with_section("backend", url="embedded")
 
 
 def demo_catalog(cfg: Config) -> list[str]:
-    """Put the Greater Bay Area catalog (flowpacks/gba, ~300 services) on the demo terminal.
+    """Put the Greater Bay Area catalog (flowpacks/gba, ~300 services) and the paper
+    materials service (flowpacks/materials) on the demo terminal.
 
     With a package repository (scripts/demo publishes gba into the operations stack's TUF
     repository, built and signed like any package) the terminal polls it once now and
     activates what it staged, as it would between citizens. Without one, the package is
     built from its source folder and installed into the terminal's store as its active set,
     verified and validated the same way. Returns the active packages' labels."""
-    from flowpacks import GBA_DIR
+    from flowpacks import GBA_DIR, MATERIALS_DIR
     from kiosk.packages.archive import build_archive
     from kiosk.packages.manager import PackageManager, SetRejected
     from kiosk.packages.store import entries_from, entries_json
@@ -54,17 +56,18 @@ def demo_catalog(cfg: Config) -> list[str]:
         mgr.activate_staged()
         return mgr.status()["active"]
     state = mgr.store.read_state()
-    active = [e for e in entries_from(state.get("active")) or [] if e.id != "gba"]
-    entry = mgr.store.install(build_archive(GBA_DIR), "gba")
-    if entry not in (entries_from(state.get("active")) or []):
+    ours = {"gba": GBA_DIR, "materials": MATERIALS_DIR}
+    active = [e for e in entries_from(state.get("active")) or [] if e.id not in ours]
+    entries = [mgr.store.install(build_archive(src), pid) for pid, src in ours.items()]
+    if any(e not in (entries_from(state.get("active")) or []) for e in entries):
         try:
-            mgr.load_set([*active, entry])  # what a terminal would refuse, refused here
+            mgr.load_set([*active, *entries])  # what a terminal would refuse, refused here
         except SetRejected as exc:
-            log.error("demo: the catalog package was refused: %s", exc)
+            log.error("demo: the catalog packages were refused: %s", exc)
             return mgr.status()["active"]
-        state["active"] = entries_json(sorted([*active, entry], key=lambda e: e.id))
+        state["active"] = entries_json(sorted([*active, *entries], key=lambda e: e.id))
         mgr.store.write_state(state)
-        log.info("demo: installed %s from %s", entry.label, GBA_DIR)
+        log.info("demo: installed %s", ", ".join(e.label for e in entries))
     return mgr.status()["active"]
 
 

@@ -50,6 +50,11 @@ FLOW_SCRIPTS: dict[str, Script] = {
         "principal_code.info": ["action-confirm"],
         "agent_sign.signature": ["sign", "action-confirm"],
     },
+    "materials_submit": {  # two pages under the document camera: take, add, take, done
+        "pages.camera": ["action-take"],
+        "pages.preview": [["action-add"], ["action-done"]],
+        "done.info": ["action-done"],
+    },
     "provident_fund": {
         "start": ["card:ouyang"],
         "done.info": ["action-done"],

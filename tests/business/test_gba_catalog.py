@@ -179,7 +179,9 @@ def test_the_demo_terminal_runs_the_catalog(tmp_path: Path) -> None:
     from kiosk.demo import demo_catalog
 
     cfg = Config().with_section("storage", data_dir=str(tmp_path / "data"))
-    assert demo_catalog(cfg) == ["builtin@1.0.0", "gba@1.0.0"]
-    assert demo_catalog(cfg) == ["builtin@1.0.0", "gba@1.0.0"]  # once
+    active = ["builtin@1.0.0", "gba@1.0.0", "materials@1.0.0"]
+    assert demo_catalog(cfg) == active
+    assert demo_catalog(cfg) == active  # once
     pkg = PackageManager.from_config(cfg).load_active()
-    assert pkg.versions == {"builtin": "1.0.0", "gba": "1.0.0"} and len(pkg.flows) >= 297
+    assert pkg.versions == {"builtin": "1.0.0", "gba": "1.0.0", "materials": "1.0.0"}
+    assert len(pkg.flows) >= 297 and "materials_submit" in pkg.flows
