@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,24 @@ def gallery_config(base: Config, spool: Path) -> Config:
     ).with_section("session", idle_timeout_s=600, countdown_s=10)
 
 
+@contextmanager
+def reference_platforms(cfg: Config) -> Iterator[tuple[EmbeddedBackend, EmbeddedCity]]:
+    """The reference backend and a reference city platform (the zones' platform, issue 17)
+    for runtimes wired by hand (gallery, pack preview), stopped on leaving. Like the
+    terminal's embedded platform, the backend keeps its e-seals where the runtime's
+    trusted root points, so certificates are sealed and verified before they print."""
+    backend = EmbeddedBackend(cfg.terminal.id,
+                              extra_args=["--seal-dir", str(seal_dir(cfg))]).start()
+    city = EmbeddedCity(cfg.terminal.id).start()
+    try:
+        if not backend.wait_ready(30) or not city.wait_ready(30):
+            raise RuntimeError("reference backend did not start")
+        yield backend, city
+    finally:
+        backend.stop()
+        city.stop()
+
+
 def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                 sizes: tuple[tuple[int, int], ...] = SIZES, modes: tuple[str, ...] = MODES,
                 locales: tuple[str, ...] = LOCALES, timeout_s: float = 60.0) -> GalleryReport:
@@ -58,14 +78,7 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
     report = GalleryReport()
     spool = (out or Path("/tmp")) / ".gallery-spool"
     cfg = gallery_config(base, spool)
-    # Like the terminal's embedded platform: its e-seals' root in the data folder, so the
-    # certificates are sealed and verified before they print (kiosk.runtime).
-    backend = EmbeddedBackend(cfg.terminal.id,
-                              extra_args=["--seal-dir", str(seal_dir(cfg))]).start()
-    city = EmbeddedCity(cfg.terminal.id).start()  # the zones' platform (issue 17)
-    try:
-        if not backend.wait_ready(30) or not city.wait_ready(30):
-            raise RuntimeError("reference backend did not start")
+    with reference_platforms(cfg) as (backend, city):
         probe = Runtime.create(cfg)
         flow_ids = flows or [f.id for f in probe.package.catalog()]
         for flow_id in flow_ids:
@@ -144,9 +157,6 @@ def run_gallery(base: Config, out: Path | None, flows: list[str] | None = None,
                         rt.close()
                         app.processEvents()
         probe.close()
-    finally:
-        backend.stop()
-        city.stop()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(

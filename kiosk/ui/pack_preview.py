@@ -25,14 +25,13 @@ import shiboken6
 from PySide6.QtCore import QSize, QTimer
 
 from kiosk.backend.client import BackendClient
-from kiosk.backend.embedded import EmbeddedBackend, EmbeddedCity
+from kiosk.backend.embedded import EmbeddedBackend
 from kiosk.config import Config
-from kiosk.documents.verify import seal_dir
 from kiosk.runtime import Runtime
 from kiosk.ui.app import ensure_app
 from kiosk.ui.citizen import DEFAULT_SCRIPT, ScriptedCitizen
 from kiosk.ui.citizen_scripts import script_for
-from kiosk.ui.gallery import LOCALES, MODES, SIZES, gallery_config
+from kiosk.ui.gallery import LOCALES, MODES, SIZES, gallery_config, reference_platforms
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
 
@@ -94,30 +93,22 @@ def preview(base: Config, src: Path, out: Path, flows: list[str] | None = None,
         cfg = gallery_config(base, spool).with_section("storage", data_dir=str(data_dir))
         if pkg_id == "builtin":
             cfg = cfg.with_section("packages", builtin_dir=str(Path(src).resolve()))
-        # Like the terminal's embedded platform: its e-seals' root in the data folder, so
-        # certificates are sealed and verified before they print (kiosk.runtime).
-        backend = EmbeddedBackend(cfg.terminal.id,
-                                  extra_args=["--seal-dir", str(seal_dir(cfg))]).start()
-        city = EmbeddedCity(cfg.terminal.id).start()  # the zones' platform (issue 17)
         try:
-            if not backend.wait_ready(30) or not city.wait_ready(30):
-                raise RuntimeError("reference backend did not start")
-            probe = Runtime.create(cfg)
-            cfg = city.serve(cfg, probe.package.platforms, data_dir / "city.secret")
-            own = [fid for fid, origin in probe.package.flow_origin.items()
-                   if origin.startswith(f"{pkg_id}@")] if probe.package.layers else \
-                list(probe.package.flows)
-            probe.close()
-            unknown = [f for f in flows or [] if f not in own]
-            if unknown:
-                raise ValueError(f"not flows of {src}: {', '.join(unknown)}")
-            for flow_id in flows or own:
-                _preview_flow(app, cfg, backend, flow_id, out, spool, report,
-                              locales or list(LOCALES), modes or list(MODES),
-                              [_size(s) for s in sizes] if sizes else list(SIZES), timeout_s)
+            with reference_platforms(cfg) as (backend, city):
+                probe = Runtime.create(cfg)
+                cfg = city.serve(cfg, probe.package.platforms, data_dir / "city.secret")
+                own = [fid for fid, origin in probe.package.flow_origin.items()
+                       if origin.startswith(f"{pkg_id}@")] if probe.package.layers else \
+                    list(probe.package.flows)
+                probe.close()
+                unknown = [f for f in flows or [] if f not in own]
+                if unknown:
+                    raise ValueError(f"not flows of {src}: {', '.join(unknown)}")
+                for flow_id in flows or own:
+                    _preview_flow(app, cfg, backend, flow_id, out, spool, report,
+                                  locales or list(LOCALES), modes or list(MODES),
+                                  [_size(s) for s in sizes] if sizes else list(SIZES), timeout_s)
         finally:
-            backend.stop()
-            city.stop()
             write_index(out, report)  # what was rendered, even when a run broke off
     return report
 
