@@ -59,6 +59,8 @@ def terminal(tmp_path: Path, mosquitto: Any, backend: Any, ops_env: OpsEnv,
             a4=f"sim://?spool={tmp_path / 'a4'}", receipt=f"sim://?spool={tmp_path / 'r'}")
         cfg = cfg.with_section("storage", data_dir=str(tmp_path / "data"))
         cfg = cfg.with_section("terminal", id=tid)
+        # The shared platform, not an embedded one: no e-seal root (tests/conftest.py).
+        cfg = cfg.with_section("backend", url=backend.url)
         cfg = cfg.with_section("packages", repository_url=server.url,
                                trusted_root=str(ops_env.pinned_root))
         cfg = cfg.with_section("fleet", broker_url=mosquitto.setup.url, password_file=str(pw),

@@ -79,6 +79,8 @@ def make_kiosk(qtbot: Any, mosquitto: Any, backend: Any, tmp_path: Path, centre:
                           "receipt": f"sim://?spool={tmp_path / 'receipt'}", **devices})
         cfg = cfg.with_section("storage", data_dir=str(data))
         cfg = cfg.with_section("terminal", id=tid)
+        # The shared platform, not an embedded one: no e-seal root (tests/conftest.py).
+        cfg = cfg.with_section("backend", url=backend.url)
         cfg = cfg.with_section("session", idle_timeout_s=idle_s,
                                countdown_s=min(1.0, idle_s))
         cfg = cfg.with_section("fleet", broker_url=mosquitto.setup.url, password_file=str(pw),

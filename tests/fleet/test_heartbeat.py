@@ -38,6 +38,8 @@ def make_terminal(backend: Any, tmp_path: Path) -> Iterator[Callable[..., Runtim
                           "receipt": f"sim://?spool={tmp_path / 'receipt'}", **devices})
         cfg = cfg.with_section("storage", data_dir=str(tmp_path / "data"))
         cfg = cfg.with_section("terminal", id=backend.terminal_id)
+        # The shared platform, not an embedded one: no e-seal root (tests/conftest.py).
+        cfg = cfg.with_section("backend", url=backend.url)
         cfg = cfg.with_section("fleet", broker_url=broker_url,
                                password_file=str(pw_file) if password is not None else "",
                                password_env="KIOSK_TEST_NO_SUCH_VARIABLE",
