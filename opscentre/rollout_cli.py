@@ -239,7 +239,7 @@ def _demo_source(dst: Path, version: str) -> Path:
     (dst / "flows").mkdir(parents=True, exist_ok=True)
     (dst / "strings").mkdir(exist_ok=True)
     (dst / "flows" / "demo_notice.toml").write_text(
-        'id = "demo_notice"\ntitle = "flow.demo_notice.title"\norder = 90\n'
+        'id = "demo_notice"\ntitle = "flow.demo_notice.title"\ncategory = "public"\norder = 90\n'
         "requires_online = false\nenabled = true\n\n"
         '[[steps]]\nid = "consent"\ntype = "consent"\ntext = "flow.demo_notice.text"\n\n'
         '[[steps]]\nid = "done"\ntype = "finish"\n', "utf-8")
