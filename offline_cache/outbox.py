@@ -602,13 +602,21 @@ class Outbox:
         return None if row is None else float(row[0])
 
     @_in_use
-    def head(self, stream: str, limit: int = 100) -> list[Item | Undecryptable]:
-        """The oldest `limit` items of a stream, in order, decrypted."""
+    def head(self, stream: str, limit: int = 100,
+             max_bytes: int | None = None) -> list[Item | Undecryptable]:
+        """The oldest `limit` items of a stream, in order, decrypted — and, with
+        `max_bytes`, no more than fit in that many sealed bytes (the first always comes:
+        a single item larger than the bound still goes alone). Rows are read one at a
+        time, so a backlog of large items (captured pages) is never all in memory."""
         rows = self._conn().execute(
-            "SELECT seq, key, created, payload, kid, attempts, next_attempt, last_error "
-            "FROM outbox WHERE stream = ? ORDER BY seq LIMIT ?", (stream, limit)).fetchall()
+            "SELECT seq, key, created, payload, kid, attempts, next_attempt, last_error, "
+            "size FROM outbox WHERE stream = ? ORDER BY seq LIMIT ?", (stream, limit))
         out: list[Item | Undecryptable] = []
-        for seq, key, created, blob, kid, attempts, nxt, err in rows:
+        taken = 0
+        for seq, key, created, blob, kid, attempts, nxt, err, size in rows:
+            taken += int(size)
+            if max_bytes is not None and out and taken > max_bytes:
+                break
             try:
                 payload = json.loads(self.key.open(blob, item_aad(stream, key), kid))
             except (PayloadKeyError, ValueError) as exc:

@@ -154,16 +154,24 @@ class ReplayLock:
             self._fd = None
 
 
+# A batch request carries at most this many sealed bytes (one larger item goes alone):
+# a backlog of captured pages (hundreds of KB each) must not become one request of
+# hundreds of MB, nor be held in memory all at once.
+BATCH_BYTES = 4 * 1024 * 1024
+
+
 class ReplayWorker:
     def __init__(self, outbox: Outbox, deliverer: Deliverer, *, batch_size: int = 100,
                  backoff: Backoff | None = None, clock: Callable[[], float] = time.time,
                  rng: random.Random | None = None,
                  on_link: Callable[[bool], None] | None = None,
                  on_stream_link: Callable[[str, bool], None] | None = None,
-                 idle_poll_s: float = 30.0, unacked_limit: int = UNACKED_LIMIT) -> None:
+                 idle_poll_s: float = 30.0, unacked_limit: int = UNACKED_LIMIT,
+                 batch_bytes: int = BATCH_BYTES) -> None:
         self.outbox = outbox
         self.deliverer = deliverer
         self.batch_size = max(1, batch_size)
+        self.batch_bytes = max(1, batch_bytes)
         self.backoff = backoff or Backoff()
         self.clock = clock
         self.rng = rng or random.Random()
@@ -204,7 +212,7 @@ class ReplayWorker:
         size = self.batch_size
         while True:
             now = self.clock()
-            batch = self.outbox.head(stream, size)
+            batch = self.outbox.head(stream, size, max_bytes=self.batch_bytes)
             if not batch:
                 return
             head = batch[0]

@@ -29,6 +29,22 @@ def test_delivers_in_order_per_stream_in_batches(  # type: ignore[no-untyped-def
     assert report.requests == 2 + 1  # 80 items in 2 batches of 50/30, 40 items in one
 
 
+def test_a_backlog_of_large_items_goes_in_requests_of_bounded_size(  # type: ignore[no-untyped-def]
+        make_outbox, backend, admin, stream_prefix) -> None:
+    """Captured pages are hundreds of KB each: a backlog goes in requests of at most
+    `batch_bytes` sealed bytes (a larger single item alone), in order, each applied once."""
+    ob = make_outbox()
+    s = stream_prefix + "materials"
+    keys = [ob.enqueue(s, {"n": i, "pdf": "JVBERi0" + "x" * 300_000}) for i in range(6)]
+    keys.append(ob.enqueue(s, {"n": 6, "pdf": "JVBERi0" + "y" * 900_000}))  # over the bound
+    worker = worker_for(ob, backend, batch_size=50, batch_bytes=700_000)
+    report = worker.run_pass()
+    assert report is not None and report.delivered == 7 and ob.depth() == 0
+    got = admin.applied(stream_prefix)
+    assert got["order"] == {s: keys} and all(got["received"][k] == 1 for k in keys)
+    assert report.requests == 4  # 2 + 2 + 2 items of ~300 KB, then the large one alone
+
+
 def test_items_of_the_evaluation_stream_become_evaluations(make_outbox, backend, admin) -> None:  # type: ignore[no-untyped-def]
     import requests
 
