@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import shutil
 import tempfile
@@ -45,6 +44,7 @@ from typing import Any, Protocol
 
 from kiosk.fleet import commands_protocol as cp
 from kiosk.fleet.protocol import Envelope
+from kiosk.packages.store import atomic_write  # crash-safe write, shared with the package store
 
 log = logging.getLogger(__name__)
 
@@ -160,25 +160,6 @@ class HeadlessHost:
 
 
 # -- the persistent state ------------------------------------------------------------------
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 class CommandState:
     """`commands.json`: seen ids with their expiry, pending commands, settings, a restart
     in progress. Written whole (fsynced, renamed) at every change: commands are rare."""
@@ -218,7 +199,7 @@ class CommandState:
     def save(self) -> None:
         data = {"seen": self.seen, "pending": self.pending, "settings": self.settings.to_json(),
                 "restarting": self.restarting}
-        _write_atomic(self.path, json.dumps(data, ensure_ascii=False).encode())
+        atomic_write(self.path, json.dumps(data, ensure_ascii=False).encode())
 
     def prune(self, now: float) -> None:
         self.seen = {k: v for k, v in self.seen.items() if v > now}
