@@ -134,6 +134,8 @@ class DevicesConfig:
     scanner: Text = "sim://"
     camera: Text = "sim://"
     doccam: Text = ""  # document camera (高拍仪); "" = not fitted (docs/doccam.md)
+    microphone: Text = ""  # remote help's voice (docs/assist.md); "" = not fitted
+    speaker: Text = ""  # the agent's voice during remote help; "" = not fitted
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,28 @@ class FleetConfig:
     # a path to its PEM/base64 file or the base64 key itself; "" = none pinned, and every
     # command is refused (unknown_key).
     command_key: CommandKey = ""
+
+
+@dataclass(frozen=True)
+class AssistConfig:
+    """Remote assisted service (远程帮办, docs/assist.md): video help from the hall's agents.
+
+    Signalling goes to the operations centre's `/assist/terminal` WebSocket, logged in
+    with the fleet channel's credentials (`fleet.password_env` / `password_file`).
+    """
+
+    __pydantic_config__ = _STRICT
+
+    # ws://host:port or wss://host:port of the operations centre; "" = no help button
+    centre_url: Annotated[str, Field(strict=True, pattern=r"^(|wss?://[^\s/]+(/[^\s]*)?)$")] = ""
+    ca_file: Text = ""  # wss://: the CA of the centre's certificate ("" = system)
+    ring_timeout_s: Seconds = 60.0  # no answer by then: offer a call back or a queue ticket
+    reconnect_s: Seconds = 20.0  # after a network drop, try this long for new media
+    video_width: Annotated[int, Field(strict=True, ge=160, le=1920)] = 640
+    video_height: Annotated[int, Field(strict=True, ge=120, le=1080)] = 480
+    video_fps: Annotated[int, Field(strict=True, ge=1, le=30)] = 15
+    max_bitrate_kbps: Annotated[int, Field(strict=True, ge=64, le=4000)] = 600
+    mirror_max_width: Annotated[int, Field(strict=True, ge=160, le=1280)] = 540
 
 
 @dataclass(frozen=True)
@@ -311,6 +335,7 @@ class Config:
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
+    assist: AssistConfig = field(default_factory=AssistConfig)
     operations: OperationsConfig = field(default_factory=OperationsConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     packages: PackagesConfig = field(default_factory=PackagesConfig)
