@@ -19,8 +19,10 @@ from kiosk.devices.camera.api import Camera
 from kiosk.devices.contracts import violations
 from kiosk.devices.doccam.api import DocumentCamera
 from kiosk.devices.idcard.api import IdCardReader
+from kiosk.devices.microphone.api import Microphone
 from kiosk.devices.receipt.api import ReceiptPrinter
 from kiosk.devices.scanner.api import CodeScanner
+from kiosk.devices.speaker.api import Speaker
 from kiosk.devices.sscard.api import SsCardReader
 
 CONTRACTS: dict[str, type] = {
@@ -31,6 +33,8 @@ CONTRACTS: dict[str, type] = {
     "scanner": CodeScanner,
     "camera": Camera,
     "doccam": DocumentCamera,
+    "microphone": Microphone,
+    "speaker": Speaker,
 }
 
 FACTORIES: dict[str, dict[str, str]] = {
@@ -65,6 +69,14 @@ FACTORIES: dict[str, dict[str, str]] = {
         "sim": "kiosk.devices.doccam.sim:SimDocCam",
         "opencv": "kiosk.devices.doccam.service:OpenCvDocCam",
         "seq": "kiosk.devices.doccam.service:SeqDocCam",
+    },
+    "microphone": {
+        "sim": "kiosk.devices.microphone.sim:SimMicrophone",
+        "alsa": "kiosk.devices.microphone.alsa:AlsaMicrophone",
+    },
+    "speaker": {
+        "sim": "kiosk.devices.speaker.sim:SimSpeaker",
+        "alsa": "kiosk.devices.speaker.alsa:AlsaSpeaker",
     },
 }
 

@@ -41,6 +41,10 @@ SAMPLES = {
     ("doccam", "sim"): "sim://?scenes=hard",
     ("doccam", "opencv"): "opencv://1",
     ("doccam", "seq"): "seq:///tmp/pages",
+    ("microphone", "sim"): "sim://?tone_hz=440",
+    ("microphone", "alsa"): "alsa://default",
+    ("speaker", "sim"): "sim://",
+    ("speaker", "alsa"): "alsa://default",
 }
 REGISTERED = sorted((k, s) for k, schemes in FACTORIES.items() for s in schemes)
 

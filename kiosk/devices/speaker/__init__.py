@@ -1,0 +1,1 @@
+"""Speaker: plays the agent's voice during remote help (docs/assist.md)."""
