@@ -134,8 +134,8 @@ class DevicesConfig:
     scanner: Text = "sim://"
     camera: Text = "sim://"
     doccam: Text = ""  # document camera (高拍仪); "" = not fitted (docs/doccam.md)
-    microphone: Text = ""  # remote help's voice (docs/assist.md); "" = not fitted
-    speaker: Text = ""  # the agent's voice during remote help; "" = not fitted
+    microphone: Text = "sim://"  # remote help's voice (docs/assist.md); "" = not fitted
+    speaker: Text = "sim://"  # the agent's voice during remote help; "" = not fitted
 
 
 @dataclass(frozen=True)
