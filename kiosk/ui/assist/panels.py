@@ -1,0 +1,277 @@
+"""The widgets of a help call: the help button, the overlay (consent, calling, waiting,
+in call, ended, offers, call back), the call bar while the citizen works on, and the
+banner of an agent's proposal. They draw a `View` (kiosk/ui/assist/state.py) and say
+which button was pressed; the controller decides what happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.i18n import Translator
+from kiosk.ui import theme
+from kiosk.ui.assist.state import View
+from kiosk.ui.assist.video import VideoView
+from kiosk.ui.widgets import button, label
+
+PRIMARY_BUTTONS = frozenset({"agree", "callback", "send", "continue", "confirm", "expand"})
+DANGER_BUTTONS = frozenset({"hangup"})
+
+
+def style(m: theme.Metrics) -> str:
+    c = theme.palette(m.elder)
+    return f"""
+    #assistOverlay {{ background: rgba(0, 0, 0, 160); }}
+    #assistBox {{ background: {c['surface']}; border-radius: {m.px(20)}px; }}
+    #assistTitle {{ font-size: {m.title}px; font-weight: bold; }}
+    #assistText, #assistAgent {{ font-size: {m.body}px; }}
+    #assistStatus {{ font-size: {m.body}px; color: {c['warn']}; font-weight: bold; }}
+    #assistBar, #assistProposal {{ background: #FFF7E0; border-bottom: {m.px(2)}px solid
+                                   {theme.ACCENT}; }}
+    #assistBarText, #assistProposalText {{ font-size: {m.body}px; font-weight: bold; }}
+    #assistOffer {{ background: #FFF7E0; border-radius: {m.px(14)}px; }}
+    #assistOfferText {{ font-size: {m.body}px; }}
+    QPushButton[danger="true"] {{ background: {theme.DANGER}; color: white; border: none; }}
+    """
+
+
+def help_icon(size: int) -> QIcon:
+    """A headset-and-question mark drawn once: no image file to ship or lose."""
+    pm = QPixmap(size, size)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(QColor(theme.PRIMARY), max(2.0, size / 10))
+    p.setPen(pen)
+    r = QRectF(size * 0.12, size * 0.12, size * 0.76, size * 0.76)
+    p.drawEllipse(r)
+    font = QFont()
+    font.setPixelSize(int(size * 0.55))
+    font.setBold(True)
+    p.setFont(font)
+    p.drawText(r, Qt.AlignmentFlag.AlignCenter, "?")
+    p.drawLine(QPointF(size * 0.5, size * 0.88), QPointF(size * 0.5, size * 0.98))
+    p.end()
+    return QIcon(pm)
+
+
+def help_button(m: theme.Metrics, t: Translator) -> QPushButton:
+    b = button(t("assist.help"), "assistHelp")
+    b.setIcon(help_icon(m.px(48)))
+    b.setIconSize(QSize(m.px(48), m.px(48)))
+    b.setAccessibleName(t("assist.help"))
+    return b
+
+
+def agent_label(t: Translator, agent: str) -> QLabel:
+    lab = label(t("assist.agent", agent=agent), "assistAgent")
+    lab.setProperty("anyLanguage", True)  # a person's name, as the centre gives it
+    return lab
+
+
+def _button(bid: str, t: Translator, m: theme.Metrics, pressed: Callable[[str], None]
+            ) -> QPushButton:
+    b = button(t(f"assist.button.{bid}"), f"action-assist-{bid}",
+               primary=bid in PRIMARY_BUTTONS)
+    b.setProperty("danger", "true" if bid in DANGER_BUTTONS else "false")
+    b.setMinimumWidth(theme.target_minimum("action-x", m)[0])
+    b.clicked.connect(lambda _=False: pressed(bid))
+    return b
+
+
+class AssistOverlay(QWidget):
+    """Covers the window while the citizen decides, waits or talks (full view)."""
+
+    pressed = Signal(str)  # a button id of the View
+
+    def __init__(self, m: theme.Metrics, t: Translator, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("assistOverlay")
+        self.setProperty("layer", "assist")  # drawn over the screen
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(style(m))
+        self.m, self.t = m, t
+        self.view: View | None = None
+        self.box: QWidget | None = None
+        self.keyboard: QWidget | None = None
+        self.status: QLabel | None = None
+        self._outer = QVBoxLayout(self)
+        self.hide()
+
+    def show_view(self, view: View, *, remote: VideoView | None, own: VideoView | None,
+                  phone: str = "", status: str = "") -> None:
+        """Draw `view` (rebuilt: a call changes state a few times, not per frame)."""
+        self._drop_box(keep=(remote, own))
+        self.view = view
+        m, t = self.m, self.t
+        portrait = self.parentWidget() is not None and \
+            self.parentWidget().height() > self.parentWidget().width()  # type: ignore[union-attr]
+        box = QWidget(self)
+        box.setObjectName("assistBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        v = QVBoxLayout(box)
+        v.setContentsMargins(m.space(48), m.space(36), m.space(48), m.space(36))
+        v.setSpacing(m.space(24))
+        v.addWidget(label(t(view.title, **view.values), "assistTitle"))
+        if view.agent:
+            v.addWidget(agent_label(t, view.agent))
+        if view.text:
+            v.addWidget(label(t(view.text, **view.values), "assistText"))
+        if view.video and remote is not None:
+            v.addLayout(self._videos(remote, own, portrait), 1)
+        if view.keypad:
+            v.addLayout(self._keypad(phone), 1)
+        self.status = label(status, "assistStatus")
+        self.status.setVisible(bool(status))
+        v.addWidget(self.status)
+        row = QHBoxLayout()
+        row.setSpacing(m.space(24))
+        for i, bid in enumerate(view.buttons):
+            if i == len(view.buttons) - 1 and len(view.buttons) > 1:
+                row.addStretch(1)
+            row.addWidget(_button(bid, t, m, self.pressed.emit))
+        if len(view.buttons) == 1:
+            row.insertStretch(0, 1)
+        v.addLayout(row)
+        self._outer.setContentsMargins(m.space(40), m.space(40), m.space(40), m.space(40))
+        self._outer.addWidget(box, 1 if (view.video or view.keypad) else 0)
+        if not (view.video or view.keypad):
+            self._outer.insertStretch(0, 1)
+            self._outer.addStretch(1)
+        self.box = box
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
+        self.show()
+        self.raise_()
+
+    def _videos(self, remote: VideoView, own: VideoView | None, portrait: bool) -> QBoxLayout:
+        m = self.m
+        row = QBoxLayout(QBoxLayout.Direction.TopToBottom if portrait else
+                         QBoxLayout.Direction.LeftToRight)
+        row.setSpacing(m.space(24))
+        remote.setMinimumSize(m.px(480), m.px(360))
+        row.addWidget(remote, 3)
+        if own is not None:
+            own.setFixedSize(m.px(240), m.px(180))
+            row.addWidget(own, 0, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight)
+        return row
+
+    def _keypad(self, phone: str) -> QVBoxLayout:
+        from kiosk.ui.keyboard import OnScreenKeyboard
+
+        kb = OnScreenKeyboard(self.m, "phone", max_len=11, text=phone, entry_outside=True,
+                              t=self.t)
+        kb.entry.setProperty("anyLanguage", True)
+        self.keyboard = kb
+        col = QVBoxLayout()
+        col.setSpacing(self.m.space(16))
+        col.addWidget(kb.entry)
+        col.addWidget(kb, 1)
+        return col
+
+    @property
+    def phone(self) -> str:
+        return str(getattr(self.keyboard, "text", ""))
+
+    def set_status(self, text: str) -> None:
+        if self.status is not None:
+            self.status.setText(text)
+            self.status.setVisible(bool(text))
+
+    def _drop_box(self, keep: tuple[VideoView | None, ...] = ()) -> None:
+        for w in keep:  # the videos live across views: take them out before the box goes
+            if w is not None and w.parentWidget() is not None:
+                w.setParent(None)
+        while self._outer.count():  # the box and the stretches around it
+            self._outer.takeAt(0)
+        if self.box is not None:
+            self.box.hide()
+            self.box.setParent(None)
+            self.box.deleteLater()
+        self.box, self.keyboard, self.status = None, None, None
+
+    def close_view(self, keep: tuple[VideoView | None, ...] = ()) -> None:
+        self._drop_box(keep)
+        self.view = None
+        self.hide()
+
+    def mousePressEvent(self, event: object) -> None:
+        pass  # touches on the dimmed part do not reach the screen underneath
+
+
+class CallBar(QWidget):
+    """A strip over the screen while the citizen goes on with the flow during a call:
+    the agent's picture small, what is happening, back to the call, hang up."""
+
+    pressed = Signal(str)
+
+    def __init__(self, m: theme.Metrics, t: Translator, remote: VideoView | None,
+                 text: str, agent: str, buttons: tuple[str, ...]) -> None:
+        super().__init__()
+        self.setObjectName("assistBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(style(m))
+        h = QHBoxLayout(self)
+        h.setContentsMargins(m.space(40), m.space(10), m.space(40), m.space(10))
+        h.setSpacing(m.space(24))
+        if remote is not None:
+            remote.setMinimumSize(0, 0)
+            remote.setFixedSize(m.px(160), m.px(120))
+            h.addWidget(remote)
+        col = QVBoxLayout()
+        col.setSpacing(0)
+        self.text = label(text, "assistBarText")
+        col.addWidget(self.text)
+        if agent:
+            col.addWidget(agent_label(t, agent))
+        h.addLayout(col, 1)
+        for bid in buttons:
+            h.addWidget(_button(bid, t, m, self.pressed.emit))
+
+
+class ProposalBar(QWidget):
+    """工作人员为您选择了：近12个月 — 请确认 [不用了] [确认]: only 确认 applies it."""
+
+    pressed = Signal(str)  # "confirm" | "decline"
+
+    def __init__(self, m: theme.Metrics, t: Translator, text: str) -> None:
+        super().__init__()
+        self.setObjectName("assistProposal")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(style(m))
+        h = QHBoxLayout(self)
+        h.setContentsMargins(m.space(40), m.space(14), m.space(40), m.space(14))
+        h.setSpacing(m.space(24))
+        self.text = label(text, "assistProposalText")
+        h.addWidget(self.text, 1)
+        for bid in ("decline", "confirm"):
+            h.addWidget(_button(bid, t, m, self.pressed.emit))
+
+
+def help_offer(m: theme.Metrics, t: Translator, pressed: Callable[[], None]) -> QWidget:
+    """On an error screen: a line offering an agent, and the button to call one."""
+    w = QWidget()
+    w.setObjectName("assistOffer")
+    w.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+    w.setStyleSheet(style(m))
+    h = QHBoxLayout(w)
+    h.setContentsMargins(m.space(24), m.space(12), m.space(24), m.space(12))
+    h.setSpacing(m.space(24))
+    h.addWidget(label(t("assist.offer.text"), "assistOfferText"), 1)
+    b = _button("call", t, m, lambda _bid: pressed())
+    b.setIcon(help_icon(m.px(40)))
+    b.setIconSize(QSize(m.px(40), m.px(40)))
+    h.addWidget(b)
+    return w
