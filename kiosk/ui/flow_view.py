@@ -89,6 +89,8 @@ class FlowView(QWidget):
         self.step_screen: Screen | None = None
         self._outer = QVBoxLayout(self)
         self._card: QWidget | None = None
+        # Remote help (kiosk/ui/assist): on error screens, an offer to call an agent.
+        self.help_offer: Callable[[], QWidget] | None = None
         self._clear_state()
 
     def _clear_state(self) -> None:
@@ -150,6 +152,8 @@ class FlowView(QWidget):
         v.setSpacing(m.space(20))
         render = RENDERERS.get(s.kind, FlowView._render_generic)
         placed_actions = render(self, s, v, portrait, keep)
+        if s.kind == ScreenKind.ERROR and self.help_offer is not None:
+            v.addWidget(self.help_offer())
         if not placed_actions:
             v.addLayout(self._actions(s))
         self._outer.addWidget(card)

@@ -28,6 +28,9 @@ class IdleWatcher(QObject):
         self.countdown_s = min(countdown_s, timeout_s)
         self._last = time.monotonic()
         self._armed = False
+        # A help call in progress (kiosk/ui/assist): the citizen is talking to an agent,
+        # not gone; the countdown waits, and starts afresh when the call ends.
+        self._held = False
         self._timer = QTimer(self)
         self._timer.setInterval(200)
         self._timer.timeout.connect(self._tick)
@@ -45,6 +48,16 @@ class IdleWatcher(QObject):
     def armed(self) -> bool:
         return self._armed
 
+    def hold(self, on: bool) -> None:
+        """Suspend the countdown (a call in progress) or re-arm it from now."""
+        if on != self._held:
+            self._held = on
+            self.poke()  # a full timeout from now either way (and any countdown hidden)
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
     def poke(self) -> None:
         self._last = time.monotonic()
         self.activity.emit()
@@ -60,6 +73,9 @@ class IdleWatcher(QObject):
         return self.timeout_s - (time.monotonic() - self._last)
 
     def _tick(self) -> None:
+        if self._held:
+            self._last = time.monotonic()
+            return
         left = self.remaining()
         if left <= 0:
             self._armed = False

@@ -28,6 +28,7 @@ from kiosk.i18n import LOCALES, Translator
 from kiosk.runtime import Runtime
 from kiosk.session import Session
 from kiosk.ui import gc_guard, qt_i18n, theme
+from kiosk.ui.assist.controller import AssistController
 from kiosk.ui.bridge import FlowThread, QtInteraction, connect_queued
 from kiosk.ui.card_reminder import CardReminder
 from kiosk.ui.catalog_view import SearchWorker
@@ -162,6 +163,10 @@ class MainWindow(QMainWindow):
         self._package_timer = QTimer(self)
         self._package_timer.timeout.connect(self._apply_packages_when_idle)
         self._package_timer.start(5000)
+        # Remote help (kiosk/ui/assist, docs/assist.md): only with an operations centre.
+        self.assist: AssistController | None = None
+        if runtime.config.assist.centre_url:
+            self.assist = AssistController(self)
         self._build_chrome()
         self.show_attract()
         # The search index is built on the search thread once the home screen is up (a
@@ -270,6 +275,8 @@ class MainWindow(QMainWindow):
             self.overlay.deleteLater()
         self.overlay = IdleOverlay(self.m, self.t, self.root)
         self.overlay.stay.connect(self.idle.poke)
+        if getattr(self, "assist", None) is not None:
+            self.assist.restyle()  # type: ignore[union-attr]
 
     # -- chrome ------------------------------------------------------------------
     def _header(self, rows: int | None = None) -> QWidget:
@@ -409,6 +416,8 @@ class MainWindow(QMainWindow):
         tid = label(self.runtime.config.terminal.id, "terminalId", wrap=False)
         tid.setProperty("anyLanguage", True)  # an identifier, not words
         lay.addWidget(tid)
+        if getattr(self, "assist", None) is not None:
+            lay.addWidget(self.assist.help_button())  # type: ignore[union-attr]
         return f
 
     def _tick_clock(self) -> None:
@@ -556,6 +565,8 @@ class MainWindow(QMainWindow):
         self.show_home()
 
     def _end_session(self, reason: str) -> None:
+        if self.assist is not None:
+            self.assist.end("idle" if reason == "idle" else "session_end")
         if self.session is not None:
             identity = self.session.identity
             source = identity.source.value if identity is not None else ""
@@ -580,6 +591,8 @@ class MainWindow(QMainWindow):
 
     def _on_idle_expired(self) -> None:
         log.info("idle timeout on %s", self.current_screen)
+        if self.assist is not None:
+            self.assist.end("idle")
         if self.session is not None:
             self.session.end_reason = "idle"
             self._end_session("idle")

@@ -107,6 +107,7 @@ class AssistOverlay(QWidget):
         self.keyboard: QWidget | None = None
         self.status: QLabel | None = None
         self._outer = QVBoxLayout(self)
+        self.compact = False
         self.hide()
 
     def show_view(self, view: View, *, remote: VideoView | None, own: VideoView | None,
@@ -120,9 +121,12 @@ class AssistOverlay(QWidget):
         box = QWidget(self)
         box.setObjectName("assistBox")
         box.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        v = QVBoxLayout(box)
-        v.setContentsMargins(m.space(48), m.space(36), m.space(48), m.space(36))
+        outer = QHBoxLayout(box)
+        outer.setContentsMargins(m.space(48), m.space(36), m.space(48), m.space(36))
+        outer.setSpacing(m.space(40))
+        v = QVBoxLayout()
         v.setSpacing(m.space(24))
+        outer.addLayout(v, 4)
         v.addWidget(label(t(view.title, **view.values), "assistTitle"))
         if view.agent:
             v.addWidget(agent_label(t, view.agent))
@@ -130,31 +134,74 @@ class AssistOverlay(QWidget):
             v.addWidget(label(t(view.text, **view.values), "assistText"))
         if view.video and remote is not None:
             v.addLayout(self._videos(remote, own, portrait), 1)
-        if view.keypad:
-            v.addLayout(self._keypad(phone), 1)
+        keys = self._keypad(phone) if view.keypad else None
+        if keys is not None:
+            v.addWidget(keys.entry)  # type: ignore[attr-defined]
+            if portrait:  # keys under the number; in landscape beside it
+                v.addWidget(keys, 1)
         self.status = label(status, "assistStatus")
         self.status.setVisible(bool(status))
         v.addWidget(self.status)
-        row = QHBoxLayout()
-        row.setSpacing(m.space(24))
-        for i, bid in enumerate(view.buttons):
-            if i == len(view.buttons) - 1 and len(view.buttons) > 1:
-                row.addStretch(1)
-            row.addWidget(_button(bid, t, m, self.pressed.emit))
-        if len(view.buttons) == 1:
-            row.insertStretch(0, 1)
-        v.addLayout(row)
+        if not view.video and (keys is None or not portrait):
+            v.addStretch(1)
+        v.addLayout(self._buttons(view.buttons, portrait))
+        if keys is not None and not portrait:
+            right = QVBoxLayout()
+            right.addStretch(1)
+            right.addWidget(keys)
+            outer.addLayout(right, 5)
         self._outer.setContentsMargins(m.space(40), m.space(40), m.space(40), m.space(40))
-        self._outer.addWidget(box, 1 if (view.video or view.keypad) else 0)
-        if not (view.video or view.keypad):
-            self._outer.insertStretch(0, 1)
+        self.compact = not (view.video or view.keypad)
+        if self.compact:  # a dialog in the middle, as high as its texts need (see _fit)
             self._outer.addStretch(1)
+            self._outer.addWidget(box, 0, Qt.AlignmentFlag.AlignHCenter)
+            self._outer.addStretch(1)
+        else:
+            self._outer.addWidget(box, 1)
         self.box = box
         parent = self.parentWidget()
         if parent is not None:
             self.setGeometry(parent.rect())
         self.show()
         self.raise_()
+        self._fit()
+
+    def _fit(self) -> None:
+        """An aligned box gets its size hint, not its height for its width: give a
+        compact box a width, then the height its wrapped lines need at that width."""
+        box = self.box
+        if box is None or not self.compact:
+            if box is not None:
+                box.setMinimumSize(0, 0)
+                box.setMaximumSize(16777215, 16777215)
+            return
+        margins = self._outer.contentsMargins()
+        width = min(self.m.px(1200), max(1, self.width() - margins.left() - margins.right()))
+        box.setFixedWidth(width)
+        lay = box.layout()
+        need = lay.totalHeightForWidth(width) if lay is not None else -1
+        room = self.height() - margins.top() - margins.bottom()
+        if need > 0:
+            box.setFixedHeight(min(need, room))
+        self._outer.activate()
+
+    def resizeEvent(self, event: object) -> None:
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._fit()
+
+    def _buttons(self, ids: tuple[str, ...], portrait: bool) -> QBoxLayout:
+        """The way forward on the right (landscape) or on top (portrait, where three
+        large buttons do not fit side by side)."""
+        m, t = self.m, self.t
+        column = portrait and len(ids) > 2
+        row = QBoxLayout(QBoxLayout.Direction.BottomToTop if column else
+                         QBoxLayout.Direction.LeftToRight)
+        row.setSpacing(m.space(24))
+        for i, bid in enumerate(ids):
+            if not column and i == len(ids) - 1:
+                row.addStretch(1)
+            row.addWidget(_button(bid, t, m, self.pressed.emit))
+        return row
 
     def _videos(self, remote: VideoView, own: VideoView | None, portrait: bool) -> QBoxLayout:
         m = self.m
@@ -168,18 +215,15 @@ class AssistOverlay(QWidget):
             row.addWidget(own, 0, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight)
         return row
 
-    def _keypad(self, phone: str) -> QVBoxLayout:
+    def _keypad(self, phone: str) -> QWidget:
+        """The on-screen keyboard's phone keys (its entry shows the digits typed)."""
         from kiosk.ui.keyboard import OnScreenKeyboard
 
         kb = OnScreenKeyboard(self.m, "phone", max_len=11, text=phone, entry_outside=True,
                               t=self.t)
         kb.entry.setProperty("anyLanguage", True)
         self.keyboard = kb
-        col = QVBoxLayout()
-        col.setSpacing(self.m.space(16))
-        col.addWidget(kb.entry)
-        col.addWidget(kb, 1)
-        return col
+        return kb
 
     @property
     def phone(self) -> str:
