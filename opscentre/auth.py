@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from opscentre.db import utcnow
 from opscentre.web.models import ApiToken, AuditEntry, LoginSession, User
 
-ROLES = ("viewer", "operator", "admin")
+ROLES = ("viewer", "agent", "operator", "admin")  # agent: answers remote help (docs/assist.md)
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes anything, but a megabyte "password" is an attack

@@ -136,7 +136,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     except (SigningKeyError, OSError) as exc:
         raise CliError(f"signing key: {exc}") from None
     from opscentre import rollout_cli
-    from opscentre.settings import CentreSettings
+    from opscentre.settings import AssistSettings, CentreSettings
 
     # rollouts: a TUF repository served at /repo/, demo packages in its inbox (first run)
     packages = rollout_cli.stack_repository(root)
@@ -150,7 +150,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
         centre = Centre(ServeOptions(
             broker=setup.url, db=f"sqlite:///{root / 'centre.db'}", host=host, port=port,
             broker_password=setup.password("opscentre"), instance="stack",
-            command_key=str(key.path), settings=CentreSettings(rollouts=packages)))
+            command_key=str(key.path), settings=CentreSettings(rollouts=packages, assist=(
+                AssistSettings(terminal_password_file=str(setup.root / "passwd"))))))
         centre.migrate()
         kept = _stack_login(centre.sessions, root)
 
@@ -284,7 +285,7 @@ def parser() -> argparse.ArgumentParser:
                                                                         required=True)
     ua = u.add_parser("add", help="add an account (password on standard input)")
     ua.add_argument("name")
-    ua.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    ua.add_argument("--role", required=True, choices=("viewer", "agent", "operator", "admin"))
     _db_options(ua)
     ua.set_defaults(func=cmd_user_add)
 

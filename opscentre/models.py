@@ -275,3 +275,25 @@ class CommandChunk(Base):
         primary_key=True)
     n: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[str] = mapped_column(Text)  # base64 as it came
+
+
+# -- remote help (issue 19; opscentre.assist) -------------------------------------------------
+class AssistCall(Base):
+    """One call for remote help: who, when, what came of it. Nothing of the screen, the
+    citizen's answers or the media (docs/assist.md, *Call record*)."""
+
+    __tablename__ = "assist_calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the terminal's uuid
+    terminal: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str] = mapped_column(String(128), default="")
+    service: Mapped[str] = mapped_column(String(128), default="")  # flow id
+    lang: Mapped[str] = mapped_column(String(8), default="")
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    agent: Mapped[str] = mapped_column(String(64), default="")  # who ended it
+    agents: Mapped[list[str]] = mapped_column(Json, default=list)  # everyone who held it
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    end_reason: Mapped[str] = mapped_column(String(32), default="")
+    hold_s: Mapped[float] = mapped_column(Float, default=0.0)

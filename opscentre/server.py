@@ -118,7 +118,7 @@ class Centre:
     def app(self) -> Any:
         from opscentre.web import create_app
 
-        app = create_app(self.read_sessions, None)
+        app = create_app(self.read_sessions, self.opts.settings)  # [assist] for the hub
         app.state.commands = self.commands
         from opscentre.web import rollouts as rollout_pages
 

@@ -35,6 +35,15 @@ max_rejected = 0.05                     # rates in a wave that halt the rollout
 max_rolled_back = 0.02
 max_error_screens = 0.05                # error screens per citizen session
 min_sessions = 20
+
+[assist]                      # remote help (docs/assist.md)
+terminal_password_file = "/etc/mosquitto/passwd"   # terminals log in as on the fleet channel
+turn_urls = ["turn:turn.example.org:3478?transport=udp"]
+turn_secret_file = "/etc/kiosk-ops/turn-secret"     # coturn's static-auth-secret
+turn_ttl_s = 3600
+ice_policy = "all"                                  # all | relay
+expected_handle_s = 180                             # wait estimate before there is history
+reconnect_grace_s = 20                              # a terminal's dropped socket may rejoin
 ```
 
 Unknown keys are refused with the file, the key and the reason (a misspelt threshold
@@ -122,10 +131,23 @@ class RolloutSettings(_Strict):
     refresh_timestamp_s: float = Field(default=6 * 3600.0, gt=0)  # re-sign freshness
 
 
+class AssistSettings(_Strict):
+    """Remote help (issue 19, docs/assist.md): who may call, TURN, the wait estimate."""
+
+    terminal_password_file: str = ""  # the broker's Mosquitto password file ("": no calls)
+    turn_urls: tuple[str, ...] = ()  # e.g. ("turn:turn.example.org:3478?transport=udp",)
+    turn_secret_file: str = ""  # coturn's static-auth-secret, in a file of its own
+    turn_ttl_s: int = Field(default=3600, ge=60)  # lifetime of the TURN credentials
+    ice_policy: Literal["all", "relay"] = "all"  # relay: every call through TURN
+    expected_handle_s: float = Field(default=180.0, gt=0)  # wait estimate before history
+    reconnect_grace_s: float = Field(default=20.0, ge=0)  # a dropped terminal may rejoin
+
+
 class CentreSettings(_Strict):
     alerts: AlertRules = AlertRules()
     notify: NotifySettings = NotifySettings()
     rollouts: RolloutSettings = RolloutSettings()
+    assist: AssistSettings = AssistSettings()
 
 
 def load(path: str | os.PathLike[str] | None) -> CentreSettings:

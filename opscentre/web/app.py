@@ -52,7 +52,7 @@ def create_app(sessionmaker: sessionmaker[Session], settings: Any = None) -> Fas
     (IANA name for the pages, default Asia/Shanghai), `secure_cookies` (force the Secure
     flag behind a TLS-terminating proxy; over https it is set anyway).
     """
-    from opscentre.web import api, commands, pages, rollouts
+    from opscentre.web import api, assist, commands, pages, rollouts
     from opscentre.web.deps import Denied, NeedLogin, render
 
     app = FastAPI(title="莞家政务 operations centre API", version="1",
@@ -73,6 +73,7 @@ def create_app(sessionmaker: sessionmaker[Session], settings: Any = None) -> Fas
     app.include_router(pages.router)
     commands.register(app)  # remote commands: pages, /api/commands (issue 16)
     rollouts.register(app)  # guarded package rollouts: pages, /api/rollouts (issue 16)
+    assist.register(app)  # remote help: sockets, agent page, /api/assist (issue 19)
 
     @app.exception_handler(NeedLogin)
     def need_login(request: Request, exc: NeedLogin) -> Response:
