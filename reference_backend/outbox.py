@@ -11,7 +11,9 @@ acknowledgement. A terminal deletes an item only on a result naming its key; any
 2xx (an empty body, `{"ok": true}`, a proxy's page) leaves it queued.
 
 Items of stream `evaluation` become service evaluations (the same list as
-`POST /api/v1/evaluations`); other streams are kept as they arrive.
+`POST /api/v1/evaluations`); `assist_callback` (a citizen's call-back request after an
+unanswered help call, docs/assist.md) must carry a mainland mobile number, the terminal
+and the service; other streams are kept as they arrive.
 
 Admin endpoints (X-Admin-Token, only when $REFBACKEND_ADMIN_TOKEN is set) count what
 was applied and inject faults for tests: forced status codes with Retry-After, and
@@ -36,6 +38,7 @@ from reference_backend.app import ApiError, EvaluationRequest, Platform
 
 MAX_BATCH = 500
 STREAM_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class OutboxItem(BaseModel):
@@ -94,6 +97,11 @@ def _validate(item: OutboxItem) -> str:
             EvaluationRequest.model_validate(item.payload)
         except ValidationError:
             return "invalid_evaluation"
+    if item.stream == "assist_callback" and not (
+            isinstance(item.payload.get("phone"), str) and MOBILE_RE.match(item.payload["phone"])
+            and isinstance(item.payload.get("terminal"), str)
+            and isinstance(item.payload.get("service"), str)):
+        return "invalid_assist_callback"
     if item.payload.get("reject"):  # lets tests and demos produce a permanent failure
         return str(item.payload["reject"])[:40]
     return ""

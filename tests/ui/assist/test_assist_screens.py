@@ -244,3 +244,57 @@ def test_session_end_hangs_up_and_releases_the_camera(qtbot, kiosk) -> None:  # 
     win._end_session("completed")
     assert line.hung_up == ["session_end"] and not own.subscribed
     assert ctl.state.phase == Phase.IDLE and not ctl.overlay.isVisible()
+
+
+def test_no_answer_offers_a_call_back_delivered_to_the_platform(  # type: ignore[no-untyped-def]
+        qtbot, kiosk, backend, caplog) -> None:
+    import logging
+
+    import requests
+
+    caplog.set_level(logging.DEBUG)
+    win, ctl, _line = kiosk()
+    to_period(qtbot, win)
+    press(qtbot, win, "assistHelp")
+    press(qtbot, win, "action-assist-agree")
+    ctl.on_event(CallEvent("queued", position=1, wait_s=40, agents=1))
+    ctl.on_event(CallEvent("ended", reason="no_answer"))
+    assert ctl.state.phase == Phase.OFFERS and not win.idle.held
+    press(qtbot, win, "action-assist-callback")
+    for d in "1380000567":  # ten digits: not a mobile number yet
+        ctl.overlay.keyboard.press(d)  # type: ignore[union-attr]
+    press(qtbot, win, "action-assist-send")
+    assert ctl.state.phase == Phase.CALLBACK and ctl.overlay.status is not None
+    assert ctl.overlay.status.text() == win.t("assist.callback.invalid")
+    keys = [b for b in ctl.overlay.findChildren(QAbstractButton, "key")
+            if b.property("key") == "8"]
+    keys[0].click()  # the eleventh digit, by touch
+    press(qtbot, win, "action-assist-send")
+    assert ctl.state.phase == Phase.CALLBACK_DONE
+    look(qtbot, win, "callback-done")
+    rt = win.runtime
+    outbox = rt.offline.open()
+    assert outbox is not None
+    rt.offline.start(rt.backend)
+    qtbot.waitUntil(lambda: outbox.depth() == 0, timeout=20000)
+    r = requests.get(f"{backend.url}/_admin/outbox/applied",
+                     params={"terminal": backend.terminal_id, "stream_prefix": "assist_callback"},
+                     headers={"X-Admin-Token": backend.admin_token}, timeout=10)
+    assert len(r.json()["order"]["assist_callback"]) >= 1
+    assert "13800005678" not in caplog.text  # the number is never logged
+    press(qtbot, win, "action-assist-continue")
+    assert win.current_screen == "ss_certificate.period.form" and not ctl.overlay.isVisible()
+
+
+def test_the_platform_rejects_a_call_back_without_a_mobile_number(client) -> None:  # type: ignore[no-untyped-def]
+    from kiosk.ui.assist.callback import payload
+
+    def result(p: dict[str, Any]) -> dict[str, Any]:
+        key = os.urandom(8).hex()
+        body = client.post_json("/api/v1/outbox/batch", {"items": [
+            {"key": key, "stream": "assist_callback", "created": 0.0, "payload": p}]})
+        return dict(body["results"][0])
+
+    assert result(payload("13800005678", "DG-TEST-0001", "ss_certificate"))["status"] == "applied"
+    bad = result(payload("12345", "DG-TEST-0001", "ss_certificate"))
+    assert bad["status"] == "rejected" and bad["error"] == "invalid_assist_callback"
