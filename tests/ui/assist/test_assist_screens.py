@@ -298,3 +298,33 @@ def test_the_platform_rejects_a_call_back_without_a_mobile_number(client) -> Non
     assert result(payload("13800005678", "DG-TEST-0001", "ss_certificate"))["status"] == "applied"
     bad = result(payload("12345", "DG-TEST-0001", "ss_certificate"))
     assert bad["status"] == "rejected" and bad["error"] == "invalid_assist_callback"
+
+
+def test_help_is_offered_on_citizen_screens_only(qtbot, kiosk) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from kiosk.flows.interaction import Pending
+    from kiosk.flows.screens import Action, Screen, ScreenKind
+
+    win, ctl, _line = kiosk((1080, 1920))
+    help_button = ctl.help_buttons[-1]
+    assert not help_button.isVisible()  # the attract screen: nobody there yet
+    win.show_home()
+    qtbot.waitUntil(help_button.isVisible, timeout=5000)
+    look(qtbot, win, "home-with-help")
+    # An error screen offers an agent, and the offer opens the consent screen.
+    error = Screen(ScreenKind.ERROR, "query", "查询失败", text="平台暂时无法查询，请稍后再试。",
+                   actions=(Action("home", "返回首页", primary=True),))
+    win.stack.setCurrentWidget(win.flow_view)
+    win.flow_view.show_screen(Pending(error, threading.Event()), win.portrait)
+    look(qtbot, win, "error-with-offer")
+    press(qtbot, win.flow_view, "action-assist-call")
+    assert ctl.state.phase == Phase.CONSENT
+    press(qtbot, win, "action-assist-cancel")
+    assert ctl.state.phase == Phase.IDLE and not ctl.overlay.isVisible()
+    win.flow_view.clear()
+    win.show_attract()
+    win.open_maintenance()  # the technician's screens: no help button
+    qtbot.waitUntil(lambda: not help_button.isVisible(), timeout=5000)
+    ctl.help_pressed()
+    assert ctl.state.phase == Phase.IDLE
