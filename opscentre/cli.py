@@ -306,9 +306,11 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
 
     from opscentre import command_cli, rollout_cli
+    from opscentre.assist import cli as assist_cli
 
     command_cli.add_parsers(sub, _db_options)
     rollout_cli.add_parsers(sub, _db_options)
+    assist_cli.add_parsers(sub, _db_options)  # remote help's call records (issue 19)
     return p
 
 
