@@ -30,7 +30,8 @@ from opscentre.assist.records import Records, recent
 from opscentre.auth import Principal
 from opscentre.broker import check_password
 from opscentre.settings import AssistSettings
-from opscentre.web.deps import SESSION_COOKIE, db_session, render, require
+from opscentre.web import i18n
+from opscentre.web.deps import SESSION_COOKIE, db_session, language, render, require
 from opscentre.web.models import User
 
 log = logging.getLogger(__name__)
@@ -206,14 +207,15 @@ async def agent_socket(ws: WebSocket) -> None:
 # -- pages and API ----------------------------------------------------------------------------
 @pages.get("/assist")
 def agent_page(request: Request, who: AgentUser) -> Any:
-    return render(request, "assist.html", nav="assist")
+    words = {k: v for k, v in i18n.strings(language(request)).items()
+             if k.startswith("assist.")}
+    return render(request, "assist.html", words=words)
 
 
 @pages.get("/assist/calls")
 def calls_page(request: Request, who: AgentUser, db: Db,
                terminal: Annotated[str, Query(max_length=64)] = "") -> Any:
-    return render(request, "assist_calls.html", nav="assist_calls",
-                  calls=recent(db, 200, terminal), terminal=terminal)
+    return render(request, "assist_calls.html", calls=recent(db, 200, terminal), terminal=terminal)
 
 
 @api.get("/assist/calls")

@@ -168,3 +168,19 @@ def password_file(path: Path) -> Path:
     path.write_text("".join(f"{t}:{hash_password(p)}\n" for t, p in TERMINALS.items())
                     + "opscentre:" + hash_password("centre-pass") + "\n")
     return path
+
+
+def browser(served: Served, name: str) -> Any:
+    """An HTTP client signed in through the console's login form (httpx, cookies kept)."""
+    import re
+
+    import httpx
+
+    c = httpx.Client(base_url=served.url, timeout=WAIT_S)
+    page = c.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]*)"', page.text)
+    assert csrf, "no CSRF field on the login page"
+    r = c.post("/login", data={"name": name, "password": PASSWORDS[name],
+                               "csrf": csrf.group(1), "next": "/fleet"})
+    assert r.status_code in (200, 303), r.text
+    return c
