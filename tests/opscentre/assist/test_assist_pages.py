@@ -42,7 +42,7 @@ def test_agent_page_by_role(centre: SimpleNamespace) -> None:
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp
     words = json.loads(re.search(r'id="assist-words">(.*?)</script>', page.text,
-                                 re.S).group(1))  # type: ignore[union-attr]
+                                 re.DOTALL).group(1))  # type: ignore[union-attr]
     assert words["assist.lock.consent"] == "同意须由市民本人确认"
     amy.cookies.set("kops_lang", "en")
     assert "Remote help" in amy.get("/assist").text
