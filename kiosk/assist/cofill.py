@@ -111,8 +111,10 @@ def _text_ok(screen: Screen, value: str) -> bool:
         return value.isdigit()
     if screen.keys in ("id_number",):
         return False  # an identity number is the citizen's to type
-    if screen.keys in ("pinyin", "letters"):
-        return value.isprintable()
+    if screen.keys == "pinyin":
+        return False  # keys compose pinyin: only the citizen picks the characters
+    if screen.keys == "letters":
+        return value.isascii() and value.isalpha() and value.isupper()
     return all(c in screen.keys for c in value)  # a pad of these characters
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 # The parts of a call the UI uses (kiosk.assist.engine.AssistCall has them).
 CallFactory = Callable[[Any, Callable[[Any], None]], Any]  # (window, on_event) -> call
 TICKET_FLOW = "queue_ticket"
+TYPED_NUMBERS = frozenset({"digits", "phone", "id_number"})
 
 
 def engine_call(win: MainWindow, on_event: Callable[[Any], None]) -> Any:
@@ -141,6 +143,8 @@ class AssistController(QObject):
 
     def _draw(self, status: str = "") -> None:
         view = describe(self.state)
+        if "ticket" in view.buttons and not self.ticket_available():
+            view = replace(view, buttons=tuple(b for b in view.buttons if b != "ticket"))
         if self.state.phase == Phase.IDLE:
             self.overlay.close_view()
             self._drop_bar()
@@ -447,7 +451,11 @@ class AssistController(QObject):
         self._mirrored = page
         lock = lock_of(screen, step_type)
         msg = mirror.screen_message(self.seq, w.flow_id, shown, lang, lock, _fields(fv, shown))
-        image = not self.overlay.isVisible() and lock not in mirror.NO_IMAGE_LOCKS
+        # Typed digits show in full on the citizen's screen (an ID or phone number being
+        # typed): the agent gets them masked in `fields`, and no picture of them.
+        typed_number = screen.kind == ScreenKind.KEYBOARD and screen.keys in TYPED_NUMBERS
+        image = not self.overlay.isVisible() and lock not in mirror.NO_IMAGE_LOCKS \
+            and not typed_number
         return msg, image
 
     def _step_type(self, step_id: str) -> str:

@@ -55,6 +55,9 @@ def test_unknown_options_fields_and_values_are_refused() -> None:
     assert p is not None and judge(PHONE, "enter_text", 2, p).result == Result.ASK
     p = parse(propose("k", 2, action="fill", field="phone", value="1380000567x"))
     assert p is not None and judge(PHONE, "enter_text", 2, p).result == Result.REFUSED
+    pinyin = Screen(ScreenKind.KEYBOARD, "name", "姓名", keys="pinyin")
+    p = parse(propose("k", 2, action="fill", field="name", value="zhang"))
+    assert p is not None and judge(pinyin, "enter_text", 2, p).reason == "bad_value"
     assert parse({"type": "propose", "id": "x", "seq": "7", "action": "choose",
                   "value": "a"}) is None
 

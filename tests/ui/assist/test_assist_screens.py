@@ -328,3 +328,17 @@ def test_help_is_offered_on_citizen_screens_only(qtbot, kiosk) -> None:  # type:
     qtbot.waitUntil(lambda: not help_button.isVisible(), timeout=5000)
     ctl.help_pressed()
     assert ctl.state.phase == Phase.IDLE
+
+
+def test_no_answer_offers_a_queue_ticket_instead(qtbot, kiosk) -> None:  # type: ignore[no-untyped-def]
+    win, ctl, _line = kiosk()
+    to_period(qtbot, win)
+    press(qtbot, win, "assistHelp")
+    press(qtbot, win, "action-assist-agree")
+    ctl.on_event(CallEvent("unavailable", reason="no_agent"))
+    ctl.on_event(CallEvent("ended", reason="error"))
+    assert ctl.state.phase == Phase.OFFERS and ctl.ticket_available()
+    press(qtbot, win, "action-assist-ticket")
+    # The kiosk's own ticket service: the certificate's session ends, a new one starts.
+    qtbot.waitUntil(lambda: win.current_screen.startswith("queue_ticket."), timeout=20000)
+    assert win.flow_id == "queue_ticket" and not ctl.overlay.isVisible()
