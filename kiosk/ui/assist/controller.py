@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QImage
@@ -31,8 +31,9 @@ from kiosk.ui.assist.state import CONNECTED, LIVE, CallState, Phase, advance, de
 from kiosk.ui.assist.video import VideoView
 from kiosk.ui.workers import Relay, run_async
 
-if TYPE_CHECKING:
-    from kiosk.ui.main_window import MainWindow
+# The kiosk window (kiosk.ui.main_window.MainWindow, which makes this controller: not
+# imported here, not even for types, so the two modules do not import each other).
+MainWindow = Any
 
 log = logging.getLogger(__name__)
 
