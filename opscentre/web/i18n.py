@@ -312,6 +312,14 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "assist.error.busy": ("请先结束当前通话。", "End your current call first."),
     "assist.error.bad_request": ("请求无效。", "Bad request."),
     "assist.outcome_saved": ("结果已记录。", "Outcome recorded."),
+    "assist.reason.unknown_option": ("此画面没有该选项", "the screen has no such option"),
+    "assist.reason.unknown_field": ("此画面没有该栏目", "the screen has no such field"),
+    "assist.reason.bad_value": ("填写的内容不符合要求", "the value does not fit the field"),
+    "assist.reason.no_choice": ("此画面不能选择", "the screen takes no choice"),
+    "assist.reason.no_field": ("此画面不能填写", "the screen takes no typing"),
+    "assist.reason.unknown_screen": ("终端不认识此画面", "the terminal does not know that screen"),
+    "assist.reason.no_screen": ("终端尚无画面", "the terminal shows no screen yet"),
+    "assist.reason.bad_request": ("请求无效", "bad request"),
 }
 
 

@@ -125,10 +125,11 @@
     if (mineNow && mineNow.state !== "busy") $("on-duty").checked = mineNow.state === "available";
     if (current) {
       const row = m.calls.find((c) => c.call === current.call);
-      if (row && row.agent === me && row.state !== "transferring") {
+      const passedOn = row && (row.state === "transferring" || (row.agent && row.agent !== me));
+      if (row && row.agent === me && !passedOn) {
         current.state = row.state;
         showCallState();
-      } else if (row) { // passed on to another agent: no longer ours
+      } else if (passedOn) { // passed on to another agent: no longer ours
         closePeer(true);
         current = null;
         renderScreen(null);
@@ -157,6 +158,7 @@
       sel.appendChild(el("option", {value: a.login}, a.name + " (" + a.login + ")"));
     }
     if (keep) sel.value = keep;
+    sel.hidden = sel.options.length === 0;
     $("transfer").disabled = !current || sel.options.length === 0;
   }
 
@@ -338,7 +340,9 @@
   function showProposal(m) {
     const p = $("proposal");
     let text = t("assist.proposal." + m.result);
-    if (m.result === "refused" && m.reason) text += t("assist.lock." + m.reason);
+    if (m.result === "refused" && m.reason) {
+      text += W["assist.lock." + m.reason] || W["assist.reason." + m.reason] || m.reason;
+    }
     p.textContent = text;
     p.dataset.result = m.result;
     p.dataset.id = m.id;

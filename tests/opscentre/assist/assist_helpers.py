@@ -184,3 +184,12 @@ def browser(served: Served, name: str) -> Any:
                                "csrf": csrf.group(1), "next": "/fleet"})
     assert r.status_code in (200, 303), r.text
     return c
+
+
+def users(sessions: sessionmaker[Session]) -> None:
+    """The test's console accounts: two agents, an operator, a viewer."""
+    from opscentre import auth
+
+    with sessions() as s:
+        for name, role in ROLES.items():
+            auth.add_user(s, name, role, PASSWORDS[name], by="test")

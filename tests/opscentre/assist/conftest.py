@@ -9,10 +9,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from assist_helpers import PASSWORDS, ROLES, TURN_SECRET, WAIT_S, Served, password_file
-from sqlalchemy.orm import Session, sessionmaker
+from assist_helpers import TURN_SECRET, WAIT_S, Served, password_file, users
 
-from opscentre import auth
 from opscentre.db import make_engine, make_sessionmaker, upgrade
 from opscentre.settings import AssistSettings, CentreSettings
 from opscentre.web import create_app
@@ -25,12 +23,6 @@ def assist_settings(root: Path, **kw: object) -> AssistSettings:
                           turn_urls=("turn:127.0.0.1:3478?transport=udp",),
                           turn_secret_file=str(secret), reconnect_grace_s=0,
                           **kw)  # type: ignore[arg-type]
-
-
-def users(sessions: sessionmaker[Session]) -> None:
-    with sessions() as s:
-        for name, role in ROLES.items():
-            auth.add_user(s, name, role, PASSWORDS[name], by="test")
 
 
 @pytest.fixture(scope="module")
