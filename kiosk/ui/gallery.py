@@ -25,6 +25,7 @@ from kiosk.config import Config
 from kiosk.documents.verify import seal_dir
 from kiosk.runtime import Runtime
 from kiosk.ui.app import ensure_app
+from kiosk.ui.assist.tour import assist_tour
 from kiosk.ui.citizen import ScriptedCitizen
 from kiosk.ui.layout_check import layout_problems
 from kiosk.ui.main_window import MainWindow
@@ -50,7 +51,9 @@ def gallery_config(base: Config, spool: Path) -> Config:
     return base.with_section(
         "devices", idcard="sim://?card=chen&delay_ms=300", sscard="sim://",
         a4=f"sim://?spool={spool / 'a4'}", receipt=f"sim://?spool={spool / 'receipt'}",
-    ).with_section("session", idle_timeout_s=600, countdown_s=10)
+    ).with_section("session", idle_timeout_s=600, countdown_s=10).with_section(
+        # the help button on every screen, and the call's screens (no centre is called)
+        "assist", centre_url="ws://127.0.0.1:9")
 
 
 @contextmanager
@@ -228,6 +231,7 @@ def _catalog_tour(rt: Runtime, size: QSize, locale: str, elder: bool, report: Ga
             QApplication.processEvents()
             time.sleep(0.01)
         look(name)
+    assist_tour(win, look)  # the screens of a help call (kiosk/ui/assist)
     report.runs += 1
     win.close()
     win.deleteLater()

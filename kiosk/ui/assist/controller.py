@@ -27,7 +27,7 @@ from kiosk.assist.cofill import CoFill, Proposal, lock_of
 from kiosk.flows.screens import Screen, ScreenKind
 from kiosk.ui.assist import panels
 from kiosk.ui.assist.callback import request_callback, valid_mobile
-from kiosk.ui.assist.state import CONNECTED, LIVE, CallState, Phase, advance, describe
+from kiosk.ui.assist.state import CONNECTED, LIVE, CallState, Phase, View, advance, describe
 from kiosk.ui.assist.video import VideoView
 from kiosk.ui.workers import Relay, run_async
 
@@ -71,7 +71,7 @@ class AssistController(QObject):
         self.overlay = panels.AssistOverlay(win.m, win.t, win.root)
         self.overlay.pressed.connect(self._pressed)
         self.bar: panels.CallBar | None = None
-        self.banner: panels.ProposalBar | None = None
+        self.proposal_text = ""  # the proposal on display (in the overlay), "" = none
         self.cofill = CoFill(self._send)
         self.pacer = mirror.MirrorPacer()
         self.seq = 0
@@ -98,8 +98,6 @@ class AssistController(QObject):
         self.overlay.pressed.connect(self._pressed)
         if self.state.phase != Phase.IDLE:
             self._draw()
-        if self.banner is not None and self.cofill.current is not None:
-            self._show_banner()
 
     # -- the help button ------------------------------------------------------------------
     def help_button(self) -> QPushButton:
@@ -128,6 +126,17 @@ class AssistController(QObject):
             return
         self._set(CallState(phase=Phase.CONSENT))
 
+    def show_state(self, state: CallState, *, minimised: bool = False) -> None:
+        """Draw a state without a call (the gallery's tour of the call's screens): the
+        videos are empty pictures, nothing is sent, the camera stays off."""
+        if state.phase in CONNECTED and self.remote is None:
+            self.remote = VideoView(None, mirrored=False)
+            self.own = VideoView(None, mirrored=True, name="assistOwnVideo")
+        self.minimised = minimised
+        self._set(state)
+        if state.phase == Phase.IDLE:
+            self._call_over()
+
     # -- states ---------------------------------------------------------------------------
     def _set(self, state: CallState, status: str = "") -> None:
         before, self.state = self.state, state
@@ -153,6 +162,8 @@ class AssistController(QObject):
         if self.minimised and self.state.phase in CONNECTED:
             self.overlay.close_view(keep=(self.remote, self.own))
             self._show_bar(view.title, view.values, view.agent)
+            if self.cofill.current is not None:
+                self._show_proposal()
             return
         self._drop_bar()
         phone = self.overlay.phone or self._phone if self.state.phase == Phase.CALLBACK else ""
@@ -161,13 +172,16 @@ class AssistController(QObject):
                                status=status)
 
     def _show_bar(self, title: str, values: dict[str, Any], agent: str) -> None:
+        """The call in a strip where the footer was (no taller than it: the screen above
+        keeps its room), so the citizen carries on with the flow while talking."""
         self._drop_bar()
-        buttons = ("hangup", "expand")
         self.bar = panels.CallBar(self.win.m, self.win.t, self.remote,
-                                  self.win.t(title, **values), agent, buttons)
+                                  self.win.t(title, **values), agent, self.win.portrait)
         self.bar.pressed.connect(self._pressed)
-        self.win.outer.insertWidget(1, self.bar)
+        self.win.footer.hide()
+        self.win.outer.addWidget(self.bar)
         self.bar.show()
+        self.win.outer.activate()
 
     def _drop_bar(self) -> None:
         if self.bar is not None:
@@ -178,6 +192,7 @@ class AssistController(QObject):
             self.bar.setParent(None)
             self.bar.deleteLater()
             self.bar = None
+            self.win.footer.show()
 
     def _pressed(self, bid: str) -> None:
         self.win.idle.poke()
@@ -250,7 +265,7 @@ class AssistController(QObject):
         """Release everything of the call: videos (the camera subscription), proposal."""
         self.call = None
         self.cofill.end()
-        self._drop_banner()
+        self.proposal_text = ""
         self._mirror_timer.stop()
         self.overlay.close_view()
         self._drop_bar()
@@ -317,25 +332,28 @@ class AssistController(QObject):
         self._mirror_if_due()
         if self.cofill.propose(message) is None:
             return
-        self._show_banner()
-        if not self.minimised:  # the citizen confirms on the screen it changes
-            self.minimised = True
-            self._draw()
+        self.minimised = True  # the citizen confirms over the screen it changes
+        self._draw()
 
-    def _show_banner(self) -> None:
+    def _show_proposal(self) -> None:
+        """工作人员为您选择了：近12个月 — 请确认, over the dimmed screen it changes; the
+        call bar stays below it, hang up within reach."""
         asked = self.cofill.current
         if asked is None:
             return
         t = self.win.t
         p = asked.proposal
         what = self._shown_value(p)
-        text = t("assist.proposal.choose", value=what) if p.action == "choose" \
+        self.proposal_text = t("assist.proposal.choose", value=what) if p.action == "choose" \
             else t("assist.proposal.fill", field=self._field_label(p), value=what)
-        self._drop_banner()
-        self.banner = panels.ProposalBar(self.win.m, t, text)
-        self.banner.pressed.connect(self._pressed)
-        self.win.outer.insertWidget(1 if self.bar is None else 2, self.banner)
-        self.banner.show()
+        self.overlay.reserve_bottom = self.bar.height() if self.bar is not None else 0
+        self.overlay.show_view(View("assist.proposal.title", buttons=("decline", "confirm")),
+                               remote=None, own=None, text=self.proposal_text)
+
+    @property
+    def banner(self) -> panels.AssistOverlay | None:
+        """The overlay while it asks the citizen about a proposal."""
+        return self.overlay if self.proposal_text and self.overlay.isVisible() else None
 
     def _shown_screen(self) -> Screen | None:
         from kiosk.ui.flow_view import localized
@@ -366,6 +384,7 @@ class AssistController(QObject):
 
     def _answer_proposal(self, confirmed: bool) -> None:
         self._drop_banner()
+        self.overlay.reserve_bottom = 0
         if not confirmed:
             self.cofill.decline()
             return
@@ -376,12 +395,10 @@ class AssistController(QObject):
             self._schedule_mirror()
 
     def _drop_banner(self) -> None:
-        if self.banner is not None:
-            self.win.outer.removeWidget(self.banner)
-            self.banner.hide()
-            self.banner.setParent(None)
-            self.banner.deleteLater()
-            self.banner = None
+        if self.proposal_text:
+            self.proposal_text = ""
+            if self.minimised:
+                self.overlay.close_view(keep=(self.remote, self.own))
 
     # -- the mirror -------------------------------------------------------------------------
     def _on_screen(self, _name: str) -> None:

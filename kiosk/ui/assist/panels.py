@@ -37,9 +37,8 @@ def style(m: theme.Metrics) -> str:
     #assistTitle {{ font-size: {m.title}px; font-weight: bold; }}
     #assistText, #assistAgent {{ font-size: {m.body}px; }}
     #assistStatus {{ font-size: {m.body}px; color: {c['warn']}; font-weight: bold; }}
-    #assistBar, #assistProposal {{ background: #FFF7E0; border-bottom: {m.px(2)}px solid
-                                   {theme.ACCENT}; }}
-    #assistBarText, #assistProposalText {{ font-size: {m.body}px; font-weight: bold; }}
+    #assistBar {{ background: #FFF7E0; border-top: {m.px(2)}px solid {theme.ACCENT}; }}
+    #assistBarText {{ font-size: {m.small}px; font-weight: bold; }}
     #assistOffer {{ background: #FFF7E0; border-radius: {m.px(14)}px; }}
     #assistOfferText {{ font-size: {m.body}px; }}
     QPushButton[danger="true"] {{ background: {theme.DANGER}; color: white; border: none; }}
@@ -108,10 +107,12 @@ class AssistOverlay(QWidget):
         self.status: QLabel | None = None
         self._outer = QVBoxLayout(self)
         self.compact = False
+        self.reserve_bottom = 0
+        self.text_label: QLabel | None = None
         self.hide()
 
     def show_view(self, view: View, *, remote: VideoView | None, own: VideoView | None,
-                  phone: str = "", status: str = "") -> None:
+                  phone: str = "", status: str = "", text: str = "") -> None:
         """Draw `view` (rebuilt: a call changes state a few times, not per frame)."""
         self._drop_box(keep=(remote, own))
         self.view = view
@@ -130,8 +131,9 @@ class AssistOverlay(QWidget):
         v.addWidget(label(t(view.title, **view.values), "assistTitle"))
         if view.agent:
             v.addWidget(agent_label(t, view.agent))
-        if view.text:
-            v.addWidget(label(t(view.text, **view.values), "assistText"))
+        if view.text or text:
+            self.text_label = label(text or t(view.text, **view.values), "assistText")
+            v.addWidget(self.text_label)
         if view.video and remote is not None:
             v.addLayout(self._videos(remote, own, portrait), 1)
         keys = self._keypad(phone) if view.keypad else None
@@ -159,12 +161,16 @@ class AssistOverlay(QWidget):
         else:
             self._outer.addWidget(box, 1)
         self.box = box
-        parent = self.parentWidget()
-        if parent is not None:
-            self.setGeometry(parent.rect())
+        self._place()
         self.show()
         self.raise_()
         self._fit()
+
+    def _place(self) -> None:
+        """Cover the window, but for the call bar at the bottom (`reserve_bottom`)."""
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect().adjusted(0, 0, 0, -self.reserve_bottom))
 
     def _fit(self) -> None:
         """An aligned box gets its size hint, not its height for its width: give a
@@ -256,52 +262,34 @@ class AssistOverlay(QWidget):
 
 
 class CallBar(QWidget):
-    """A strip over the screen while the citizen goes on with the flow during a call:
-    the agent's picture small, what is happening, back to the call, hang up."""
+    """The call while the citizen goes on with the flow: a strip where the footer was,
+    no taller than the footer (the screen keeps its room): the agent's picture small (in
+    landscape), what is happening, back to the call, hang up."""
 
     pressed = Signal(str)
 
     def __init__(self, m: theme.Metrics, t: Translator, remote: VideoView | None,
-                 text: str, agent: str, buttons: tuple[str, ...]) -> None:
+                 text: str, agent: str, portrait: bool) -> None:
         super().__init__()
         self.setObjectName("assistBar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setStyleSheet(style(m))
         h = QHBoxLayout(self)
-        h.setContentsMargins(m.space(40), m.space(10), m.space(40), m.space(10))
+        h.setContentsMargins(m.space(48), m.space(12), m.space(48), m.space(12))
         h.setSpacing(m.space(24))
-        if remote is not None:
+        if remote is not None and not portrait:
             remote.setMinimumSize(0, 0)
-            remote.setFixedSize(m.px(160), m.px(120))
+            remote.setFixedSize(m.px(88) * 4 // 3, m.px(88))
             h.addWidget(remote)
-        col = QVBoxLayout()
-        col.setSpacing(0)
         self.text = label(text, "assistBarText")
-        col.addWidget(self.text)
-        if agent:
-            col.addWidget(agent_label(t, agent))
-        h.addLayout(col, 1)
-        for bid in buttons:
-            h.addWidget(_button(bid, t, m, self.pressed.emit))
-
-
-class ProposalBar(QWidget):
-    """工作人员为您选择了：近12个月 — 请确认 [不用了] [确认]: only 确认 applies it."""
-
-    pressed = Signal(str)  # "confirm" | "decline"
-
-    def __init__(self, m: theme.Metrics, t: Translator, text: str) -> None:
-        super().__init__()
-        self.setObjectName("assistProposal")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet(style(m))
-        h = QHBoxLayout(self)
-        h.setContentsMargins(m.space(40), m.space(14), m.space(40), m.space(14))
-        h.setSpacing(m.space(24))
-        self.text = label(text, "assistProposalText")
+        self.text.setAccessibleName(f"{text} {agent}".strip())
         h.addWidget(self.text, 1)
-        for bid in ("decline", "confirm"):
-            h.addWidget(_button(bid, t, m, self.pressed.emit))
+        for bid in ("hangup", "expand"):
+            b = button(t(f"assist.button.{bid}"), f"assist-bar-{bid}",
+                       primary=bid in PRIMARY_BUTTONS)
+            b.setProperty("danger", "true" if bid in DANGER_BUTTONS else "false")
+            b.clicked.connect(lambda _=False, x=bid: self.pressed.emit(x))
+            h.addWidget(b)
 
 
 def help_offer(m: theme.Metrics, t: Translator, pressed: Callable[[], None]) -> QWidget:

@@ -99,7 +99,7 @@ def test_an_agent_picks_the_period_and_the_citizen_confirms(  # type: ignore[no-
                     in centre.agent.media[-1].channel_messages, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: next(s for s in win.flow_view.findChildren(Stepper)
                                  if s.f.id == "start").value != before, timeout=TIMEOUT_MS)
-    press(qtbot, win, "action-assist-hangup")
+    press(qtbot, win, "assist-bar-hangup")
     qtbot.waitUntil(lambda: ctl.state.phase == Phase.IDLE, timeout=TIMEOUT_MS)
     assert [m["reason"] for m in centre.messages("hangup")] == ["citizen"]
     assert not win.idle.held and ctl.remote is None and ctl.own is None

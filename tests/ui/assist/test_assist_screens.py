@@ -179,7 +179,7 @@ def test_agent_proposals_apply_only_after_the_citizen_confirms(qtbot, kiosk) -> 
     ctl.on_event(CallEvent("proposal", message={"type": "propose", "id": "p2",
                                                 "seq": period["seq"], "action": "fill",
                                                 "field": "start", "value": "2024-01"}))
-    assert ctl.banner is not None and "2024" in ctl.banner.text.text()
+    assert ctl.banner is not None and "2024" in ctl.banner.text_label.text()
     from kiosk.ui.form_widgets import Stepper
 
     stepper = next(s for s in win.flow_view.findChildren(Stepper) if s.f.id == "start")
@@ -194,7 +194,7 @@ def test_agent_proposals_apply_only_after_the_citizen_confirms(qtbot, kiosk) -> 
     seq = screens_sent(line)[-1]["seq"]
     ctl.on_event(CallEvent("proposal", message={"type": "propose", "id": "p3", "seq": seq,
                                                 "action": "choose", "value": "preset:last_24"}))
-    assert ctl.banner is not None and "24" in ctl.banner.text.text()
+    assert ctl.banner is not None and "24" in ctl.banner.text_label.text()
     press(qtbot, ctl.banner, "action-assist-decline")
     assert results(line)[-1] == {"type": "proposal", "id": "p3", "result": "declined"}
     assert stepper.value == "2024-01"
@@ -210,7 +210,7 @@ def test_agent_proposals_apply_only_after_the_citizen_confirms(qtbot, kiosk) -> 
                                  if s.f.id == "start").value != "2024-01", timeout=10000)
     assert results(line)[-1] == {"type": "proposal", "id": "p4", "result": "confirmed"}
     # The citizen hangs up: the flow is where it was, the countdown runs again.
-    press(qtbot, win, "action-assist-hangup")
+    press(qtbot, win, "assist-bar-hangup")
     assert line.hung_up == ["citizen"]
     ctl.on_event(CallEvent("ended", reason="citizen"))
     assert ctl.state.phase == Phase.IDLE and not win.idle.held and ctl.bar is None
