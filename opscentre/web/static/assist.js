@@ -158,7 +158,8 @@
       sel.appendChild(el("option", {value: a.login}, a.name + " (" + a.login + ")"));
     }
     if (keep) sel.value = keep;
-    sel.hidden = sel.options.length === 0;
+    sel.parentElement.hidden = sel.options.length === 0; // nobody to pass a call on to
+    $("transfer").hidden = sel.options.length === 0;
     $("transfer").disabled = !current || sel.options.length === 0;
   }
 

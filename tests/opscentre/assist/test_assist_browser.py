@@ -382,6 +382,10 @@ def test_agent_answers_cofills_and_ends_in_chromium(site: SimpleNamespace, brows
     with site.sessions() as db:
         row = db.scalar(select(AssistCall).where(AssistCall.id == call["call"]))
     assert row is not None and (row.outcome, row.agents) == ("resolved", ["amy"])
+    browser.find_element(By.ID, "records-link").click()
+    wait.until(ec.presence_of_element_located(
+        (By.CSS_SELECTOR, f'#records tr[data-call="{call["call"]}"] td.outcome.resolved')))
+    shot(browser, tmp_path, "06-records")
 
 
 def test_call_forced_through_turn(site: SimpleNamespace, browser: WebDriver,
