@@ -88,6 +88,7 @@ class Centre:
         # guarded package rollouts (issue 16): the TUF repository the centre writes
         self.rollouts = rollouts.Publisher(opts.settings.rollouts)
         self.server: Any = None
+        self.assist: Any = None  # remote help's hub (opscentre.assist.hub), once app() ran
         self.started = threading.Event()
 
     # -- parts -------------------------------------------------------------------------------
@@ -120,6 +121,7 @@ class Centre:
 
         app = create_app(self.read_sessions, self.opts.settings)  # [assist] for the hub
         app.state.commands = self.commands
+        self.assist = app.state.assist
         from opscentre.web import rollouts as rollout_pages
 
         rollout_pages.attach(app, self.rollouts)  # and /repo/ for the embedded stack
@@ -174,6 +176,11 @@ class Centre:
             return {}
 
         def handle(_sig: int, _frame: Any) -> None:
+            if self.assist is not None:  # calls in progress are told, before sockets close
+                # on a thread: this handler may have interrupted the hub holding its lock
+                told = threading.Thread(target=self.assist.shutdown, daemon=True)
+                told.start()
+                told.join(1.0)
             if self.server is not None:
                 self.server.should_exit = True
 
@@ -202,6 +209,8 @@ class Centre:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.assist is not None:
+            self.assist.close()  # calls told centre_shutdown, their records written
         if self.server is not None:
             self.server.should_exit = True
         if self.ingest is not None:

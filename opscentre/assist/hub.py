@@ -514,6 +514,12 @@ class Hub:
                 agent.peer.close(1001)
             self.agents.clear()
 
+    def close(self) -> None:
+        """Shut down and wait for the records to be written (the centre stops)."""
+        self.shutdown()
+        if self.records is not None:
+            self.records.close()
+
 
 def _error(key: str, call: Any = None) -> dict[str, Any]:
     msg: dict[str, Any] = {"type": "error", "error": key}

@@ -350,3 +350,19 @@ def test_last_agent_leaving_tells_waiting_calls(quiet: SimpleNamespace) -> None:
     assert record(quiet, cid).outcome == "no_agent"
     amy.close()
 
+
+
+def test_centre_shutdown_tells_the_terminal(quiet: SimpleNamespace) -> None:
+    amy = agent(quiet.served, quiet.sessions, "amy")
+    t = terminal(quiet.served)
+    cid = str(uuid.uuid4())
+    t.send(call_msg(cid))
+    t.expect("queued")
+    amy.send({"type": "take", "call": cid})
+    t.expect("answered")
+    quiet.served.hub.shutdown()  # what the centre does when it is stopped
+    assert t.expect("ended") == {"type": "ended", "reason": "centre_shutdown"}
+    assert t.closed() == 1001
+    assert amy.closed() == 1001
+    row = record(quiet, cid)
+    assert (row.outcome, row.end_reason) == ("dropped", "centre_shutdown")
