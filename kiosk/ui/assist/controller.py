@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # The parts of a call the UI uses (kiosk.assist.engine.AssistCall has them).
 CallFactory = Callable[[Any, Callable[[Any], None]], Any]  # (window, on_event) -> call
 TICKET_FLOW = "queue_ticket"
+RESEND_MS = 3000
 TYPED_NUMBERS = frozenset({"digits", "phone", "id_number"})
 
 
@@ -79,6 +80,13 @@ class AssistController(QObject):
         self._mirror_timer = QTimer(self)
         self._mirror_timer.setSingleShot(True)
         self._mirror_timer.timeout.connect(self._mirror_now)
+        self._token: object = None  # the call whose events are wanted (a late one's are not)
+        self._last_screen: dict[str, Any] | None = None
+        # The last screen again every few seconds while connected: a data channel opened
+        # after it was sent (a new connection after a drop) still gets the screen.
+        self._resend_timer = QTimer(self)
+        self._resend_timer.setInterval(RESEND_MS)
+        self._resend_timer.timeout.connect(self._resend)
         self.relay = Relay()
         self.relay.done.connect(self._relayed, Qt.ConnectionType.QueuedConnection)
         self.sent: list[dict[str, Any]] = []  # the last messages given to the call (newest last)
@@ -222,8 +230,9 @@ class AssistController(QObject):
     def _start_call(self) -> None:
         self.minimised = False
         self._set(CallState(phase=Phase.CALLING))
+        token = self._token = object()
         try:
-            self.call = self.factory(self.win, self._from_engine)
+            self.call = self.factory(self.win, lambda e: self._from_engine(token, e))
         except Exception as exc:  # noqa: BLE001 - no password, no engine: offer a call back
             log.error("help call could not start: %s", exc)
             self.call = None
@@ -240,11 +249,11 @@ class AssistController(QObject):
         self.call.start(service=flow.id if flow else "", service_title=str(title), lang=lang)
         self._draw()
 
-    def _from_engine(self, event: Any) -> None:
+    def _from_engine(self, token: object, event: Any) -> None:
         """On the engine's thread: hand the event to the UI thread."""
         from kiosk.ui.workers import emit
 
-        emit(self.relay, "event", event)
+        emit(self.relay, "event", (token, event))
 
     def on_event(self, event: Any) -> None:
         """One engine event, on the UI thread."""
@@ -264,6 +273,9 @@ class AssistController(QObject):
     def _call_over(self) -> None:
         """Release everything of the call: videos (the camera subscription), proposal."""
         self.call = None
+        self._token = None
+        self._last_screen = None
+        self._resend_timer.stop()
         self.cofill.end()
         self.proposal_text = ""
         self._mirror_timer.stop()
@@ -290,12 +302,25 @@ class AssistController(QObject):
         return self.state.phase in LIVE
 
     def _relayed(self, tag: str, result: object) -> None:
-        if tag == "event":
-            self.on_event(result)
+        if tag == "event" and isinstance(result, tuple):
+            token, event = result
+            if token is self._token:  # not a late event of a call already let go
+                self.on_event(event)
         elif tag == "mirror" and isinstance(result, dict):
             self._send(result)
 
+    def _resend(self) -> None:
+        if self.state.phase in CONNECTED and self._last_screen is not None \
+                and self.call is not None:
+            self.call.send(self._last_screen)
+        elif self.state.phase not in CONNECTED:
+            self._resend_timer.stop()
+
     def _send(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "screen":
+            self._last_screen = message
+            if not self._resend_timer.isActive():
+                self._resend_timer.start()
         self.sent = [*self.sent[-49:], message]
         if self.call is not None:
             self.call.send(message)

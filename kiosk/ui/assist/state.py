@@ -63,6 +63,7 @@ class CallState:
     agent: str = ""
     reason: str = ""  # ENDED / OFFERS: why
     media: bool = False  # the agent's picture or voice has arrived
+    held: bool = False  # the agent put the call on hold (kept across a reconnection)
     phone: str = ""  # CALLBACK: the digits typed (never logged)
 
 
@@ -74,20 +75,25 @@ def advance(state: CallState, event: Event) -> CallState:
     if k == "connecting":
         return replace(state, phase=Phase.CALLING)
     if k == "queued":
+        if state.phase in CONNECTED:
+            return state  # a rejoin after a drop, a transfer: the call stays answered
         return replace(state, phase=Phase.QUEUED, position=event.position,
                        wait_s=event.wait_s, agents=event.agents)
     if k == "unavailable":
         return replace(state, phase=Phase.OFFERS, reason=event.reason or "no_agent")
     if k == "answered":
-        return replace(state, phase=Phase.IN_CALL, agent=event.agent or state.agent)
-    if k == "media":
+        return replace(state, phase=Phase.IN_CALL, agent=event.agent or state.agent,
+                       held=False)
+    if k == "media":  # first media of a connection: after a reconnection, the call is back
+        if state.phase == Phase.RECONNECTING:
+            return replace(state, media=True, phase=Phase.HELD if state.held else Phase.IN_CALL)
         return replace(state, media=True)
     if k == "reconnecting":
         return replace(state, phase=Phase.RECONNECTING)
     if k == "held":
-        return replace(state, phase=Phase.HELD)
-    if k in ("resumed",):
-        return replace(state, phase=Phase.IN_CALL)
+        return replace(state, phase=Phase.HELD, held=True)
+    if k == "resumed":
+        return replace(state, phase=Phase.IN_CALL, held=False)
     if k == "transferring":
         return replace(state, phase=Phase.TRANSFERRING, agent=event.agent or state.agent,
                        media=False)

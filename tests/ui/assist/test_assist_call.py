@@ -99,6 +99,14 @@ def test_an_agent_picks_the_period_and_the_citizen_confirms(  # type: ignore[no-
                     in centre.agent.media[-1].channel_messages, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: next(s for s in win.flow_view.findChildren(Stepper)
                                  if s.f.id == "start").value != before, timeout=TIMEOUT_MS)
+    # The link drops mid-call: a new connection on the same call, the call bar says so
+    # meanwhile, and the agent's new connection gets the screen again.
+    connections = len(centre.agent.media)
+    centre.drop_socket()
+    qtbot.waitUntil(lambda: len(centre.agent.media) > connections
+                    and ctl.state.phase == Phase.IN_CALL, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: any(m["step"] == "period" for m in agent_screens(centre)),
+                    timeout=TIMEOUT_MS)
     press(qtbot, win, "assist-bar-hangup")
     qtbot.waitUntil(lambda: ctl.state.phase == Phase.IDLE, timeout=TIMEOUT_MS)
     assert [m["reason"] for m in centre.messages("hangup")] == ["citizen"]

@@ -142,6 +142,13 @@ def test_call_states_from_events() -> None:
     assert describe(s).video and "hangup" in describe(s).buttons and s.agent == "王敏"
     assert advance(s, CallEvent("held")).phase == Phase.HELD
     assert advance(s, CallEvent("reconnecting")).phase == Phase.RECONNECTING
+    # A new connection after a drop: its first media brings the call back (held stays held).
+    rejoin = advance(advance(s, CallEvent("reconnecting")), CallEvent("queued", position=1))
+    back = advance(rejoin, CallEvent("media"))
+    assert back.phase == Phase.IN_CALL
+    held = advance(advance(advance(s, CallEvent("held")), CallEvent("reconnecting")),
+                   CallEvent("media"))
+    assert held.phase == Phase.HELD
     dropped = advance(s, CallEvent("ended", reason="dropped"))
     assert describe(dropped).text == "assist.ended.dropped"
     assert advance(s, CallEvent("ended", reason="citizen")) == CallState()
