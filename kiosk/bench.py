@@ -29,6 +29,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.catalog",
     "kiosk.benchmarks.catalog_pkg",
     "kiosk.benchmarks.seal",
+    "kiosk.benchmarks.assist",
 )
 
 
