@@ -73,9 +73,13 @@ class Call:
 @dataclass
 class Agent:
     login: str
-    name: str  # display name: what the citizen is told
+    name: str  # display name: what the citizen is told (and other agents see)
     peer: Peer
     status: str = "away"  # available | away (busy is derived: holding a call)
+    names: dict[str, str] = field(default_factory=dict)  # the name in a citizen's language
+
+    def said(self, lang: str) -> str:
+        return self.names.get(lang, self.name)
 
 
 @dataclass
@@ -185,7 +189,7 @@ class Hub:
                 peer.send({"type": "hold"})
         elif call.state == "transferring":
             to = self.agents.get(call.transfer_to)
-            peer.send({"type": "transferring", "to": to.name if to else ""})
+            peer.send({"type": "transferring", "to": to.said(call.lang) if to else ""})
         else:
             call.last_queued = (0, 0, 0)
         self._changed()
@@ -245,10 +249,11 @@ class Hub:
             self._changed()
 
     # -- agents ------------------------------------------------------------------------------
-    def agent_joined(self, peer: Peer, login: str, name: str) -> None:
+    def agent_joined(self, peer: Peer, login: str, name: str,
+                     names: dict[str, str] | None = None) -> None:
         with self._lock:
             old = self.agents.get(login)
-            agent = Agent(login, name, peer)
+            agent = Agent(login, name, peer, names=dict(names or {}))
             if old is not None:  # a second tab or a reload: the newer socket takes over
                 agent.status = old.status
                 old.peer.close(4409)
@@ -330,7 +335,7 @@ class Hub:
 
     def _send_answered(self, call: Call, agent: Agent | None) -> None:
         if call.peer is not None and agent is not None:
-            call.peer.send({"type": "answered", "agent": agent.name,
+            call.peer.send({"type": "answered", "agent": agent.said(call.lang),
                             "ice_servers": self._ice(call),
                             "ice_policy": self.settings.ice_policy})
 
@@ -382,7 +387,7 @@ class Hub:
         self._unhold(call)
         call.state, call.transfer_to = "transferring", to.login
         if call.peer is not None:
-            call.peer.send({"type": "transferring", "to": to.name})
+            call.peer.send({"type": "transferring", "to": to.said(call.lang)})
         to.peer.send({"type": "transferred", "call": call.id, "from": agent.name})
         log.info("assist: call %s passed from %s to %s", call.id, agent.login, to.login)
         return ""

@@ -157,16 +157,22 @@ async def terminal_socket(ws: WebSocket) -> None:
         hub.terminal_lost(peer)
 
 
-def _agent_of(ws: WebSocket) -> tuple[Principal | None, str]:
-    """The signed-in principal of the socket's session and the name shown to citizens."""
+def staff_names(number: int) -> dict[str, str]:
+    """What citizens are told the agent is called, per language: a staff number, never
+    the account name."""
+    n = f"{number:03d}"
+    return {"zh_CN": f"工作人员 {n}", "zh_HK": f"工作人員 {n}", "en": f"Agent {n}"}
+
+
+def _agent_of(ws: WebSocket) -> tuple[Principal | None, dict[str, str]]:
+    """The signed-in principal of the socket's session and its staff names."""
     with ws.app.state.sessionmaker() as db:
         who = auth.session_principal(db, ws.cookies.get(SESSION_COOKIE, ""),
                                      ws.app.state.policy)
         if who is None:
-            return None, ""
+            return None, {}
         user = db.query(User).filter_by(name=who.name).first()
-        # the citizen hears a staff number, never the account name
-        return who, f"工作人员 {user.id:03d}" if user else "工作人员"
+        return who, staff_names(user.id if user else 0)
 
 
 def _same_origin(ws: WebSocket) -> bool:
@@ -181,7 +187,7 @@ def _same_origin(ws: WebSocket) -> bool:
 async def agent_socket(ws: WebSocket) -> None:
     hub: Hub = ws.app.state.assist
     await ws.accept()
-    who, name = await run_in_threadpool(_agent_of, ws)
+    who, names = await run_in_threadpool(_agent_of, ws)
     if who is None:
         await ws.close(4401)
         return
@@ -197,7 +203,7 @@ async def agent_socket(ws: WebSocket) -> None:
         await ws.close(4403)
         return
     peer = SocketPeer(ws)
-    hub.agent_joined(peer, who.name, name)
+    hub.agent_joined(peer, who.name, names["zh_CN"], names)
     try:
         await _serve(ws, peer, lambda m: hub.agent_message(peer, who.name, m))
     finally:

@@ -125,7 +125,9 @@
     if (mineNow && mineNow.state !== "busy") $("on-duty").checked = mineNow.state === "available";
     if (current) {
       const row = m.calls.find((c) => c.call === current.call);
-      const passedOn = row && (row.state === "transferring" || (row.agent && row.agent !== me));
+      // (a queue from before our `taken` may still be shown: a call waiting or passed to us)
+      const passedOn = row && (row.state === "transferring" ? row.to !== me
+                                                            : !!row.agent && row.agent !== me);
       if (row && row.agent === me && !passedOn) {
         current.state = row.state;
         showCallState();

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import threading
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
@@ -138,6 +138,8 @@ class Terminal:
             assert msg["type"] in ("queued",), msg
 
     async def media(self, answered: dict[str, Any]) -> None:
+        if self.pc is not None:  # a new agent (a transfer): a new connection
+            await self.pc.close()
         servers = [RTCIceServer(urls=s["urls"], username=s.get("username"),
                                 credential=s.get("credential"))
                    for s in answered["ice_servers"]]
@@ -243,23 +245,36 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM or ""
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-dev-shm-usage", "--lang=zh-CN",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000",
-                "--force-device-scale-factor=1", "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required"):
-        opts.add_argument(arg)
-    opts.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(WAIT_S)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+def make_browser(tmp_path: Path) -> Iterator[Callable[..., WebDriver]]:
+    """`make_browser(lang="zh-CN")`: a headless Chromium with fake camera and microphone."""
+    made: list[WebDriver] = []
+
+    def make(lang: str = "zh-CN") -> WebDriver:
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM or ""
+        profile = tmp_path / f"chromium-profile-{len(made)}"
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--disable-dev-shm-usage", f"--lang={lang}",
+                    f"--user-data-dir={profile}", "--window-size=1280,1000",
+                    "--force-device-scale-factor=1", "--use-fake-device-for-media-stream",
+                    "--use-fake-ui-for-media-stream",
+                    "--autoplay-policy=no-user-gesture-required"):
+            opts.add_argument(arg)
+        opts.add_experimental_option("prefs", {"intl.accept_languages": lang})
+        driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+        driver.set_page_load_timeout(WAIT_S)
+        made.append(driver)
+        return driver
+
+    yield make
+    for d in made:
+        d.quit()
+
+
+@pytest.fixture
+def browser(make_browser: Callable[..., WebDriver]) -> WebDriver:
+    return make_browser()
 
 
 def shot(driver: WebDriver, tmp_path: Path, name: str) -> Path:
@@ -287,15 +302,18 @@ def sign_in_and_go_on_duty(driver: WebDriver, served: Served, name: str = "amy")
 
 
 def answer(driver: WebDriver, site: SimpleNamespace, term: Terminal, tmp_path: Path,
-           name: str | None = None) -> dict[str, Any]:
-    """The terminal calls, the agent answers from the queue, media and data channel up."""
+           name: str | None = None, cid: str = "") -> dict[str, Any]:
+    """The terminal calls (unless `cid` is a call already made), the agent answers from the
+    queue, media and data channel up."""
     wait = WebDriverWait(driver, WAIT_S)
-    cid = str(uuid.uuid4())
-    site.loop.run(term.open())
-    site.loop.run(term.send({"type": "call", "call": cid, "service": "social_security_"
-                             "certificate", "service_title": "社保缴费证明", "lang": "zh_CN"}))
-    queued = site.loop.run(term.expect("queued"))
-    assert (queued["position"], queued["agents"]) == (1, 1)
+    if not cid:
+        cid = str(uuid.uuid4())
+        site.loop.run(term.open())
+        site.loop.run(term.send({"type": "call", "call": cid, "service": "social_security_"
+                                 "certificate", "service_title": "社保缴费证明",
+                                 "lang": "zh_CN"}))
+        queued = site.loop.run(term.expect("queued"))
+        assert queued["position"] == 1
     button = wait.until(ec.element_to_be_clickable(
         (By.CSS_SELECTOR, f'#queue tr[data-call="{cid}"] button.answer')))
     if name:
@@ -428,3 +446,39 @@ async def _until(cond: Any) -> bool:
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+def test_transfer_between_agents_in_chromium(site: SimpleNamespace,
+                                             make_browser: Callable[..., WebDriver],
+                                             tmp_path: Path) -> None:
+    amy, abe = make_browser(), make_browser("en")
+    sign_in_and_go_on_duty(amy, site.served, "amy")
+    sign_in_and_go_on_duty(abe, site.served, "abe")
+    term = Terminal(site.served.ws, "DG-T-0003")
+    call = answer(amy, site, term, tmp_path)
+    WebDriverWait(amy, WAIT_S).until(
+        ec.visibility_of_element_located((By.ID, "transfer-to")))
+    amy.find_element(By.CSS_SELECTOR, '#transfer-to option[value="abe"]').click()
+    amy.find_element(By.ID, "transfer").click()
+    to = site.loop.run(term.expect("transferring"))["to"]
+    assert to and to != call["agent"]
+    # amy's page lets the call go; abe's offers it to him (in English)
+    WebDriverWait(amy, WAIT_S).until(ec.invisibility_of_element_located((By.ID, "call")))
+    assert amy.execute_script(
+        "return document.getElementById('local-video').srcObject === null")
+    WebDriverWait(abe, WAIT_S).until(ec.text_to_be_present_in_element(
+        (By.ID, "notice"), "A call was passed to you"))
+    again = answer(abe, site, term, tmp_path, "07-transferred-en", cid=call["call"])
+    assert again["agent"] == to
+    site.loop.run(term.screen({**CHOICE, "image": screen_jpeg()}))
+    WebDriverWait(abe, WAIT_S).until(ec.text_to_be_present_in_element(
+        (By.ID, "step-title"), "请选择证明的时间段"))
+    shot(abe, tmp_path, "08-in-call-en")
+    abe.find_element(By.ID, "end-unresolved").click()
+    assert site.loop.run(term.expect("ended")) == {"type": "ended", "reason": "agent"}
+    site.loop.run(term.close())
+    site.served.hub.records.flush()
+    with site.sessions() as db:
+        row = db.scalar(select(AssistCall).where(AssistCall.id == call["call"]))
+    assert row is not None and (row.agents, row.agent, row.outcome) == (
+        ["amy", "abe"], "abe", "unresolved")
