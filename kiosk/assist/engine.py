@@ -405,7 +405,9 @@ class AssistCall:
             # came back, the media connection is replaced.
             restart = self._answered is not None and not self._transferring
             self._answered, self._transferring = msg, False
-            self._held = False
+            if self._held:  # a hold still in force is said again right after this
+                self._held = False
+                self._emit(CallEvent("resumed"))
             if not restart:
                 self._emit(CallEvent("answered", agent=msg.agent))
             self._camera.start()
@@ -430,6 +432,8 @@ class AssistCall:
             raise _Done(msg.reason if msg.reason in ENDED_REASONS else "agent")
         elif isinstance(msg, sig.ErrorMessage):
             log.warning("assist %s: centre says %s", self.call_id, msg.error)
+            if msg.error == "call_ended":  # came back too late: the centre closed the call
+                raise _Done("dropped")
 
     # -- peer connections -----------------------------------------------------------------
     async def _start_connect(self, ws: Any, *, restart: bool, delay: float = 0.0) -> None:

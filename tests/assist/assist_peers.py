@@ -249,6 +249,7 @@ class Script:
 
     answer: bool = True  # False: queue it and never answer (ring timeout)
     unavailable: bool = False
+    forget_calls: bool = False  # a socket that comes back is told the call is over
     ice_policy: str = "all"
     turn: Coturn | None = None
     agent_name: str = "工作人员 07"
@@ -333,6 +334,10 @@ class Centre:
             obj = json.loads(msg.data)
             self.received.append(obj)
             if obj["type"] == "call":
+                if s.forget_calls and len(self.messages("call")) > 1:
+                    await ws.send_json({"type": "error", "error": "call_ended"})
+                    await ws.close()
+                    break
                 if s.unavailable:
                     await ws.send_json({"type": "unavailable", "reason": "no_agent"})
                     await ws.close()

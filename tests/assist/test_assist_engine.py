@@ -162,6 +162,17 @@ def test_a_lost_signalling_socket_rejoins_the_same_call(
     released(devices, call)
 
 
+def test_a_socket_back_too_late_ends_the_call_as_dropped(
+        centre: Centre, devices: SimpleNamespace) -> None:
+    call, events = start(centre, devices, Script(forget_calls=True))
+    events.wait("media")
+    centre.drop_socket()
+    events.wait("reconnecting")
+    assert ended(events, call) == "dropped"
+    assert len(centre.messages("call")) == 2  # told once: no more tries until reconnect_s
+    released(devices, call)
+
+
 def test_ring_timeout_no_agent_refused_login_and_no_centre(
         centre: Centre, devices: SimpleNamespace) -> None:
     call, events = start(centre, devices, Script(answer=False), ring_timeout_s=1.0)
