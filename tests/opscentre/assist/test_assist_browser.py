@@ -137,8 +137,8 @@ class Terminal:
                 return dict(msg)
             assert msg["type"] in ("queued",), msg
 
-    async def media(self, answered: dict[str, Any]) -> None:
-        if self.pc is not None:  # a new agent (a transfer): a new connection
+    async def media(self, answered: dict[str, Any], restart: bool = False) -> None:
+        if self.pc is not None:  # a new agent (a transfer), a dropped link: a new connection
             await self.pc.close()
         servers = [RTCIceServer(urls=s["urls"], username=s.get("username"),
                                 credential=s.get("credential"))
@@ -160,7 +160,7 @@ class Terminal:
                 self.tasks.append(asyncio.ensure_future(self._watch(track)))
 
         await pc.setLocalDescription(await pc.createOffer())
-        await self.send({"type": "offer", "sdp": pc.localDescription.sdp, "restart": False})
+        await self.send({"type": "offer", "sdp": pc.localDescription.sdp, "restart": restart})
         answer = await self.expect("answer")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         await asyncio.wait_for(opened.wait(), WAIT_S)
@@ -175,11 +175,16 @@ class Terminal:
     async def proposal(self) -> dict[str, Any]:
         return await asyncio.wait_for(self.from_agent.get(), WAIT_S)
 
-    async def close(self) -> None:
+    async def drop(self) -> None:
+        """The network goes: media and the centre's socket both lost, no goodbye."""
         if self.pc is not None:
             await self.pc.close()
+            self.pc = None
         await self.ws.close()
         await self.http.close()
+
+    async def close(self) -> None:
+        await self.drop()
 
 
 def screen_jpeg() -> str:
@@ -482,3 +487,34 @@ def test_transfer_between_agents_in_chromium(site: SimpleNamespace,
         row = db.scalar(select(AssistCall).where(AssistCall.id == call["call"]))
     assert row is not None and (row.agents, row.agent, row.outcome) == (
         ["amy", "abe"], "abe", "unresolved")
+
+
+def test_dropped_link_gets_a_new_connection_in_chromium(site: SimpleNamespace,
+                                                       browser: WebDriver,
+                                                       tmp_path: Path) -> None:
+    hub = site.served.hub
+    hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": WAIT_S})
+    try:
+        wait = WebDriverWait(browser, WAIT_S)
+        sign_in_and_go_on_duty(browser, site.served)
+        term = Terminal(site.served.ws)
+        call = answer(browser, site, term, tmp_path)
+        first = browser.execute_script(
+            "return document.getElementById('remote-video').srcObject.id")
+        site.loop.run(term.drop())
+        # the terminal comes back on a new socket with the same call, and offers anew
+        site.loop.run(term.open())
+        site.loop.run(term.send({"type": "call", "call": call["call"], "service": "",
+                                 "service_title": "", "lang": "zh_CN"}))
+        again = site.loop.run(term.expect("answered"))
+        site.loop.run(term.media(again, restart=True))
+        wait.until(lambda d: d.execute_script(
+            "const v = document.getElementById('remote-video');"
+            "return v.srcObject && v.srcObject.id !== arguments[0] && v.videoWidth > 0",
+            first))
+        assert not browser.find_element(By.ID, "call").get_attribute("hidden")
+        browser.find_element(By.ID, "end-resolved").click()
+        assert site.loop.run(term.expect("ended")) == {"type": "ended", "reason": "agent"}
+        site.loop.run(term.close())
+    finally:
+        hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": 0})
