@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -122,7 +123,8 @@ def _str(obj: dict[str, Any], name: str, default: str | None = None) -> str:
 
 def _int(obj: dict[str, Any], name: str) -> int:
     value = obj.get(name, 0)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not math.isfinite(value) or abs(value) > 10**9:
         raise ProtocolError(f"{obj.get('type')}: {name} must be a number")
     return max(0, int(value))
 

@@ -123,7 +123,7 @@ def test_a_call_carries_sound_and_pictures_both_ways_and_the_data_channel(
     released(devices, call)
 
 
-def test_hold_sends_black_and_silence_until_resumed(
+def test_hold_sends_black_and_silence_until_resumed_then_a_transfer(
         centre: Centre, devices: SimpleNamespace) -> None:
     call, events = start(centre, devices, Script())
     events.wait("media")
@@ -139,6 +139,17 @@ def test_hold_sends_black_and_silence_until_resumed(
     centre.send({"type": "resume"})
     events.wait("resumed")
     wait_until(lambda: media.audio_peak > 1500 and media.video_mean > 60, "media again")
+    # the agent passes the call on: a new agent answers, a new connection (not a restart)
+    mark = len(events.items)
+    centre.send({"type": "transferring", "to": "工作人员 09"})
+    assert events.wait("transferring", after=mark).agent == "工作人员 09"
+    assert call.remote_video.latest() is None  # the first agent's picture is gone
+    centre.send({"type": "answered", "agent": "工作人员 09", "ice_servers": [],
+                 "ice_policy": "all"})
+    assert events.wait("answered", after=mark).agent == "工作人员 09"
+    events.wait("media", after=mark)
+    assert [o["restart"] for o in centre.messages("offer")] == [False, False]
+    assert "reconnecting" not in events.kinds()
     call.hang_up("session_end")
     assert ended(events, call) == "session_end"
     released(devices, call)
