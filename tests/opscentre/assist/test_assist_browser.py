@@ -105,6 +105,13 @@ class Loop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(WAIT_S * 2)
 
     def stop(self) -> None:
+        async def cancel_the_rest() -> None:  # aioice's TURN refreshes, left-over receivers
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in rest:
+                t.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        self.run(cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(WAIT_S)
 
