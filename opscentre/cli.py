@@ -3,13 +3,15 @@
     kiosk-ops serve --broker URL --db URL --listen HOST:PORT [--config FILE] [--instance NAME]
     kiosk-ops stack --dir DIR [--json] [--listen HOST:PORT] [--simulated N]
     kiosk-ops simulate --stack DIR --terminals N --seconds S      (opscentre.simulate)
-    kiosk-ops user add NAME --role ROLE [--db URL | --stack DIR]  (password on stdin)
+    kiosk-ops user add NAME --role ROLE [--db URL | --stack DIR]  (password on stdin; ROLE:
+                                                   viewer, agent, operator, admin)
     kiosk-ops token create NAME [--role ROLE] [--db URL | --stack DIR]
     kiosk-ops migrate [--db URL | --stack DIR]
     kiosk-ops bench [--json] [--quick]
     kiosk-ops keys init|show [--dir DIR] [--json]                 (opscentre.command_cli)
     kiosk-ops command TERMINAL ACTION [key=value …] [--wait] [--json] (--stack DIR | --db …)
     kiosk-ops rollout start|status|halt|resume|rollback …         (opscentre.rollout_cli)
+    kiosk-ops assist calls [--json] [--terminal ID] (--stack DIR | --db …) (opscentre.assist.cli)
 
 The database is `--db`, else `$KIOSK_OPS_DB`, else `opscentre.db` here (SQLite).
 The centre's broker password: `--broker-password-file`, else `$KIOSK_OPS_BROKER_PASSWORD`.
