@@ -4,6 +4,7 @@ the centre as docs/assist.md writes them, each one's refusals, and fuzzed input.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from kiosk.assist import signalling as sig
 
-GOOD = [
+GOOD: list[tuple[dict[str, Any], object]] = [
     ({"type": "queued", "call": "c1", "position": 2, "wait_s": 90, "agents": 1},
      sig.Queued("c1", 2, 90, 1)),
     ({"type": "unavailable", "reason": "no_agent"}, sig.Unavailable("no_agent")),
