@@ -23,6 +23,7 @@
   let proposalN = 0;
   let agents = [];
   let lastQueue = {calls: [], agents: []};
+  const baseTitle = document.title;
 
   function t(key, vars) {
     let s = W[key] || key;
@@ -115,6 +116,10 @@
       body.appendChild(tr);
     }
     $("queue-empty").hidden = m.calls.length > 0;
+    // a call waiting shows in the tab's title, for an agent working in another tab
+    const waiting = m.calls.filter((c) => c.state === "waiting" ||
+                                          (c.state === "transferring" && c.to === me)).length;
+    document.title = (waiting ? "(" + waiting + ") " : "") + baseTitle;
     const list = $("agents");
     list.textContent = "";
     for (const a of m.agents) {

@@ -330,6 +330,7 @@ def answer(driver: WebDriver, site: SimpleNamespace, term: Terminal, tmp_path: P
         (By.CSS_SELECTOR, f'#queue tr[data-call="{cid}"] button.answer')))
     if name:
         shot(driver, tmp_path, name)
+    assert driver.title.startswith("(1) ")  # the tab says a call waits
     button.click()
     answered = site.loop.run(term.expect("answered"))
     try:
