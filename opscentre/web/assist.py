@@ -37,6 +37,7 @@ from opscentre.web.models import User
 log = logging.getLogger(__name__)
 MAX_FRAME = 256 * 1024
 ROLE = "agent"  # and everyone above it (operator, admin)
+SESSION_CHECK_S = 60.0  # an agent's socket looks at its session this often
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["assist"])
@@ -204,10 +205,24 @@ async def agent_socket(ws: WebSocket) -> None:
         return
     peer = SocketPeer(ws)
     hub.agent_joined(peer, who.name, names["zh_CN"], names)
+    watch = asyncio.create_task(_watch_session(ws, peer))
     try:
         await _serve(ws, peer, lambda m: hub.agent_message(peer, who.name, m))
     finally:
+        watch.cancel()
         hub.agent_lost(peer, who.name)
+
+
+async def _watch_session(ws: WebSocket, peer: SocketPeer) -> None:
+    """While the socket is open its session is in use (an agent waiting on duty does not
+    idle out); once the session ends (signed out, account disabled, its hours up, role
+    taken away) the socket closes with 4401 and the agent's calls end."""
+    while True:
+        await asyncio.sleep(SESSION_CHECK_S)
+        who, _ = await run_in_threadpool(_agent_of, ws)
+        if who is None or not who.can(ROLE):
+            peer.close(4401)
+            return
 
 
 # -- pages and API ----------------------------------------------------------------------------

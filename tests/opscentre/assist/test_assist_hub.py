@@ -366,3 +366,26 @@ def test_centre_shutdown_tells_the_terminal(quiet: SimpleNamespace) -> None:
     assert amy.closed() == 1001
     row = record(quiet, cid)
     assert (row.outcome, row.end_reason) == ("dropped", "centre_shutdown")
+
+
+def test_agent_socket_ends_with_its_session(quiet: SimpleNamespace,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from opscentre import auth
+    from opscentre.web import assist as web_assist
+
+    monkeypatch.setattr(web_assist, "SESSION_CHECK_S", 0.1)
+    otto = agent(quiet.served, quiet.sessions, "otto")
+    t = terminal(quiet.served)
+    cid = str(uuid.uuid4())
+    t.send(call_msg(cid))
+    t.expect("queued")
+    otto.send({"type": "take", "call": cid})
+    t.expect("answered")
+    with quiet.sessions() as db:
+        auth.set_disabled(db, "otto", True, by="test")
+    try:
+        assert otto.closed() == 4401
+        assert t.expect("ended") == {"type": "ended", "reason": "agent_gone"}
+    finally:
+        with quiet.sessions() as db:
+            auth.set_disabled(db, "otto", False, by="test")
