@@ -98,3 +98,22 @@ def test_closed_microphone_refuses_subscribers_and_bad_uris_are_refused() -> Non
     for uri in ("sim://?tone_hz=abc", "sim://?level=3", "sim://?tone=440"):
         with pytest.raises(DeviceError):
             create_device("microphone", uri)
+
+
+def test_alsa_microphone_that_cannot_open_is_reported_lost() -> None:
+    # No sound card here: the PyAV ALSA path must fail as a status, never as a crash.
+    mic = create_device("microphone", "alsa://kiosk-no-such-card")
+    mic.open()
+    unsubscribe = mic.subscribe(lambda _c: None)  # type: ignore[attr-defined]
+    try:
+        wait = threading.Event()
+        for _ in range(200):
+            if mic.status().state is DeviceState.NO_DEVICE:
+                break
+            wait.wait(0.02)
+        assert mic.status().state is DeviceState.NO_DEVICE
+        assert mic.status().message == "cannot open"
+    finally:
+        unsubscribe()
+    assert mic.subscriber_count() == 0  # type: ignore[attr-defined]
+    mic.close()

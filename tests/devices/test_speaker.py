@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from array import array
 
 import pytest
@@ -41,3 +43,27 @@ def test_closed_speaker_refuses_sound() -> None:
     assert exc.value.key == "device.speaker.offline"
     with pytest.raises(DeviceError):
         create_device("speaker", "sim://?volume=3")
+
+
+def test_alsa_speaker_without_a_card_counts_and_stops_cleanly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # No sound card here: the writer thread's failure is logged once; play never blocks,
+    # raises, or starts a thread (and a log line) for every 20 ms of sound after it.
+    caplog.set_level(logging.WARNING, "kiosk.devices.speaker.alsa")
+    spk = create_device("speaker", "alsa://kiosk-no-such-card")
+    spk.open()
+    for _ in range(40):  # more than the queue holds: the oldest sound is dropped
+        spk.play(_tone(0.3))  # type: ignore[attr-defined]
+    deadline = threading.Event()
+    for _ in range(250):
+        if caplog.records:
+            break
+        deadline.wait(0.02)
+    for _ in range(20):
+        spk.play(_tone(0.3))  # type: ignore[attr-defined]
+    deadline.wait(0.2)  # a writer thread started by one of these has failed by now
+    assert len(caplog.records) == 1, [r.getMessage() for r in caplog.records]
+    assert spk.counters().chunks == 60  # type: ignore[attr-defined]
+    spk.stop()  # type: ignore[attr-defined]
+    assert not spk.counters().playing  # type: ignore[attr-defined]
+    spk.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from kiosk.devices.base import DeviceUri
@@ -17,6 +18,7 @@ from kiosk.devices.speaker.service import SpeakerDevice
 
 log = logging.getLogger(__name__)
 MAX_QUEUED = 25  # 20 ms chunks
+RETRY_S = 5.0  # after the card failed, sound is dropped this long before it is tried again
 
 
 class AlsaSpeaker(SpeakerDevice):
@@ -27,10 +29,13 @@ class AlsaSpeaker(SpeakerDevice):
         self._queue: queue.Queue[tuple[bytes, int] | None] = queue.Queue(MAX_QUEUED)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._failed_at = -RETRY_S
 
     def _output(self, pcm: bytes, sample_rate: int) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
+                if time.monotonic() - self._failed_at < RETRY_S:
+                    return  # the card failed a moment ago: no thread (and log line) per chunk
                 self._queue = queue.Queue(MAX_QUEUED)
                 self._thread = threading.Thread(target=self._run, args=(self._queue,),
                                                 daemon=True, name=f"speaker-{self.device}")
@@ -81,6 +86,7 @@ class AlsaSpeaker(SpeakerDevice):
                 for packet in stream.encode(frame):
                     container.mux(packet)
         except Exception as exc:  # noqa: BLE001 - av raises many kinds; the card is gone
+            self._failed_at = time.monotonic()
             log.warning("speaker %s: %s", self.device, exc)
         finally:
             if container is not None:
