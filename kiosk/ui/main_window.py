@@ -343,6 +343,8 @@ class MainWindow(QMainWindow):
             b = chrome(LANG_LABELS[loc], f"lang-{loc}", loc == self.ui_locale,
                        lambda _=False, lc=loc: self.set_locale(lc), langs)
             b.setProperty("anyLanguage", True)  # each language offered in its own script
+        if getattr(self, "assist", None) is not None:  # remote help, on the shorter row
+            langs.insert(0, self.assist.help_button())  # type: ignore[union-attr]
 
         def row_of(buttons: list[QPushButton], stretch: bool = True) -> QHBoxLayout:
             row = QHBoxLayout()
@@ -416,8 +418,6 @@ class MainWindow(QMainWindow):
         tid = label(self.runtime.config.terminal.id, "terminalId", wrap=False)
         tid.setProperty("anyLanguage", True)  # an identifier, not words
         lay.addWidget(tid)
-        if getattr(self, "assist", None) is not None:
-            lay.addWidget(self.assist.help_button())  # type: ignore[union-attr]
         return f
 
     def _tick_clock(self) -> None:

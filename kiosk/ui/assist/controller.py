@@ -109,21 +109,25 @@ class AssistController(QObject):
 
     # -- the help button ------------------------------------------------------------------
     def help_button(self) -> QPushButton:
-        """A help button for the footer (made again with the chrome)."""
+        """A help button for the header (made again with the chrome)."""
         b = panels.help_button(self.win.m, self.win.t)
         b.clicked.connect(self.help_pressed)
         self.help_buttons = [x for x in self.help_buttons if _alive(x)] + [b]
-        self._show_help_buttons()
+        if not self._help_wanted():
+            b.hide()  # (never show() it here: without a parent yet it would be a window)
         return b
 
     def _citizen_page(self) -> bool:
         w = self.win
         return w.stack.currentWidget() in (w.home, w.flow_view)
 
+    def _help_wanted(self) -> bool:
+        return self._citizen_page() and self.state.phase == Phase.IDLE
+
     def _show_help_buttons(self) -> None:
-        on = self._citizen_page() and self.state.phase == Phase.IDLE
+        on = self._help_wanted()
         for b in self.help_buttons:
-            if _alive(b):
+            if _alive(b) and b.parentWidget() is not None:
                 b.setVisible(on)
 
     def _help_offer(self) -> QWidget:
@@ -180,14 +184,15 @@ class AssistController(QObject):
                                status=status)
 
     def _show_bar(self, title: str, values: dict[str, Any], agent: str) -> None:
-        """The call in a strip where the footer was (no taller than it: the screen above
-        keeps its room), so the citizen carries on with the flow while talking."""
+        """The call in a strip where the header was (lower than it, so the screen keeps
+        its room: in elder mode the home search has none to spare), hang-up on top, so the
+        citizen carries on with the flow while talking."""
         self._drop_bar()
         self.bar = panels.CallBar(self.win.m, self.win.t, self.remote,
                                   self.win.t(title, **values), agent, self.win.portrait)
         self.bar.pressed.connect(self._pressed)
-        self.win.footer.hide()
-        self.win.outer.addWidget(self.bar)
+        self.win.header.hide()
+        self.win.outer.insertWidget(0, self.bar)
         self.bar.show()
         self.win.outer.activate()
 
@@ -200,7 +205,7 @@ class AssistController(QObject):
             self.bar.setParent(None)
             self.bar.deleteLater()
             self.bar = None
-            self.win.footer.show()
+            self.win.header.show()
 
     def _pressed(self, bid: str) -> None:
         self.win.idle.poke()
@@ -362,7 +367,7 @@ class AssistController(QObject):
 
     def _show_proposal(self) -> None:
         """工作人员为您选择了：近12个月 — 请确认, over the dimmed screen it changes; the
-        call bar stays below it, hang up within reach."""
+        call bar stays above it, hang up within reach."""
         asked = self.cofill.current
         if asked is None:
             return
@@ -371,7 +376,7 @@ class AssistController(QObject):
         what = self._shown_value(p)
         self.proposal_text = t("assist.proposal.choose", value=what) if p.action == "choose" \
             else t("assist.proposal.fill", field=self._field_label(p), value=what)
-        self.overlay.reserve_bottom = self.bar.height() if self.bar is not None else 0
+        self.overlay.reserve_top = self.bar.height() if self.bar is not None else 0
         self.overlay.show_view(View("assist.proposal.title", buttons=("decline", "confirm")),
                                remote=None, own=None, text=self.proposal_text)
 
@@ -409,7 +414,7 @@ class AssistController(QObject):
 
     def _answer_proposal(self, confirmed: bool) -> None:
         self._drop_banner()
-        self.overlay.reserve_bottom = 0
+        self.overlay.reserve_top = 0
         if not confirmed:
             self.cofill.decline()
             return

@@ -37,7 +37,7 @@ def style(m: theme.Metrics) -> str:
     #assistTitle {{ font-size: {m.title}px; font-weight: bold; }}
     #assistText, #assistAgent {{ font-size: {m.body}px; }}
     #assistStatus {{ font-size: {m.body}px; color: {c['warn']}; font-weight: bold; }}
-    #assistBar {{ background: #FFF7E0; border-top: {m.px(2)}px solid {theme.ACCENT}; }}
+    #assistBar {{ background: #FFF7E0; border-bottom: {m.px(2)}px solid {theme.ACCENT}; }}
     #assistBarText {{ font-size: {m.small}px; font-weight: bold; }}
     #assistOffer {{ background: #FFF7E0; border-radius: {m.px(14)}px; }}
     #assistOfferText {{ font-size: {m.body}px; }}
@@ -45,13 +45,13 @@ def style(m: theme.Metrics) -> str:
     """
 
 
-def help_icon(size: int) -> QIcon:
-    """A headset-and-question mark drawn once: no image file to ship or lose."""
+def help_icon(size: int, color: str = theme.PRIMARY) -> QIcon:
+    """A speech bubble with a question mark, drawn once: no image file to ship or lose."""
     pm = QPixmap(size, size)
     pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    pen = QPen(QColor(theme.PRIMARY), max(2.0, size / 10))
+    pen = QPen(QColor(color), max(2.0, size / 10))
     p.setPen(pen)
     r = QRectF(size * 0.12, size * 0.12, size * 0.76, size * 0.76)
     p.drawEllipse(r)
@@ -66,9 +66,15 @@ def help_icon(size: int) -> QIcon:
 
 
 def help_button(m: theme.Metrics, t: Translator) -> QPushButton:
+    """求助: among the header's controls, in amber (not white: that reads as a toggle
+    switched on, like the language chosen)."""
     b = button(t("assist.help"), "assistHelp")
-    b.setIcon(help_icon(m.px(48)))
-    b.setIconSize(QSize(m.px(48), m.px(48)))
+    b.setStyleSheet(f"QPushButton#assistHelp {{ font-size: {m.small}px; font-weight: bold; "
+                    f"min-height: {m.px(88) - 2 * m.px(2)}px; padding: 0 {m.px(16)}px; "
+                    f"border-radius: {m.px(10)}px; background: {theme.ACCENT}; "
+                    f"color: {theme.INK}; border: {m.px(2)}px solid {theme.ACCENT}; }}")
+    b.setIcon(help_icon(m.px(40), theme.INK))
+    b.setIconSize(QSize(m.px(40), m.px(40)))
     b.setAccessibleName(t("assist.help"))
     return b
 
@@ -107,7 +113,7 @@ class AssistOverlay(QWidget):
         self.status: QLabel | None = None
         self._outer = QVBoxLayout(self)
         self.compact = False
-        self.reserve_bottom = 0
+        self.reserve_top = 0
         self.text_label: QLabel | None = None
         self.hide()
 
@@ -163,14 +169,15 @@ class AssistOverlay(QWidget):
         self.box = box
         self._place()
         self.show()
+        box.show()  # made on a shown overlay: a layout would show it only on the next pass
         self.raise_()
         self._fit()
 
     def _place(self) -> None:
-        """Cover the window, but for the call bar at the bottom (`reserve_bottom`)."""
+        """Cover the window, but for the call bar at the top (`reserve_top`)."""
         parent = self.parentWidget()
         if parent is not None:
-            self.setGeometry(parent.rect().adjusted(0, 0, 0, -self.reserve_bottom))
+            self.setGeometry(parent.rect().adjusted(0, self.reserve_top, 0, 0))
 
     def _fit(self) -> None:
         """An aligned box gets its size hint, not its height for its width: give a
@@ -214,7 +221,7 @@ class AssistOverlay(QWidget):
         row = QBoxLayout(QBoxLayout.Direction.TopToBottom if portrait else
                          QBoxLayout.Direction.LeftToRight)
         row.setSpacing(m.space(24))
-        remote.setMinimumSize(m.px(480), m.px(360))
+        remote.setMinimumSize(m.px(320), m.px(240))
         row.addWidget(remote, 3)
         if own is not None:
             own.setFixedSize(m.px(240), m.px(180))
@@ -262,9 +269,9 @@ class AssistOverlay(QWidget):
 
 
 class CallBar(QWidget):
-    """The call while the citizen goes on with the flow: a strip where the footer was,
-    no taller than the footer (the screen keeps its room): the agent's picture small (in
-    landscape), what is happening, back to the call, hang up."""
+    """The call while the citizen goes on with the flow: a strip where the header was
+    (lower than it: the screen keeps its room): the agent's picture small (in landscape),
+    what is happening, back to the call, hang up."""
 
     pressed = Signal(str)
 
