@@ -338,7 +338,10 @@ class AssistCall:
     def _start_reconnecting(self) -> None:
         if self._reconnect_deadline is None:
             self._reconnect_deadline = time.monotonic() + self.settings.reconnect_s
-            self._emit(CallEvent("reconnecting"))
+            # A call still waiting keeps showing its place in the queue (the rejoined
+            # socket's `queued` updates it); only a call in progress says it reconnects.
+            if self._answered is not None:
+                self._emit(CallEvent("reconnecting"))
 
     async def _read(self, ws: Any, inbox: asyncio.Queue[tuple[str, Any]]) -> None:
         import aiohttp

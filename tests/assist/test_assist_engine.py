@@ -173,6 +173,20 @@ def test_a_lost_signalling_socket_rejoins_the_same_call(
     released(devices, call)
 
 
+def test_a_socket_lost_while_waiting_rejoins_the_queue_quietly(
+        centre: Centre, devices: SimpleNamespace) -> None:
+    call, events = start(centre, devices, Script(answer=False))
+    events.wait("queued")
+    centre.drop_socket()
+    wait_until(lambda: len(centre.messages("call")) == 2, "the call again on a new socket")
+    wait_until(lambda: events.kinds().count("queued") == 2, "the queue again")
+    assert "reconnecting" not in events.kinds()  # the citizen still sees the queue
+    call.hang_up()
+    assert ended(events, call) == "citizen"
+    wait_until(lambda: centre.messages("hangup"), "the hangup at the centre")
+    assert centre.messages("hangup")[-1]["reason"] == "citizen"
+
+
 def test_a_socket_back_too_late_ends_the_call_as_dropped(
         centre: Centre, devices: SimpleNamespace) -> None:
     call, events = start(centre, devices, Script(forget_calls=True))
