@@ -164,18 +164,18 @@ def audit(db: Db, who: Admin, response: Response,
 # -- users and tokens (admin) ---------------------------------------------------------------
 class NewUser(BaseModel):
     name: str = Field(max_length=64)
-    role: Literal["viewer", "operator", "admin"]
+    role: Literal["viewer", "agent", "operator", "admin"]
     password: str = Field(max_length=auth.MAX_PASSWORD)
 
 
 class UserChange(BaseModel):
-    role: Literal["viewer", "operator", "admin"] | None = None
+    role: Literal["viewer", "agent", "operator", "admin"] | None = None
     disabled: bool | None = None
 
 
 class NewToken(BaseModel):
     name: str = Field(max_length=64)
-    role: Literal["viewer", "operator", "admin"] = "viewer"
+    role: Literal["viewer", "agent", "operator", "admin"] = "viewer"
 
 
 def user_rows(db: Session) -> list[dict[str, Any]]:

@@ -170,7 +170,7 @@ def password_file(path: Path) -> Path:
     return path
 
 
-def browser(served: Served, name: str) -> Any:
+def browser(served: Served, name: str, password: str = "") -> Any:
     """An HTTP client signed in through the console's login form (httpx, cookies kept)."""
     import re
 
@@ -180,7 +180,7 @@ def browser(served: Served, name: str) -> Any:
     page = c.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]*)"', page.text)
     assert csrf, "no CSRF field on the login page"
-    r = c.post("/login", data={"name": name, "password": PASSWORDS[name],
+    r = c.post("/login", data={"name": name, "password": password or PASSWORDS[name],
                                "csrf": csrf.group(1), "next": "/fleet"})
     assert r.status_code in (200, 303), r.text
     return c

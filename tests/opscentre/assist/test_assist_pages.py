@@ -73,3 +73,15 @@ def test_records_page_api_and_cli(centre: SimpleNamespace, one_call: str,
     assert main(["assist", "calls", "--db", db]) == 0
     text = capsys.readouterr().out
     assert "DG-T-0002" in text and "resolved" in text and "amy" in text
+
+
+def test_admin_sees_and_sets_the_agent_role(centre: SimpleNamespace) -> None:
+    from opscentre import auth
+
+    with centre.sessions() as db:
+        auth.add_user(db, "ada", "admin", "admin-pass-1234", by="test")
+    ada = browser(centre.served, "ada", "admin-pass-1234")
+    page = ada.get("/admin").text
+    amy_row = page[page.index('action="/admin/users/amy"'):][:600]
+    assert 'value="agent" selected' in amy_row  # not shown as a viewer
+    assert "帮办坐席" in amy_row
