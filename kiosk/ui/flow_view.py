@@ -153,7 +153,14 @@ class FlowView(QWidget):
         render = RENDERERS.get(s.kind, FlowView._render_generic)
         placed_actions = render(self, s, v, portrait, keep)
         if s.kind == ScreenKind.ERROR and self.help_offer is not None:
-            v.addWidget(self.help_offer())
+            # Under the error's text, in the column that scrolls if it must: a row of its
+            # own under the card would take the room of the screen's buttons.
+            holder = card.findChild(QWidget, "bodyHolder")
+            texts = holder.layout() if holder is not None else None
+            if isinstance(texts, QVBoxLayout):
+                texts.insertWidget(max(0, texts.count() - 1), self.help_offer())
+            else:
+                v.addWidget(self.help_offer())
         if not placed_actions:
             v.addLayout(self._actions(s))
         self._outer.addWidget(card)

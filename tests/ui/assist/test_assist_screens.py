@@ -313,11 +313,18 @@ def test_help_is_offered_on_citizen_screens_only(qtbot, kiosk) -> None:  # type:
     qtbot.waitUntil(help_button.isVisible, timeout=5000)
     look(qtbot, win, "home-with-help")
     # An error screen offers an agent, and the offer opens the consent screen.
-    error = Screen(ScreenKind.ERROR, "query", "查询失败", text="平台暂时无法查询，请稍后再试。",
-                   actions=(Action("home", "返回首页", primary=True),))
+    t = win.t  # texts that remember their keys: drawn again in another language
+    error = Screen(ScreenKind.ERROR, "query", t("error.title"), text=t("backend.unreachable"),
+                   actions=(Action("home", t("common.home")),
+                            Action("retry", t("common.retry"), primary=True)))
     win.stack.setCurrentWidget(win.flow_view)
     win.flow_view.show_screen(Pending(error, threading.Event()), win.portrait)
     look(qtbot, win, "error-with-offer")
+    win.set_locale("en")
+    win.set_elder(True)  # the offer fits an elder screen too (in the text column)
+    win.set_screen_size(QSize(1920, 1080))
+    win.resize(1920, 1080)
+    look(qtbot, win, "error-with-offer-elder")
     press(qtbot, win.flow_view, "action-assist-call")
     assert ctl.state.phase == Phase.CONSENT
     press(qtbot, win, "action-assist-cancel")
@@ -325,7 +332,7 @@ def test_help_is_offered_on_citizen_screens_only(qtbot, kiosk) -> None:  # type:
     win.flow_view.clear()
     win.show_attract()
     win.open_maintenance()  # the technician's screens: no help button
-    qtbot.waitUntil(lambda: not help_button.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not ctl.help_buttons[-1].isVisible(), timeout=5000)
     ctl.help_pressed()
     assert ctl.state.phase == Phase.IDLE
 
