@@ -231,13 +231,16 @@ class AssistCall:
         except Exception:
             log.exception("assist %s: engine failed", self.call_id)
         finally:
-            with contextlib.suppress(Exception):
-                loop.run_until_complete(_cancel_leftovers())
-                loop.run_until_complete(loop.shutdown_asyncgens())
             with self._lock:
                 self._loop = self._inbox = None
-            loop.close()
+            # The citizen hears of the end now; aiortc's closing (a TURN deallocation on a
+            # dead server retries for seconds) goes on afterwards on this thread.
             self._finish(reason)
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(self._closed())
+                loop.run_until_complete(_cancel_leftovers())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     def _finish(self, reason: str) -> None:
         # Belt and braces: whatever went wrong above, devices are let go before `ended`.
@@ -276,7 +279,6 @@ class AssistCall:
             finally:
                 await self._close_link()
                 self._release_devices()
-                await self._closed()
 
     async def _signalled(self, session: Any, inbox: asyncio.Queue[tuple[str, Any]],
                          service: str, title: str, lang: str) -> str:
