@@ -89,7 +89,6 @@ class AssistController(QObject):
         self._resend_timer.timeout.connect(self._resend)
         self.relay = Relay()
         self.relay.done.connect(self._relayed, Qt.ConnectionType.QueuedConnection)
-        self.sent: list[dict[str, Any]] = []  # the last messages given to the call (newest last)
         self.help_buttons: list[QPushButton] = []
         self._phone = ""  # typed before a redraw in another language or mode
         win.screenShown.connect(self._on_screen)
@@ -322,13 +321,13 @@ class AssistController(QObject):
             self._resend_timer.stop()
 
     def _send(self, message: dict[str, Any]) -> None:
+        if self.call is None:
+            return  # the call ended meanwhile (a picture encoded late): nothing is kept
         if message.get("type") == "screen":
             self._last_screen = message
             if not self._resend_timer.isActive():
                 self._resend_timer.start()
-        self.sent = [*self.sent[-49:], message]
-        if self.call is not None:
-            self.call.send(message)
+        self.call.send(message)
 
     # -- offers: call back, queue ticket ----------------------------------------------------
     def _send_callback(self) -> None:
