@@ -94,3 +94,20 @@ def test_any_frame_is_a_message_or_a_protocol_error(text: str) -> None:
         sig.parse(text)
     except sig.ProtocolError:
         pass
+
+
+def test_settings_come_from_the_terminals_config() -> None:
+    from dataclasses import replace
+
+    from kiosk.assist.engine import AssistSettings
+    from kiosk.config import AssistConfig, Config, TerminalConfig
+
+    cfg = replace(Config(), terminal=replace(TerminalConfig(), id="DG-T-0042"),
+                  assist=replace(AssistConfig(), centre_url="wss://ops.example.org:8443",
+                                 ring_timeout_s=45.0, video_fps=10, max_bitrate_kbps=400))
+    s = AssistSettings.from_config(cfg, "fleet-password")
+    assert (s.centre_url, s.terminal_id, s.password) == \
+        ("wss://ops.example.org:8443", "DG-T-0042", "fleet-password")
+    assert (s.ring_timeout_s, s.reconnect_s, s.video_width, s.video_height, s.video_fps,
+            s.max_bitrate_kbps) == (45.0, 20.0, 640, 480, 10, 400)
+    assert "fleet-password" not in repr(s)  # settings may be logged; the password never
