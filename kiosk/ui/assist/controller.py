@@ -157,6 +157,8 @@ class AssistController(QObject):
             self.win.idle.hold(False)  # the call is over: the countdown runs again
         self._show_help_buttons()
         self._draw(status)
+        if state.phase != before.phase and state.phase != Phase.IDLE:
+            self.win._say(self.win.t(describe(state).title))  # the voice guide, if on
         if state.phase in CONNECTED and before.phase not in CONNECTED:
             self._mirrored = None
             self.pacer.screen_changed(time.monotonic())
