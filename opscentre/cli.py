@@ -95,7 +95,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # -- stack ---------------------------------------------------------------------------------------
 def _stack_login(sessions: Any, root: Path) -> dict[str, Any]:
-    """The stack's admin login and API token: made once, kept in DIR/stack.json (0600)."""
+    """The stack's admin login, a hall agent's login and an API token: made once, kept in
+    DIR/stack.json (0600)."""
     from opscentre import auth
     from opscentre.web.models import ApiToken, User
 
@@ -113,6 +114,13 @@ def _stack_login(sessions: Any, root: Path) -> dict[str, Any]:
                 name = f"admin-{secrets.token_hex(3)}"
             auth.add_user(db, name, "admin", password, by="stack")
             kept["login"] = {"user": name, "password": password}
+        agent = db.query(User).filter_by(name=kept.get("agent", {}).get("user", "")).first()
+        if agent is None:  # remote help's hall agent (docs/assist.md): answers calls at /assist
+            name, password = "agent", secrets.token_urlsafe(12)
+            if db.query(User).filter_by(name=name).first() is not None:
+                name = f"agent-{secrets.token_hex(3)}"
+            auth.add_user(db, name, "agent", password, by="stack")
+            kept["agent"] = {"user": name, "password": password}
         if token is None or token.revoked_at is not None:
             kept["token_name"] = f"stack-{secrets.token_hex(4)}"
             kept["token"] = auth.create_token(db, kept["token_name"], "operator", by="stack")
@@ -159,7 +167,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
 
         def announce(c: Centre) -> None:
             info = {"console": c.console_url, "broker": setup.url, "token": kept["token"],
-                    "login": kept["login"],
+                    "login": kept["login"], "agent": kept["agent"],
                     "command_key": {"public": key.public_b64, "key_id": key.key_id,
                                     "file": str(root / "keys" / "command-key.pub")},
                     "repository": f"{c.console_url}/repo",
@@ -175,7 +183,9 @@ def cmd_stack(args: argparse.Namespace) -> int:
                 print(json.dumps(info, ensure_ascii=False), flush=True)
             else:
                 print(f"console  {info['console']}\nlogin    {kept['login']['user']} / "
-                      f"{kept['login']['password']}\nbroker   {setup.url}\ntoken    "
+                      f"{kept['login']['password']}\nagent    {info['console']}/assist  "
+                      f"{kept['agent']['user']} / {kept['agent']['password']}\n"
+                      f"broker   {setup.url}\ntoken    "
                       f"{kept['token']}\nstack    {root}  (Ctrl-C stops)", flush=True)
 
         centre.run(announce)

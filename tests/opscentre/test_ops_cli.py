@@ -74,8 +74,9 @@ def test_stack_serves_the_console_with_its_login_and_token(  # type: ignore[no-u
         tmp_path: Path, running, publishers, wait_for) -> None:
     stack = running("stack", "--dir", str(tmp_path / "stack"), "--json", "--simulated", "3")
     info = stack.info
-    assert set(info) == {"console", "broker", "token", "login", "command_key", "repository",
-                         "trusted_root"}
+    assert set(info) == {"console", "broker", "token", "login", "agent", "command_key",
+                         "repository", "trusted_root"}
+    assert info["agent"]["user"] == "agent" and info["agent"]["password"]
     api = f"{info['console']}/api/terminals"
     auth = {"Authorization": f"Bearer {info['token']}"}
     assert requests.get(api, timeout=5).status_code == 401
@@ -97,6 +98,7 @@ def test_stack_serves_the_console_with_its_login_and_token(  # type: ignore[no-u
     assert not _listening(setup.port), "the stack's broker outlived it"
     again = running("stack", "--dir", str(tmp_path / "stack"), "--json")
     assert again.info["login"] == info["login"] and again.info["token"] == info["token"]
+    assert again.info["agent"] == info["agent"]  # the hall agent's login is kept too
 
 
 def _listening(port: int) -> bool:

@@ -301,6 +301,7 @@
     if (s && s.image) { img.src = s.image; img.hidden = false; } else { img.removeAttribute("src"); img.hidden = true; }
     $("step-title").textContent = s ? (s.title || s.step || "—") : "—";
     $("step-title").dataset.seq = s ? s.seq : "";
+    $("step-title").dataset.step = s ? s.step : "";
     const locked = !!(s && s.locked);
     $("lock").hidden = !locked;
     $("lock").textContent = locked ? t("assist.locked") + t("assist.lock." + s.lock) : "";
