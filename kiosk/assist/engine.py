@@ -562,7 +562,9 @@ class AssistCall:
 
     async def _check_media(self, ws: Any, now: float) -> None:
         link = self._link
-        if link is not None and link.connected and not self._held and \
+        # Only a link whose media flowed can be seen to stop: an agent without camera and
+        # microphone sends nothing, and that is no drop.
+        if link is not None and link.connected and link.media and not self._held and \
                 now - link.last_media > self.settings.media_timeout_s:
             await self._lost(ws, "no media")
         if self._reconnect_deadline is not None and now >= self._reconnect_deadline:

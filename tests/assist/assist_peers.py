@@ -253,6 +253,7 @@ class Script:
     ice_policy: str = "all"
     turn: Coturn | None = None
     agent_name: str = "工作人员 07"
+    agent_media: bool = True  # False: an agent with no camera or microphone
 
 
 class Centre:
@@ -293,6 +294,7 @@ class Centre:
     def reset(self, script: Script) -> None:
         self.run(self.agent.close())
         self.script, self.received, self.agent = script, [], Agent()
+        self.agent.send_media = script.agent_media
 
     def send(self, message: dict[str, Any]) -> None:
         async def _send() -> None:

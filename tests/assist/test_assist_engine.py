@@ -173,6 +173,20 @@ def test_a_lost_signalling_socket_rejoins_the_same_call(
     released(devices, call)
 
 
+def test_an_agent_without_camera_or_microphone_is_no_drop(
+        centre: Centre, devices: SimpleNamespace) -> None:
+    call, events = start(centre, devices, Script(agent_media=False))
+    events.wait("answered")
+    media = agent_media(centre)
+    # the citizen's media flows for twice the media timeout (1.5 s) while none comes back
+    wait_until(lambda: media.video_frames >= 30, "3 s of the citizen's video")
+    assert "reconnecting" not in events.kinds() and "media" not in events.kinds()
+    assert len(centre.messages("offer")) == 1
+    call.hang_up()
+    assert ended(events, call) == "citizen"
+    released(devices, call)
+
+
 def test_a_socket_lost_while_waiting_rejoins_the_queue_quietly(
         centre: Centre, devices: SimpleNamespace) -> None:
     call, events = start(centre, devices, Script(answer=False))
