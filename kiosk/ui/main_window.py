@@ -343,8 +343,6 @@ class MainWindow(QMainWindow):
             b = chrome(LANG_LABELS[loc], f"lang-{loc}", loc == self.ui_locale,
                        lambda _=False, lc=loc: self.set_locale(lc), langs)
             b.setProperty("anyLanguage", True)  # each language offered in its own script
-        if getattr(self, "assist", None) is not None:  # remote help, on the shorter row
-            langs.insert(0, self.assist.help_button())  # type: ignore[union-attr]
 
         def row_of(buttons: list[QPushButton], stretch: bool = True) -> QHBoxLayout:
             row = QHBoxLayout()
@@ -377,6 +375,8 @@ class MainWindow(QMainWindow):
             else:
                 v.addLayout(row_of(voice))
                 v.addLayout(row_of(langs))
+        if getattr(self, "assist", None) is not None:  # remote help where the clock was
+            self.assist.replace_clock(h, self.clock)  # type: ignore[union-attr]
         self._tick_clock()
         return h
 
@@ -417,6 +417,8 @@ class MainWindow(QMainWindow):
         lay.addWidget(label(qt_i18n.tr("home.help"), "help"), 1)
         tid = label(self.runtime.config.terminal.id, "terminalId", wrap=False)
         tid.setProperty("anyLanguage", True)  # an identifier, not words
+        if getattr(self, "assist", None) is not None:  # the time, where help left it room
+            lay.addWidget(self.assist.footer_clock())  # type: ignore[union-attr]
         lay.addWidget(tid)
         return f
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QAbstractButton, QPushButton, QWidget
+from PySide6.QtWidgets import QAbstractButton, QBoxLayout, QLabel, QLayout, QPushButton, QWidget
 
 from kiosk.assist import mirror
 from kiosk.assist.cofill import CoFill, Proposal, lock_of
@@ -91,6 +91,10 @@ class AssistController(QObject):
         self.relay.done.connect(self._relayed, Qt.ConnectionType.QueuedConnection)
         self.help_buttons: list[QPushButton] = []
         self._phone = ""  # typed before a redraw in another language or mode
+        self._clock: QLabel | None = None
+        self._clock_timer = QTimer(self)
+        self._clock_timer.setInterval(1000)
+        self._clock_timer.timeout.connect(self._tick)
         win.screenShown.connect(self._on_screen)
         win.idle.activity.connect(self._on_activity)
         win.flow_view.help_offer = self._help_offer
@@ -115,6 +119,34 @@ class AssistController(QObject):
         if not self._help_wanted():
             b.hide()  # (never show() it here: without a parent yet it would be a window)
         return b
+
+    def replace_clock(self, header: QWidget, clock: QWidget) -> None:
+        """Put the help button where the header's clock is, and hide the clock: the
+        header has no room for one more control in elder English landscape (another row
+        took 81 px from every screen); the time goes to the footer (`footer_clock`)."""
+        lay = _layout_holding(header.layout(), clock)
+        if lay is None:
+            return
+        clock.hide()
+        lay.insertWidget(lay.indexOf(clock), self.help_button())
+
+    def footer_clock(self) -> QLabel:
+        """The time on one line, for the footer."""
+        from kiosk.ui.widgets import label
+
+        self._clock = label("", "footerClock", wrap=False)
+        self._clock.setProperty("anyLanguage", True)  # digits
+        self._clock.setContentsMargins(0, 0, self.win.m.space(24), 0)  # apart from the id
+        self._tick()
+        if not self._clock_timer.isActive():
+            self._clock_timer.start()
+        return self._clock
+
+    def _tick(self) -> None:
+        from datetime import datetime
+
+        if self._clock is not None and _alive(self._clock):
+            self._clock.setText(f"{datetime.now():%H:%M  %Y-%m-%d}")
 
     def _citizen_page(self) -> bool:
         w = self.win
@@ -568,6 +600,20 @@ def apply_proposal(win: MainWindow, p: Proposal) -> bool:
             kb.press(ch)
         return kb.text == p.value
     return False
+
+
+def _layout_holding(lay: QLayout | None, w: QWidget) -> QBoxLayout | None:
+    """The box layout (at any depth under `lay`) that holds `w`."""
+    if lay is None:
+        return None
+    if isinstance(lay, QBoxLayout) and lay.indexOf(w) >= 0:
+        return lay
+    for i in range(lay.count()):
+        item = lay.itemAt(i)
+        found = _layout_holding(item.layout() if item is not None else None, w)
+        if found is not None:
+            return found
+    return None
 
 
 def _alive(w: QWidget) -> bool:
