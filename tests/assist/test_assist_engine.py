@@ -264,7 +264,7 @@ def test_relay_only_call_survives_a_turn_outage_that_comes_back(
 def test_an_outage_that_lasts_ends_the_call_as_dropped(
         centre: Centre, devices: SimpleNamespace, coturn: Coturn) -> None:
     call, events = start(centre, devices, Script(ice_policy="relay", turn=coturn),
-                         reconnect_s=3.0)
+                         reconnect_s=2.0, media_timeout_s=1.0)
     events.wait("media")
     coturn.stop()
     try:

@@ -83,7 +83,7 @@ json_values = st.recursive(
     max_leaves=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.one_of(
     st.text(max_size=200),
     st.fixed_dictionaries({"type": st.sampled_from(
