@@ -570,7 +570,9 @@ class AssistCall:
         if self._reconnect_deadline is not None and now >= self._reconnect_deadline:
             log.warning("assist %s: link not back in %.0f s", self.call_id,
                         self.settings.reconnect_s)
-            # No hangup: to the centre this is a lost link, as it is (record: dropped).
+            # The socket still works: say so at once (the centre records `error` as dropped)
+            # rather than leave the agent waiting out the centre's rejoin grace.
+            await self._send_ws(ws, sig.hangup_message("error"))
             raise _Done("dropped")
         link = self._link  # _lost may have replaced it
         if self._reconnect_deadline is not None and link is not None and link.media:
