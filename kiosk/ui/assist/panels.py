@@ -80,8 +80,9 @@ def help_button(m: theme.Metrics, t: Translator) -> QPushButton:
 
 
 def agent_label(t: Translator, agent: str) -> QLabel:
-    lab = label(t("assist.agent", agent=agent), "assistAgent")
-    lab.setProperty("anyLanguage", True)  # a person's name, as the centre gives it
+    lab = label(agent, "assistAgent")
+    # As the centre gives it, in the call's language (工作人员 07 / Agent 07): a name
+    lab.setProperty("anyLanguage", True)
     return lab
 
 
