@@ -349,3 +349,33 @@ def test_no_answer_offers_a_queue_ticket_instead(qtbot, kiosk) -> None:  # type:
     # The kiosk's own ticket service: the certificate's session ends, a new one starts.
     qtbot.waitUntil(lambda: win.current_screen.startswith("queue_ticket."), timeout=20000)
     assert win.flow_id == "queue_ticket" and not ctl.overlay.isVisible()
+
+
+def test_an_agent_fills_the_ticket_number_the_citizen_confirms(qtbot, kiosk) -> None:  # type: ignore[no-untyped-def]
+    from kiosk.ui.form_widgets import CharPad
+
+    win, ctl, line = kiosk()
+    win.show_home()
+    win.start_flow("evaluation")
+    wait_screen(qtbot, win, "evaluation.ticket_no.keyboard")
+    pad = win.flow_view.findChild(CharPad)
+    assert pad is not None
+    pad.press("B")  # the citizen began to type
+    in_call(qtbot, win, ctl)
+    press(qtbot, win, "action-assist-minimise")
+    qtbot.waitUntil(lambda: bool(screens_sent(line)), timeout=5000)
+    shown = screens_sent(line)[-1]
+    assert shown["fields"] == [{"name": "ticket_no", "label": shown["title"], "value": "B"}]
+    ctl.on_event(CallEvent("proposal", message={"type": "propose", "id": "t1",
+                                                "seq": shown["seq"], "action": "fill",
+                                                "field": "ticket_no", "value": "A0215"}))
+    assert results(line)[-1]["reason"] == "bad_value"  # longer than the pad takes
+    ctl.on_event(CallEvent("proposal", message={"type": "propose", "id": "t2",
+                                                "seq": shown["seq"], "action": "fill",
+                                                "field": "ticket_no", "value": "A021"}))
+    assert ctl.banner is not None and "A021" in ctl.banner.text_label.text()
+    assert pad.text == "B"
+    press(qtbot, ctl.banner, "action-assist-confirm")
+    assert pad.text == "A021" and results(line)[-1]["result"] == "confirmed"
+    qtbot.waitUntil(lambda: screens_sent(line)[-1]["fields"][0]["value"] == "A021",
+                    timeout=5000)
