@@ -30,7 +30,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     start_file_logging(cfg, args.log_level)  # the same masked log `kiosk run` writes
     if args.headless or args.out or not has_display():
         sizes = list(SIZES.values()) if args.all_sizes else [_size(s) for s in args.size or []]
-        return run_headless(cfg, Path(args.out or "demo-out"), args.flow, sizes or None)
+        return run_headless(cfg, Path(args.out or "demo-out"), args.flow, sizes or None,
+                            assisted=args.assisted)
     return run_with_display(cfg)
 
 
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", action="append",
                    help="WxH or landscape/portrait/square (repeatable; headless)")
     p.add_argument("--all-sizes", action="store_true", help="1920x1080, 1080x1920, 1280x1024")
+    p.add_argument("--assisted", action="store_true",
+                   help="headless: the citizen asks a hall agent for help at the period step "
+                   "([assist] centre_url, an agent on duty: scripts/demo starts one)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("run", help="run the kiosk with the configured devices and platform")

@@ -72,11 +72,12 @@ def demo_catalog(cfg: Config) -> list[str]:
 
 
 def run_headless(base: Config, out: Path, flow_id: str = "ss_certificate",
-                 sizes: list[tuple[int, int]] | None = None, timeout_s: float = 90.0) -> int:
+                 sizes: list[tuple[int, int]] | None = None, timeout_s: float = 90.0,
+                 assisted: bool = False) -> int:
     from kiosk.ui.headless_demo import run_headless_demo
 
     return run_headless_demo(demo_config, base, out, flow_id, sizes or [SIZES["landscape"]],
-                             timeout_s, catalog=demo_catalog)
+                             timeout_s, catalog=demo_catalog, assisted=assisted)
 
 
 def run_with_display(base: Config) -> int:

@@ -25,11 +25,26 @@ def _pages_drawn(win: MainWindow, name: str) -> None:
         wait_for_pages(win)
 
 
+def _carry_on(win: MainWindow) -> None:
+    """The assisted visit got stuck (no agent came): end any call, go on without help."""
+    from kiosk.ui.citizen import find_button, tap
+
+    if win.assist is not None and win.assist.call is not None:
+        win.assist.call.hang_up("citizen")
+    button = find_button(win.flow_view, "action-confirm")
+    if button is not None:
+        tap(button)
+
+
 def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base: Config,
                       out: Path, flow_id: str, sizes: list[tuple[int, int]],
-                      timeout_s: float, catalog: Callable[[Config], object] | None = None
-                      ) -> int:
-    """Run the scripted citizen through `flow_id` at each size; write screens and prints."""
+                      timeout_s: float, catalog: Callable[[Config], object] | None = None,
+                      assisted: bool = False) -> int:
+    """Run the scripted citizen through `flow_id` at each size; write screens and prints.
+
+    `assisted` (the certificate flow, with `[assist] centre_url` set and a hall agent on
+    duty there — scripts/demo starts one in Chromium): at the period step the citizen calls
+    for help, and confirms the period the agent proposes (kiosk.ui.assist.demo)."""
 
     out.mkdir(parents=True, exist_ok=True)
     app = ensure_app(headless=True)
@@ -64,12 +79,19 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
         shots = out / "screens" / tag if len(sizes) > 1 else out / "screens"
         script = None if flow_id in FLOW_SCRIPTS else \
             {**script_for(flow_id, DEFAULT_SCRIPT), **SHAPE_SCRIPT}  # a generated service
+        visit = None
+        if assisted and win.assist is not None and flow_id == "ss_certificate":
+            from kiosk.ui.assist.demo import ASSIST_STEP, AssistedVisit
+
+            step = ASSIST_STEP.removeprefix(f"{flow_id}.")
+            script = {**script_for(flow_id, DEFAULT_SCRIPT), step: []}  # the visit taps there
+            visit = AssistedVisit(win, shots, on_failed=lambda _s, w=win: _carry_on(w))
         citizen = ScriptedCitizen(win, flow_id, shots, done, script=script,
                                   inspect=_pages_drawn)
         watchdog = QTimer()  # per size: must not end the next size's run
         watchdog.setSingleShot(True)
         watchdog.timeout.connect(lambda: done(False))
-        watchdog.start(int(timeout_s * 1000))
+        watchdog.start(int((timeout_s + (300 if visit else 0)) * 1000))
         app.exec()
         watchdog.stop()
         ok = result.get("ok", False)
@@ -85,6 +107,10 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
             decoded = decode(data)
             (out / f"{prefix}receipt.txt").write_text(decoded.render_text(), encoding="utf-8")
             render_png(decoded.events, out / f"{prefix}receipt.png")
+        if visit is not None:
+            media = f", help to media {visit.media_s} s" if visit.media_s is not None else ""
+            print(f"[{tag}] remote help: {visit.result or 'not reached'}{media}")
+            ok_all &= visit.result == "done"
         print(f"[{tag}] {'completed' if ok else 'FAILED'}: {len(citizen.seen)} screens, "
               f"{len(pdfs)} A4 job(s), {len(receipts)} receipt(s)"
               + (f"; errors: {citizen.errors}" if citizen.errors else ""))
