@@ -67,7 +67,8 @@ def test_snapshot_of_simulated_devices(kiosk_config, monkeypatch) -> None:  # ty
     finally:
         rt.close()
     by = {d.kind: d for d in snap.devices}
-    assert set(by) == {"idcard", "sscard", "receipt", "a4", "scanner", "camera"}
+    assert set(by) == {"idcard", "sscard", "receipt", "a4", "scanner", "camera", "microphone",
+                       "speaker"}
     assert by["receipt"].details == ("paper_low",) and by["receipt"].warning
     assert not by["receipt"].fault
     assert by["a4"].fault and "paper_out" in by["a4"].details

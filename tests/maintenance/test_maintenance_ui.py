@@ -86,7 +86,8 @@ def test_pin_opens_the_dashboard_and_flows_wait(qtbot, make_window, recorder) ->
     assert recorder.events() == ["maintenance.enter"]
     assert recorder.last("maintenance.enter")["method"] == "pin"
     dash = win.maintenance.dashboard
-    assert set(dash.rows) == {"idcard", "sscard", "receipt", "a4", "scanner", "camera"}
+    assert set(dash.rows) == {"idcard", "sscard", "receipt", "a4", "scanner", "camera",
+                              "microphone", "speaker"}
     qtbot.waitUntil(lambda: dash.rows["receipt"].state.property("level") == "ok")
     assert "0.1" in dash.info.text() or dash.info.text()
     win.start_flow("ss_certificate")  # a citizen's flow cannot start meanwhile

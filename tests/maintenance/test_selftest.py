@@ -92,7 +92,8 @@ def test_cli_with_the_demo_configuration(tmp_path) -> None:  # type: ignore[no-u
 def test_cli_exits_nonzero_when_a_device_fails(tmp_path) -> None:  # type: ignore[no-untyped-def]
     cfg = tmp_path / "kiosk.toml"
     cfg.write_text('[devices]\nreceipt = "sim://?paper=out"\na4 = "sim://"\n'
-                   'idcard = "sim://"\nsscard = ""\nscanner = ""\ncamera = ""\n')
+                   'idcard = "sim://"\nsscard = ""\nscanner = ""\ncamera = ""\n'
+                   'microphone = ""\nspeaker = ""\n')
     out = kiosk_cmd("selftest", "--config", str(cfg), "--json",
                     env={"KIOSK_STORAGE_DATA_DIR": str(tmp_path)})
     assert out.returncode == 1
