@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSize, QTimer
@@ -25,7 +26,7 @@ def _pages_drawn(win: MainWindow, name: str) -> None:
         wait_for_pages(win)
 
 
-def _carry_on(win: MainWindow) -> None:
+def _carry_on(win: MainWindow, _stage: str = "") -> None:
     """The assisted visit got stuck (no agent came): end any call, go on without help."""
     from kiosk.ui.citizen import find_button, tap
 
@@ -85,7 +86,7 @@ def run_headless_demo(demo_config: Callable[[Config, Path | None], Config], base
 
             step = ASSIST_STEP.removeprefix(f"{flow_id}.")
             script = {**script_for(flow_id, DEFAULT_SCRIPT), step: []}  # the visit taps there
-            visit = AssistedVisit(win, shots, on_failed=lambda _s, w=win: _carry_on(w))
+            visit = AssistedVisit(win, shots, on_failed=partial(_carry_on, win))
         citizen = ScriptedCitizen(win, flow_id, shots, done, script=script,
                                   inspect=_pages_drawn)
         watchdog = QTimer()  # per size: must not end the next size's run
