@@ -188,7 +188,7 @@ def test_selftest_print_test_and_poll_results(make_terminal: Any, centre: Centre
     everything = centre.wait(tid, centre.send(tid, "selftest"), "done")["result"]
     assert everything["passed"] is True
     assert {d["kind"] for d in everything["devices"]} == {
-        "idcard", "sscard", "receipt", "a4", "scanner", "camera"}
+        "idcard", "sscard", "receipt", "a4", "scanner", "camera", "microphone", "speaker"}
     one = centre.wait(tid, centre.send(tid, "selftest", {"device": "receipt"}), "done")
     assert [d["kind"] for d in one["result"]["devices"]] == ["receipt"]
 
