@@ -233,11 +233,12 @@ class AssistCall:
         finally:
             with self._lock:
                 self._loop = self._inbox = None
+                closing, self._closing = self._closing, []  # this call's, not a next one's
             # The citizen hears of the end now; aiortc's closing (a TURN deallocation on a
             # dead server retries for seconds) goes on afterwards on this thread.
             self._finish(reason)
             with contextlib.suppress(Exception):
-                loop.run_until_complete(self._closed())
+                loop.run_until_complete(self._closed(closing))
                 loop.run_until_complete(_cancel_leftovers())
                 loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
@@ -609,8 +610,8 @@ class AssistCall:
             with contextlib.suppress(BaseException):
                 await task
 
-    async def _closed(self) -> None:
-        closing, self._closing = self._closing, []
+    @staticmethod
+    async def _closed(closing: list[asyncio.Task[None]]) -> None:
         if closing:
             _, pending = await asyncio.wait(closing, timeout=CLOSE_WAIT_S)
             for task in pending:
