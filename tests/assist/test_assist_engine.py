@@ -4,6 +4,7 @@ hold, a socket that comes back, ring timeout, no agent, refused login, clean rel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -73,9 +74,26 @@ def agent_media(centre: Centre, n: int = -1) -> Any:
     return centre.agent.media[n]
 
 
+def written_files() -> set[str]:
+    """Regular files this process holds open for writing (from /proc/self/fd*)."""
+    out = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            with open(f"/proc/self/fdinfo/{fd}") as info:
+                info.readline()  # "pos:"
+                flags = int(info.readline().split()[1], 8)  # "flags:", octal
+        except (OSError, ValueError, IndexError):
+            continue  # closed meanwhile
+        if target.startswith("/") and os.path.isfile(target) and flags & (os.O_WRONLY | os.O_RDWR):
+            out.add(target)
+    return out
+
+
 def test_a_call_carries_sound_and_pictures_both_ways_and_the_data_channel(
         centre: Centre, devices: SimpleNamespace) -> None:
     heard_before = devices.speaker.counters().samples
+    files_before = written_files()
     call, events = start(centre, devices, Script(agent_name="工作人员 07"))
     assert events.wait("answered").agent == "工作人员 07"
     queued = [e for e in events.items if e.kind == "queued"]
@@ -114,6 +132,7 @@ def test_a_call_carries_sound_and_pictures_both_ways_and_the_data_channel(
     proposal = events.wait("proposal")
     assert proposal.message == {"type": "propose", "id": "p3", "seq": 7,
                                 "action": "choose", "value": "12"}
+    assert written_files() <= files_before  # nothing of the call goes to disk
     stats = call.stats()
     wait_until(lambda: call.stats().bytes_sent > 0, "stats")
     assert stats.connections == 1
