@@ -30,6 +30,7 @@ BENCH_MODULES = (
     "kiosk.benchmarks.catalog_pkg",
     "kiosk.benchmarks.seal",
     "kiosk.benchmarks.assist",
+    "kiosk.benchmarks.assist_ui",
 )
 
 

@@ -25,6 +25,8 @@ BASELINES = {
     "soak": ["rss_growth_mb_per_1k_sessions"],
     "seal": ["seal_overhead_s"],
     "assist": ["assist_help_to_media_s", "assist_cpu_s_per_call_s", "assist_sent_bytes_per_s"],
+    "assist_ui": ["assist_ui_max_stall_ms", "assist_ui_cpu_s_per_s",
+                  "assist_ui_start_max_stall_ms", "assist_ui_minimise_max_stall_ms"],
 }
 
 

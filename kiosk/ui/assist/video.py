@@ -26,6 +26,9 @@ class VideoView(QWidget):
                  name: str = "assistVideo", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(name)
+        # paintEvent covers every pixel: a new frame repaints this widget alone, not the
+        # styled panels under it (in the call bar, that was the window's whole header)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.source, self.mirrored = source, mirrored
         self.min_gap = 1.0 / max_fps
