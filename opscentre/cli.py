@@ -331,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if "-v" in argv or "--verbose" in argv
                         else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s", stream=sys.stderr)
+    if "-v" not in argv and "--verbose" not in argv:  # alembic lists its plugins at INFO on
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # every command otherwise
     if argv[:1] == ["simulate"]:  # its options are the simulator's own
         try:
             return cmd_simulate(argparse.Namespace(), argv[1:])
