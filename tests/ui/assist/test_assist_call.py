@@ -114,3 +114,47 @@ def test_an_agent_picks_the_period_and_the_citizen_confirms(  # type: ignore[no-
     mic = rt.devices.get("microphone")
     assert mic is not None and mic.subscriber_count() == 0  # type: ignore[attr-defined]
     assert win.current_screen == "ss_certificate.period.form"  # the flow is where it was
+
+
+def test_an_agent_cannot_pass_the_consent_over_the_wire(  # type: ignore[no-untyped-def]
+        qtbot, make_runtime, centre, tmp_path) -> None:
+    """The agent's page disables a locked step's controls, but the terminal decides: an
+    `agree` proposed over the data channel on the consent screen is refused (reason
+    consent), nothing is shown to the citizen, and the flow stays on the consent."""
+    centre.reset(peers.Script(agent_name="工作人员 07"))
+    password = tmp_path / "fleet.pw"
+    password.write_text(centre.password + "\n", encoding="utf-8")
+    rt = make_runtime(camera="sim://?size=640x480&fps=15", microphone="sim://?tone_hz=440",
+                      speaker="sim://")
+    rt.config = rt.config.with_section("assist", centre_url=centre.url) \
+        .with_section("terminal", id="DG-T-0001") \
+        .with_section("fleet", password_file=str(password))
+    win = MainWindow(rt, QSize(1920, 1080))
+    qtbot.addWidget(win)
+    win.resize(1920, 1080)
+    win.show()
+    ctl = win.assist
+    assert ctl is not None
+    win.show_home()
+    win.start_flow("ss_certificate")
+    qtbot.waitUntil(lambda: win.current_screen == "ss_certificate.consent.consent",
+                    timeout=TIMEOUT_MS)
+    press(qtbot, win, "assistHelp")
+    press(qtbot, win, "action-assist-agree")
+    qtbot.waitUntil(lambda: ctl.state.phase == Phase.IN_CALL and ctl.state.media,
+                    timeout=TIMEOUT_MS)
+    press(qtbot, win, "action-assist-minimise")
+    qtbot.waitUntil(lambda: any(m["step"] == "consent" for m in agent_screens(centre)),
+                    timeout=TIMEOUT_MS)
+    consent = [m for m in agent_screens(centre) if m["step"] == "consent"][-1]
+    assert consent["locked"] and consent["lock"] == "consent"
+    centre.propose({"type": "propose", "id": "p9", "seq": consent["seq"], "action": "choose",
+                    "value": "agree"})
+    qtbot.waitUntil(lambda: any(m.get("id") == "p9" for m in
+                                centre.agent.media[-1].channel_messages), timeout=TIMEOUT_MS)
+    [result] = [m for m in centre.agent.media[-1].channel_messages if m.get("id") == "p9"]
+    assert result == {"type": "proposal", "id": "p9", "result": "refused", "reason": "consent"}
+    assert ctl.banner is None  # the citizen is not even asked
+    assert win.current_screen == "ss_certificate.consent.consent"
+    press(qtbot, win, "assist-bar-hangup")
+    qtbot.waitUntil(lambda: ctl.state.phase == Phase.IDLE, timeout=TIMEOUT_MS)
