@@ -62,7 +62,8 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 LANGUAGES = ("zh_CN", "zh_HK", "en")
 MAX_MESSAGE_CHARS = 200
-DEVICES = ("idcard", "sscard", "receipt", "a4", "scanner", "camera", "doccam")
+DEVICES = ("idcard", "sscard", "receipt", "a4", "scanner", "camera", "doccam", "microphone",
+           "speaker")
 PRINTERS = ("receipt", "a4")
 SCREENSHOT_FORMATS = ("png", "jpeg")
 

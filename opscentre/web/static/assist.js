@@ -183,6 +183,8 @@
     setOutcomeButtons(true);
     notice("");
     renderScreen(null);
+    $("proposal").textContent = ""; // the last call's "citizen confirmed" is not this call's
+    $("proposal").dataset.result = "";
     showCallState();
     renderQueue(lastQueue);
   }
