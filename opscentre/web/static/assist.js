@@ -145,6 +145,7 @@
       }
     }
     renderTransferTargets();
+    ringing(waiting > 0 && !current && $("on-duty").checked);
   }
   function fmtSecs(s) {
     s = Math.max(0, Math.floor(s));
@@ -359,8 +360,44 @@
     p.dataset.id = m.id;
   }
 
+  // -- a chime while a call waits for an agent on duty who is not in a call ---------------
+  // (Web Audio, no file; the context starts on the "on duty" tick, a user gesture)
+  let audio = null;
+  let ringTimer = null;
+  function audioOn() {
+    if (!audio && window.AudioContext) audio = new AudioContext();
+    if (audio && audio.state === "suspended") audio.resume();
+  }
+  function chime() {
+    if (!audio) return;
+    const t0 = audio.currentTime;
+    [[880, 0], [660, 0.28]].forEach(([f, dt]) => {
+      const o = audio.createOscillator();
+      const g = audio.createGain();
+      o.frequency.value = f;
+      g.gain.setValueAtTime(0.0001, t0 + dt);
+      g.gain.exponentialRampToValueAtTime(0.25, t0 + dt + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, t0 + dt + 0.25);
+      o.connect(g).connect(audio.destination);
+      o.start(t0 + dt);
+      o.stop(t0 + dt + 0.27);
+    });
+  }
+  function ringing(on) {
+    root.dataset.ringing = on ? "1" : "";
+    if (on && !ringTimer) {
+      chime();
+      ringTimer = setInterval(chime, 3000);
+    } else if (!on && ringTimer) {
+      clearInterval(ringTimer);
+      ringTimer = null;
+    }
+  }
+
   // -- controls ------------------------------------------------------------------------
   $("on-duty").addEventListener("change", (ev) => {
+    if (ev.target.checked) audioOn();
+    else ringing(false);
     send({type: "status", state: ev.target.checked ? "available" : "away"});
   });
   $("hold").addEventListener("click", () => current && send({type: "hold", call: current.call}));

@@ -331,6 +331,7 @@ def answer(driver: WebDriver, site: SimpleNamespace, term: Terminal, tmp_path: P
     if name:
         shot(driver, tmp_path, name)
     assert driver.title.startswith("(1) ")  # the tab says a call waits
+    assert driver.find_element(By.ID, "assist").get_attribute("data-ringing") == "1"  # chimes
     button.click()
     answered = site.loop.run(term.expect("answered"))
     try:
@@ -343,6 +344,7 @@ def answer(driver: WebDriver, site: SimpleNamespace, term: Terminal, tmp_path: P
     wait.until(lambda d: d.execute_script(
         "return document.getElementById('remote-video').videoWidth") > 0)
     assert driver.find_element(By.ID, "media-state").get_attribute("data-state") == "media"
+    assert not driver.find_element(By.ID, "assist").get_attribute("data-ringing")  # stopped
     return {"call": cid, **answered}
 
 
