@@ -107,3 +107,26 @@ def test_turn_credentials_are_coturns_rest_scheme() -> None:
     assert cred == want.decode()
     assert turn.ice_servers((), "s3cret", "c", 60) == []  # no TURN configured: none
     assert turn.ice_servers(("turn:x:3478",), "", "c", 60) == []
+
+
+def test_the_migration_builds_what_the_model_describes(db_url: str) -> None:
+    """0005 makes `assist_calls` as the model says, and goes back down cleanly."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from opscentre.db import Base, alembic_config, make_engine, upgrade
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    assert "assist_calls" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = [d for d in compare_metadata(ctx, Base.metadata) if "assist_calls" in repr(d)]
+    assert diff == [], "the assist_calls model and migration disagree: add a migration"
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004_rollouts")
+    assert "assist_calls" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    engine.dispose()
