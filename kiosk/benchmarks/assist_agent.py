@@ -28,6 +28,9 @@ from av import AudioFrame, VideoFrame
 
 
 class Picture(MediaStreamTrack):
+    """A camera stand-in: a bright square moving on grey, `fps` frames a second in real
+    time (tests/assist's agent uses it too)."""
+
     kind = "video"
 
     def __init__(self, width: int = 640, height: int = 480, fps: int = 15) -> None:
@@ -49,17 +52,21 @@ class Picture(MediaStreamTrack):
 
 
 class Tone(MediaStreamTrack):
+    """A voice stand-in: a sine of `hz` at `level` (of 32767), 20 ms frames in real time
+    (tests/assist's agent uses it too)."""
+
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, hz: float = 550.0, level: int = 8000) -> None:
         super().__init__()
         self.n, self.t0 = 0, 0.0
+        self.hz, self.level = hz, level
 
     async def recv(self) -> AudioFrame:
         self.t0 = self.t0 or time.monotonic()
         await asyncio.sleep(max(0.0, self.t0 + self.n * 0.02 - time.monotonic()))
         t = (np.arange(960) + self.n * 960) / 48_000
-        pcm = (8000 * np.sin(2 * math.pi * 550 * t)).astype("<i2")
+        pcm = (self.level * np.sin(2 * math.pi * self.hz * t)).astype("<i2")
         frame = AudioFrame(format="s16", layout="mono", samples=960)
         frame.planes[0].update(pcm.tobytes())
         frame.sample_rate, frame.pts = 48_000, self.n * 960

@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import fractions
 import hashlib
 import hmac
 import json
-import math
 import secrets
 import shutil
 import socket
@@ -43,7 +41,8 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
-from av import AudioFrame, VideoFrame
+
+from kiosk.benchmarks.assist_agent import Picture, Tone
 
 WAIT_S = 20.0  # bounds a hang; nothing is timed
 
@@ -118,50 +117,14 @@ class Coturn:
 
 
 # -- the agent: a second aiortc peer ----------------------------------------------------------
-class ToneTrack(MediaStreamTrack):
+def ToneTrack() -> MediaStreamTrack:
     """The agent's voice: a 660 Hz tone at half scale, 20 ms frames in real time."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.n = 0
-        self.t0: float | None = None
-
-    async def recv(self) -> AudioFrame:
-        self.t0 = self.t0 or time.monotonic()
-        due = self.t0 + self.n * 0.02
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
-        t = (np.arange(960) + self.n * 960) / 48_000
-        pcm = (16000 * np.sin(2 * math.pi * 660 * t)).astype("<i2")
-        frame = AudioFrame(format="s16", layout="mono", samples=960)
-        frame.planes[0].update(pcm.tobytes())
-        frame.sample_rate, frame.pts = 48_000, self.n * 960
-        frame.time_base = fractions.Fraction(1, 48_000)
-        self.n += 1
-        return frame
+    return Tone(hz=660.0, level=16000)
 
 
-class PictureTrack(MediaStreamTrack):
+def PictureTrack() -> MediaStreamTrack:
     """The agent's video: 320x240 at 10 fps, a bright square moving on grey."""
-
-    kind = "video"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.n = 0
-        self.t0: float | None = None
-
-    async def recv(self) -> VideoFrame:
-        self.t0 = self.t0 or time.monotonic()
-        await asyncio.sleep(max(0.0, self.t0 + self.n * 0.1 - time.monotonic()))
-        img = np.full((240, 320, 3), 90, np.uint8)
-        x = (self.n * 8) % 280
-        img[100:140, x:x + 40] = (40, 200, 250)
-        frame = VideoFrame.from_ndarray(img, format="bgr24")
-        frame.pts, frame.time_base = self.n * 9000, fractions.Fraction(1, 90_000)
-        self.n += 1
-        return frame
+    return Picture(320, 240, 10)
 
 
 @dataclass

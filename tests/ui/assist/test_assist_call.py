@@ -46,8 +46,8 @@ def agent_screens(centre: Any) -> list[dict[str, Any]]:
     return [m for m in (media[-1].channel_messages if media else []) if m.get("type") == "screen"]
 
 
-def test_an_agent_picks_the_period_and_the_citizen_confirms(  # type: ignore[no-untyped-def]
-        qtbot, make_runtime, centre, tmp_path) -> None:
+def kiosk_on_the_certificate(qtbot, make_runtime, centre, tmp_path) -> MainWindow:  # type: ignore[no-untyped-def]
+    """The kiosk window on the certificate flow, its help calling the emulated centre."""
     centre.reset(peers.Script(agent_name="工作人员 07"))
     password = tmp_path / "fleet.pw"
     password.write_text(centre.password + "\n", encoding="utf-8")
@@ -60,10 +60,17 @@ def test_an_agent_picks_the_period_and_the_citizen_confirms(  # type: ignore[no-
     qtbot.addWidget(win)
     win.resize(1920, 1080)
     win.show()
-    ctl = win.assist
-    assert ctl is not None
+    assert win.assist is not None
     win.show_home()
     win.start_flow("ss_certificate")
+    return win
+
+
+def test_an_agent_picks_the_period_and_the_citizen_confirms(  # type: ignore[no-untyped-def]
+        qtbot, make_runtime, centre, tmp_path) -> None:
+    win = kiosk_on_the_certificate(qtbot, make_runtime, centre, tmp_path)
+    rt, ctl = win.runtime, win.assist
+    assert ctl is not None
     for screen, button in (("consent.consent", "action-agree"),
                            ("kind.choice", "option-participation")):
         qtbot.waitUntil(lambda s=screen: win.current_screen == f"ss_certificate.{s}",
@@ -121,22 +128,9 @@ def test_an_agent_cannot_pass_the_consent_over_the_wire(  # type: ignore[no-unty
     """The agent's page disables a locked step's controls, but the terminal decides: an
     `agree` proposed over the data channel on the consent screen is refused (reason
     consent), nothing is shown to the citizen, and the flow stays on the consent."""
-    centre.reset(peers.Script(agent_name="工作人员 07"))
-    password = tmp_path / "fleet.pw"
-    password.write_text(centre.password + "\n", encoding="utf-8")
-    rt = make_runtime(camera="sim://?size=640x480&fps=15", microphone="sim://?tone_hz=440",
-                      speaker="sim://")
-    rt.config = rt.config.with_section("assist", centre_url=centre.url) \
-        .with_section("terminal", id="DG-T-0001") \
-        .with_section("fleet", password_file=str(password))
-    win = MainWindow(rt, QSize(1920, 1080))
-    qtbot.addWidget(win)
-    win.resize(1920, 1080)
-    win.show()
+    win = kiosk_on_the_certificate(qtbot, make_runtime, centre, tmp_path)
     ctl = win.assist
     assert ctl is not None
-    win.show_home()
-    win.start_flow("ss_certificate")
     qtbot.waitUntil(lambda: win.current_screen == "ss_certificate.consent.consent",
                     timeout=TIMEOUT_MS)
     press(qtbot, win, "assistHelp")
