@@ -414,10 +414,11 @@ class MainWindow(QMainWindow):
         lay = QHBoxLayout(f)
         lay.setContentsMargins(self.m.space(48), self.m.space(12), self.m.space(48),
                                self.m.space(12))
-        # With remote help the footer points at the 求助 button rather than at staff who may
-        # not be there (a metro station at night)
-        helped = getattr(self, "assist", None) is not None
-        lay.addWidget(label(qt_i18n.tr("assist.footer" if helped else "home.help"), "help"), 1)
+        # With remote help the footer points at the 求助 button (rather than at staff who may
+        # not be there, a metro station at night) while the button is shown: the controller
+        # sets the words with the button (kiosk/ui/assist/controller.py)
+        self.footer_help = label(qt_i18n.tr("home.help"), "help")
+        lay.addWidget(self.footer_help, 1)
         tid = label(self.runtime.config.terminal.id, "terminalId", wrap=False)
         tid.setProperty("anyLanguage", True)  # an identifier, not words
         if getattr(self, "assist", None) is not None:  # the time, where help left it room

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QAbstractButton, QBoxLayout, QLabel, QLayout, QPus
 from kiosk.assist import mirror
 from kiosk.assist.cofill import CoFill, Proposal, lock_of
 from kiosk.flows.screens import Screen, ScreenKind
+from kiosk.ui import qt_i18n
 from kiosk.ui.assist import panels
 from kiosk.ui.assist.callback import request_callback, valid_mobile
 from kiosk.ui.assist.state import CONNECTED, LIVE, CallState, Phase, View, advance, describe
@@ -160,6 +161,9 @@ class AssistController(QObject):
         for b in self.help_buttons:
             if _alive(b) and b.parentWidget() is not None:
                 b.setVisible(on)
+        foot = getattr(self.win, "footer_help", None)  # the footer names the button it shows
+        if foot is not None and _alive(foot):
+            foot.setText(qt_i18n.tr("assist.footer" if on else "home.help"))
 
     def _help_offer(self) -> QWidget:
         return panels.help_offer(self.win.m, self.win.t, self.help_pressed)

@@ -309,9 +309,16 @@ def test_help_is_offered_on_citizen_screens_only(qtbot, kiosk) -> None:  # type:
     win, ctl, _line = kiosk((1080, 1920))
     help_button = ctl.help_buttons[-1]
     assert not help_button.isVisible()  # the attract screen: nobody there yet
+    # ... and the footer does not point at a button that is not there
+    assert win.footer_help.text() == win.t("home.help")
     win.show_home()
     qtbot.waitUntil(help_button.isVisible, timeout=5000)
+    assert win.footer_help.text() == win.t("assist.footer")  # 如需帮助，请点“求助”…
     look(qtbot, win, "home-with-help")
+    win.set_locale("zh_HK")  # the chrome is made again: the footer still names the button
+    qtbot.waitUntil(lambda: win.footer_help.text() == "如需幫助，請按「求助」或撥打 12345",
+                    timeout=5000)
+    win.set_locale("zh_CN")
     # An error screen offers an agent, and the offer opens the consent screen.
     t = win.t  # texts that remember their keys: drawn again in another language
     error = Screen(ScreenKind.ERROR, "query", t("error.title"), text=t("backend.unreachable"),
@@ -333,6 +340,7 @@ def test_help_is_offered_on_citizen_screens_only(qtbot, kiosk) -> None:  # type:
     win.show_attract()
     win.open_maintenance()  # the technician's screens: no help button
     qtbot.waitUntil(lambda: not ctl.help_buttons[-1].isVisible(), timeout=5000)
+    assert win.footer_help.text() == win.t("home.help")
     ctl.help_pressed()
     assert ctl.state.phase == Phase.IDLE
 
