@@ -63,6 +63,7 @@ class Call:
     hold_s: float = 0.0
     last_queued: tuple[int, int, int] = (0, 0, 0)
     lost: int = 0  # bumped when the terminal's socket goes: a grace timer checks it
+    agent_lost: int = 0  # the same for the agent's socket (a page reloaded, a blip)
 
     def record(self, **kw: Any) -> Record:
         return replace(Record(self.id, self.terminal, self.site, self.service, self.lang,
@@ -262,6 +263,12 @@ class Hub:
                 if call.agent == login and call.state in ("connected", "held"):
                     peer.send({"type": "taken", "call": call.id, "terminal": call.terminal,
                                "site": call.site, "service_title": call.service_title})
+                    # The page's media went with its old socket (a reload, another tab):
+                    # `answered` again makes the terminal offer a new connection to it.
+                    call.agent_lost += 1  # a grace timer running for this call stands down
+                    agent.status = "available"  # on duty: she took this call
+                    self._send_answered(call, agent)
+                    log.info("assist: call %s: %s back on a new socket", call.id, login)
             self._changed()
 
     def agent_lost(self, peer: Peer, login: str) -> None:
@@ -270,15 +277,38 @@ class Hub:
             if agent is None or agent.peer is not peer:
                 return  # replaced by a newer socket: its calls stay
             del self.agents[login]
+            grace = self.settings.reconnect_grace_s
             for call in list(self.calls.values()):
                 if call.agent == login and call.state in ("connected", "held"):
-                    if call.peer is not None:
-                        call.peer.send({"type": "ended", "reason": "agent_gone"})
-                        call.peer.close(1000)
-                    self._finish(call, "dropped", "agent_gone")
+                    if grace > 0 and call.peer is not None:  # a reload: the agent may be back
+                        call.agent_lost += 1
+                        log.info("assist: call %s: %s's socket lost, waiting %.0f s", call.id,
+                                 login, grace)
+                        t = threading.Timer(grace, self._agent_gone,
+                                            (call.id, login, call.agent_lost))
+                        t.daemon = True
+                        t.start()
+                    else:
+                        self._drop_for_agent(call)
                 elif call.state == "transferring" and call.transfer_to == login:
                     self._back_to_queue(call)
             self._changed()
+
+    def _agent_gone(self, cid: str, login: str, lost: int) -> None:
+        with self._lock:
+            call = self.calls.get(cid)
+            if call is None or call.agent != login or call.agent_lost != lost or (
+                    login in self.agents):
+                return
+            self._drop_for_agent(call)
+            self._changed()
+
+    def _drop_for_agent(self, call: Call) -> None:
+        """The agent is gone for good: the terminal is told, the call recorded dropped."""
+        if call.peer is not None:
+            call.peer.send({"type": "ended", "reason": "agent_gone"})
+            call.peer.close(1000)
+        self._finish(call, "dropped", "agent_gone")
 
     def agent_message(self, peer: Peer, login: str, msg: dict[str, Any]) -> None:
         with self._lock:

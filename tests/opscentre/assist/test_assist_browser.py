@@ -528,3 +528,29 @@ def test_dropped_link_gets_a_new_connection_in_chromium(site: SimpleNamespace,
         site.loop.run(term.close())
     finally:
         hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": 0})
+
+
+def test_agent_reloads_the_page_mid_call_and_keeps_it(site: SimpleNamespace,
+                                                      browser: WebDriver,
+                                                      tmp_path: Path) -> None:
+    """F5 on the agent's page during a call: the citizen is not dropped. The reloaded page
+    gets the call again and the terminal, asked once more, offers a new connection."""
+    hub = site.served.hub
+    hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": WAIT_S})
+    try:
+        wait = WebDriverWait(browser, WAIT_S)
+        sign_in_and_go_on_duty(browser, site.served)
+        term = Terminal(site.served.ws)
+        answer(browser, site, term, tmp_path)
+        browser.refresh()
+        again = site.loop.run(term.expect("answered"))  # not "ended"
+        site.loop.run(term.media(again, restart=True))
+        wait.until(lambda d: d.execute_script(
+            "return document.getElementById('remote-video').videoWidth") > 0)
+        assert not browser.find_element(By.ID, "call").get_attribute("hidden")
+        shot(browser, tmp_path, "after-reload")
+        browser.find_element(By.ID, "end-resolved").click()
+        assert site.loop.run(term.expect("ended")) == {"type": "ended", "reason": "agent"}
+        site.loop.run(term.close())
+    finally:
+        hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": 0})

@@ -260,6 +260,52 @@ def test_socket_loss_on_either_side(quiet: SimpleNamespace) -> None:
     assert (row.outcome, row.end_reason) == ("dropped", "agent_gone")
 
 
+def test_agent_reload_within_grace_keeps_the_call(quiet: SimpleNamespace) -> None:
+    """An agent's page reloaded mid-call (or a blip): the citizen is not dropped; the page's
+    new socket gets the call again, the terminal is asked for a new media connection, and
+    the call ends as the agent says. Gone for longer than the grace: dropped as before."""
+    hub = quiet.served.hub
+    hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": WAIT_S})
+    try:
+        amy = agent(quiet.served, quiet.sessions, "amy")
+        t = terminal(quiet.served)
+        cid = str(uuid.uuid4())
+        t.send(call_msg(cid))
+        t.expect("queued")
+        amy.send({"type": "take", "call": cid})
+        amy.expect("taken", call=cid)
+        t.expect("answered")
+        amy.close()  # F5 on the agent's page
+        cookie, csrf = sign_in(quiet.sessions, "amy")  # the reloaded page's socket
+        amy = Client(f"{quiet.served.ws}/assist/agent", cookie=f"kops_session={cookie}",
+                     origin=quiet.served.url)
+        amy.send({"type": "hello", "csrf": csrf})
+        amy.expect("taken", call=cid)  # the call is still hers
+        assert t.expect("answered")["ice_servers"]  # not "ended": a new connection instead
+        t.send({"type": "offer", "sdp": "v=0 for the reloaded page", "restart": True})
+        amy.expect("offer", call=cid, restart=True, sdp="v=0 for the reloaded page")
+        amy.send({"type": "end", "call": cid, "outcome": "resolved"})
+        t.expect("ended", reason="agent")
+        amy.expect("ended", call=cid)
+        assert record(quiet, cid).outcome == "resolved"
+        # gone for longer than the grace: the citizen is told and the call recorded dropped
+        hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": 0.2})
+        t = terminal(quiet.served)
+        cid = str(uuid.uuid4())
+        t.send(call_msg(cid))
+        t.expect("queued")
+        amy.send({"type": "take", "call": cid})
+        amy.expect("taken", call=cid)
+        t.expect("answered")
+        amy.close()
+        assert t.expect("ended") == {"type": "ended", "reason": "agent_gone"}
+        assert (record(quiet, cid).outcome, record(quiet, cid).end_reason) == (
+            "dropped", "agent_gone")
+        t.close()
+    finally:
+        hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": 0})
+
+
 def test_terminal_rejoins_within_grace(quiet: SimpleNamespace) -> None:
     hub = quiet.served.hub
     hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": WAIT_S})
