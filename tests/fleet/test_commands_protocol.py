@@ -319,3 +319,20 @@ def test_verify_never_raises_anything_but_a_refusal(body: Any) -> None:
     for candidate in (body, {"command": body, "signature": "AA==", "key_id": "21fe31dfa154a261"}):
         with pytest.raises(cp.CommandRefused):
             cp.verify(candidate, keys(), terminal=TID, now=NOW)
+
+
+def test_a_digest_with_an_id_shaped_run_is_not_personal_data() -> None:
+    """A screenshot's sha256 now and then holds 18 digits in a row (about 1 in 800): the
+    channel refused the command's result as "an ID number" (seen once in CI). A real ID
+    number (a birth date in its place) is still refused."""
+    import hashlib
+
+    from kiosk.fleet import protocol
+    from synthetic.citizens import CITIZENS
+
+    digest = next(h for h in (hashlib.sha256(str(i).encode()).hexdigest() for i in range(10**5))
+                  if protocol.FULL_ID_NUMBER.search(h))  # found: sha256(b"…") of a small i
+    protocol.check_private({"result": {"attachment": {"sha256": digest}}})  # not refused
+    for citizen in CITIZENS:
+        with pytest.raises(protocol.ProtocolError, match="personal_data"):
+            protocol.check_private({"note": f"证件 {citizen.id_number} 已读"})
