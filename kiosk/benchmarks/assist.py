@@ -212,24 +212,18 @@ async def _bare(camera: Any, seconds: float) -> tuple[float, float]:
     from aiortc import RTCPeerConnection, VideoStreamTrack
 
     from kiosk.assist.media import CameraFeed, CameraTrack
+    from kiosk.benchmarks.assist_agent import drain
 
     feed = CameraFeed(camera)
     feed.start()
     a, b = RTCPeerConnection(), RTCPeerConnection()
     got = asyncio.get_running_loop().create_future()
 
-    @b.on("track")
-    def _track(track: Any) -> None:
-        async def drain() -> None:
-            while True:
-                try:
-                    await track.recv()
-                except Exception:  # noqa: BLE001 - the track ended
-                    return
-                if not got.done():
-                    got.set_result(time.perf_counter())
+    def first_frame() -> None:
+        if not got.done():
+            got.set_result(time.perf_counter())
 
-        asyncio.ensure_future(drain())  # noqa: RUF006 - ends with the track
+    b.on("track", lambda track: drain(track, first_frame))
 
     try:
         t0 = time.perf_counter()

@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,21 @@ class Tone(MediaStreamTrack):
         return frame
 
 
+def drain(track: Any, on_frame: Callable[[], None] | None = None) -> None:
+    """Read `track` until it ends (media flows only while someone reads it); `on_frame`
+    after each frame. The bench's bare loopback uses it too."""
+    async def run() -> None:
+        while True:
+            try:
+                await track.recv()
+            except Exception:  # noqa: BLE001 - the track ended
+                return
+            if on_frame is not None:
+                on_frame()
+
+    asyncio.ensure_future(run())  # noqa: RUF006 - ends with the track
+
+
 async def answer(offer: dict[str, Any], pcs: dict[str, RTCPeerConnection]) -> str:
     old = pcs.pop(offer["call"], None)
     if old is not None:
@@ -86,16 +102,7 @@ async def answer(offer: dict[str, Any], pcs: dict[str, RTCPeerConnection]) -> st
         if offer["ice_policy"] == "relay" else RTCIceTransportPolicy.ALL))
     pcs[offer["call"]] = pc
 
-    @pc.on("track")
-    def _track(track: Any) -> None:
-        async def drain() -> None:
-            while True:
-                try:
-                    await track.recv()
-                except Exception:  # noqa: BLE001 - the track ended
-                    return
-
-        asyncio.ensure_future(drain())  # noqa: RUF006 - ends with the track
+    pc.on("track", drain)
 
     await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
     pc.addTrack(Tone())
