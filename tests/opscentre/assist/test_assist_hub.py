@@ -10,6 +10,7 @@ import math
 import time
 import uuid
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from assist_helpers import (
@@ -32,6 +33,18 @@ def record(centre: SimpleNamespace, cid: str) -> AssistCall:
         row = db.scalar(select(AssistCall).where(AssistCall.id == cid))
     assert row is not None, f"no record of {cid}"
     return row
+
+
+def answered_call(served: Any, amy: Client) -> tuple[Client, str]:
+    """A terminal's call, waiting, taken by `amy` and answered: (terminal socket, call id)."""
+    t = terminal(served)
+    cid = str(uuid.uuid4())
+    t.send(call_msg(cid))
+    t.expect("queued")
+    amy.send({"type": "take", "call": cid})
+    amy.expect("taken", call=cid)
+    t.expect("answered")
+    return t, cid
 
 
 # -- logins ------------------------------------------------------------------------------------
@@ -238,24 +251,12 @@ def test_transfer(quiet: SimpleNamespace) -> None:
 def test_socket_loss_on_either_side(quiet: SimpleNamespace) -> None:
     served = quiet.served
     amy = agent(served, quiet.sessions, "amy")
-    t = terminal(served)
-    cid = str(uuid.uuid4())
-    t.send(call_msg(cid))
-    t.expect("queued")
-    amy.send({"type": "take", "call": cid})
-    amy.expect("taken", call=cid)
-    t.expect("answered")
+    t, cid = answered_call(served, amy)
     t.close()  # the terminal's socket goes without a hangup
     amy.expect("ended", call=cid, reason="terminal_gone")
     assert record(quiet, cid).outcome == "dropped"
 
-    t = terminal(served)
-    cid = str(uuid.uuid4())
-    t.send(call_msg(cid))
-    t.expect("queued")
-    amy.send({"type": "take", "call": cid})
-    amy.expect("taken", call=cid)
-    t.expect("answered")
+    t, cid = answered_call(served, amy)
     amy.close()  # the agent's browser goes
     assert t.expect("ended") == {"type": "ended", "reason": "agent_gone"}
     assert t.closed() == 1000
@@ -271,13 +272,7 @@ def test_agent_reload_within_grace_keeps_the_call(quiet: SimpleNamespace) -> Non
     hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": WAIT_S})
     try:
         amy = agent(quiet.served, quiet.sessions, "amy")
-        t = terminal(quiet.served)
-        cid = str(uuid.uuid4())
-        t.send(call_msg(cid))
-        t.expect("queued")
-        amy.send({"type": "take", "call": cid})
-        amy.expect("taken", call=cid)
-        t.expect("answered")
+        t, cid = answered_call(quiet.served, amy)
         amy.close()  # F5 on the agent's page
         cookie, csrf = sign_in(quiet.sessions, "amy")  # the reloaded page's socket
         amy = Client(f"{quiet.served.ws}/assist/agent", cookie=f"kops_session={cookie}",
@@ -293,13 +288,7 @@ def test_agent_reload_within_grace_keeps_the_call(quiet: SimpleNamespace) -> Non
         assert record(quiet, cid).outcome == "resolved"
         # gone for longer than the grace: the citizen is told and the call recorded dropped
         hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": 0.2})
-        t = terminal(quiet.served)
-        cid = str(uuid.uuid4())
-        t.send(call_msg(cid))
-        t.expect("queued")
-        amy.send({"type": "take", "call": cid})
-        amy.expect("taken", call=cid)
-        t.expect("answered")
+        t, cid = answered_call(quiet.served, amy)
         amy.close()
         assert t.expect("ended") == {"type": "ended", "reason": "agent_gone"}
         assert (record(quiet, cid).outcome, record(quiet, cid).end_reason) == (
@@ -314,13 +303,7 @@ def test_terminal_rejoins_within_grace(quiet: SimpleNamespace) -> None:
     hub.settings = hub.settings.model_copy(update={"reconnect_grace_s": WAIT_S})
     try:
         amy = agent(quiet.served, quiet.sessions, "amy")
-        t = terminal(quiet.served)
-        cid = str(uuid.uuid4())
-        t.send(call_msg(cid))
-        t.expect("queued")
-        amy.send({"type": "take", "call": cid})
-        amy.expect("taken", call=cid)
-        t.expect("answered")
+        t, cid = answered_call(quiet.served, amy)
         amy.send({"type": "hold", "call": cid})
         t.expect("hold")
         t.close()
